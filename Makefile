@@ -1,0 +1,145 @@
+# tend: a process supervisor. GNU make.
+#
+#   make          build build/tendd and build/tendctl
+#   make run      install missing build packages, build, run tendd on
+#                 conf/tend.ini in the foreground, logging to stderr
+#   make check    install test packages, build, run the unit tests (plain and
+#                 under ASan+UBSan) and the system tests
+#   make lint     clang-format check, cppcheck, mandoc -Tlint
+#   make install  PREFIX=/usr/local DESTDIR=
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+ETCDIR	?= /etc/tend
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+WARNINGS = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wold-style-definition -Wpointer-arith \
+	   -Wwrite-strings -Wundef -Wvla -Wimplicit-fallthrough \
+	   -Wredundant-decls -Wnull-dereference -Wcast-align
+ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) \
+	     $$(pkg-config --cflags inih) -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
+LIBS	= $$(pkg-config --libs inih) -lev
+
+B	= build
+SAN	= $(B)/san
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer
+
+LIB_SRCS = src/xmalloc.c src/diag.c src/value.c src/cmdline.c \
+	   src/signame.c src/endpoint.c src/inifile.c src/manifest.c
+LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
+SAN_OBJS = $(LIB_SRCS:src/%.c=$(SAN)/%.o)
+HEADERS  = $(wildcard src/*.h)
+
+UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
+UNIT_TESTS = $(UNIT_SRCS:tests/unit/%.c=$(B)/%)
+SAN_TESTS  = $(UNIT_SRCS:tests/unit/%.c=$(SAN)/%)
+
+BUILD_DEPS = gcc make pkg-config libev-dev libinih-dev
+TEST_DEPS  = $(BUILD_DEPS) libcmocka-dev python3-pytest python3 procps
+LINT_DEPS  = clang-format cppcheck mandoc
+
+PYTEST	= /usr/bin/python3 -m pytest
+
+.PHONY: all run check unit unit-san system lint install clean \
+	deps test-deps lint-deps
+
+all: $(B)/tendd $(B)/tendctl
+
+$(B) $(SAN):
+	mkdir -p $@
+
+$(B)/%.o: src/%.c $(HEADERS) | $(B)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(SAN)/%.o: src/%.c $(HEADERS) | $(SAN)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+$(B)/libtend.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(SAN)/libtend.a: $(SAN_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/tendd: $(B)/tendd.o $(B)/libtend.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tendctl: $(B)/tendctl.o $(B)/libtend.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/test_%: tests/unit/test_%.c $(B)/libtend.a $(HEADERS)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libtend.a $(LIBS) -lcmocka
+
+$(SAN)/test_%: tests/unit/test_%.c $(SAN)/libtend.a $(HEADERS)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< $(SAN)/libtend.a \
+		$(LIBS) -lcmocka
+
+# Install what is missing from a list of Debian packages; a no-op when all
+# are present. Not root: say what to install and stop.
+define apt_install
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+			grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "missing packages:$$missing (run as root or apt-get install them)"; \
+			exit 1; \
+		fi; \
+		echo "installing:$$missing"; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_DEPS))
+
+test-deps:
+	$(call apt_install,$(TEST_DEPS))
+
+lint-deps:
+	$(call apt_install,$(LINT_DEPS))
+
+run: deps
+	$(MAKE) all
+	exec ./$(B)/tendd -e -f conf/tend.ini
+
+check: test-deps
+	$(MAKE) all unit unit-san system
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t || exit 1; done
+
+unit-san: $(SAN_TESTS)
+	@for t in $(SAN_TESTS); do echo "== $$t (asan+ubsan)"; \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1 ./$$t || exit 1; done
+
+system: all
+	$(PYTEST) -q tests/system
+
+lint: lint-deps
+	clang-format --dry-run -Werror src/*.c src/*.h tests/unit/*.c
+	cppcheck --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --quiet -D__GNUC__ --std=c11 \
+		--suppress=missingIncludeSystem src tests/unit
+	mandoc -Tlint -Wwarning man/*
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(ETCDIR)
+	install -m 755 $(B)/tendd $(DESTDIR)$(SBINDIR)/tendd
+	install -m 755 $(B)/tendctl $(DESTDIR)$(BINDIR)/tendctl
+	install -m 644 man/tendctl.1 $(DESTDIR)$(MANDIR)/man1/tendctl.1
+	install -m 644 man/tend.ini.5 $(DESTDIR)$(MANDIR)/man5/tend.ini.5
+	install -m 644 man/tendd.8 $(DESTDIR)$(MANDIR)/man8/tendd.8
+	install -m 644 conf/tend.ini $(DESTDIR)$(ETCDIR)/tend.ini.example
+
+clean:
+	rm -rf $(B) tests/system/__pycache__ .pytest_cache

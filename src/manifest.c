@@ -1,0 +1,720 @@
+/*
+ * manifest.c: turn the entries of an INI file into a validated manifest.
+ * Keys are table-driven: each knows the classes it applies to and how to
+ * parse its value. Every problem is reported with its line; none stops the
+ * others from being found.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "tend.h"
+
+#define DURABLE	    (1u << CLASS_DURABLE)
+#define LOG_ONLY    (1u << CLASS_LOG_ONLY)
+#define PER_REQUEST (1u << CLASS_PER_REQUEST)
+#define ALL_CLASSES (DURABLE | LOG_ONLY | PER_REQUEST)
+
+#define STOP_TIMEOUT_INHERIT (-1)
+
+static const char *class_names[] = {
+    [CLASS_DURABLE] = "durable",
+    [CLASS_LOG_ONLY] = "log-only",
+    [CLASS_PER_REQUEST] = "per-request",
+};
+
+const char *
+manifest_class_name(enum task_class class)
+{
+	return class_names[class];
+}
+
+/* Task keys. */
+
+static const char *
+key_class(struct task_config *t, const char *v)
+{
+	for (size_t i = 0; i < sizeof(class_names) / sizeof(*class_names); i++)
+		if (strcmp(v, class_names[i]) == 0) {
+			t->class = (enum task_class)i;
+			return NULL;
+		}
+	return "not a class (durable, log-only or per-request)";
+}
+
+static const char *
+key_command(struct task_config *t, const char *v)
+{
+	return cmdline_split(v, &t->argv, &t->argc);
+}
+
+static const char *
+key_directory(struct task_config *t, const char *v)
+{
+	if (v[0] != '/')
+		return "not an absolute path";
+	t->directory = xstrdup(v);
+	return NULL;
+}
+
+static bool
+manifest_number(const char *v, long *n)
+{
+	return value_count(v, 0, INT32_MAX, n) == NULL;
+}
+
+static const char *
+key_user(struct task_config *t, const char *v)
+{
+	struct passwd *pw;
+	long n;
+
+	errno = 0;
+	pw = manifest_number(v, &n) ? getpwuid((uid_t)n) : getpwnam(v);
+	if (pw != NULL) {
+		t->uid = pw->pw_uid;
+		if (!t->has_group)
+			t->gid = pw->pw_gid;
+		t->user = xstrdup(pw->pw_name);
+	} else if (manifest_number(v, &n))
+		t->uid = (uid_t)n; /* no passwd entry: group is required */
+	else
+		return "no such user";
+	t->has_user = true;
+	return NULL;
+}
+
+static const char *
+key_group(struct task_config *t, const char *v)
+{
+	struct group *gr;
+	long n;
+
+	if (manifest_number(v, &n))
+		t->gid = (gid_t)n;
+	else if ((gr = getgrnam(v)) != NULL)
+		t->gid = gr->gr_gid;
+	else
+		return "no such group";
+	t->has_group = true;
+	return NULL;
+}
+
+static const char *
+key_umask(struct task_config *t, const char *v)
+{
+	return value_mode(v, &t->umask);
+}
+
+static const char *
+key_env(struct task_config *t, const char *v)
+{
+	const char *eq = strchr(v, '=');
+	size_t keylen;
+
+	if (eq == NULL || eq == v)
+		return "not KEY=VALUE";
+	keylen = (size_t)(eq - v);
+	if (isdigit((unsigned char)v[0]))
+		return "variable name starts with a digit";
+	for (const char *p = v; p < eq; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return "variable name is not [A-Za-z_][A-Za-z0-9_]*";
+	for (size_t i = 0; i < t->nenv; i++)
+		if (strncmp(t->env[i], v, keylen + 1) == 0)
+			return "variable set twice";
+	t->env = xreallocarray(t->env, t->nenv + 2, sizeof(*t->env));
+	t->env[t->nenv++] = xstrdup(v);
+	t->env[t->nenv] = NULL;
+	return NULL;
+}
+
+static const char *
+key_clear_env(struct task_config *t, const char *v)
+{
+	return value_bool(v, &t->clear_env);
+}
+
+static const char *
+manifest_output(const char *v, enum output_mode *mode)
+{
+	if (strcmp(v, "syslog") == 0)
+		*mode = OUTPUT_SYSLOG;
+	else if (strcmp(v, "null") == 0)
+		*mode = OUTPUT_NULL;
+	else if (strcmp(v, "inherit") == 0)
+		*mode = OUTPUT_INHERIT;
+	else
+		return "not syslog, null or inherit";
+	return NULL;
+}
+
+static const char *
+key_stdout(struct task_config *t, const char *v)
+{
+	return manifest_output(v, &t->out);
+}
+
+static const char *
+key_stderr(struct task_config *t, const char *v)
+{
+	return manifest_output(v, &t->err);
+}
+
+static const char *
+key_stop_signal(struct task_config *t, const char *v)
+{
+	if ((t->stop_signal = signame_parse(v)) == -1)
+		return "not a signal name or number";
+	return NULL;
+}
+
+static const char *
+key_stop_timeout(struct task_config *t, const char *v)
+{
+	const char *why = value_duration(v, &t->stop_timeout_ms);
+
+	if (why == NULL && t->stop_timeout_ms == 0)
+		return "must be longer than 0";
+	return why;
+}
+
+static const char *
+key_autostart(struct task_config *t, const char *v)
+{
+	return value_bool(v, &t->autostart);
+}
+
+static const char *
+key_essential(struct task_config *t, const char *v)
+{
+	return value_bool(v, &t->essential);
+}
+
+static const char *
+key_backoff_min(struct task_config *t, const char *v)
+{
+	return value_duration(v, &t->backoff_min_ms);
+}
+
+static const char *
+key_backoff_max(struct task_config *t, const char *v)
+{
+	const char *why = value_duration(v, &t->backoff_max_ms);
+
+	if (why == NULL && t->backoff_max_ms == 0)
+		return "must be longer than 0";
+	return why;
+}
+
+static const char *
+key_healthy_after(struct task_config *t, const char *v)
+{
+	return value_duration(v, &t->healthy_after_ms);
+}
+
+static const char *
+key_listen(struct task_config *t, const char *v)
+{
+	return endpoint_parse(v, &t->listen);
+}
+
+static const char *
+key_max_instances(struct task_config *t, const char *v)
+{
+	if (value_count(v, 1, INSTANCES_MAX, &t->max_instances) != NULL)
+		return "not a number from 1 to 100000";
+	return NULL;
+}
+
+static const char *
+key_timeout(struct task_config *t, const char *v)
+{
+	return value_duration(v, &t->timeout_ms);
+}
+
+enum task_key_id {
+	KEY_CLASS,
+	KEY_COMMAND,
+	KEY_DIRECTORY,
+	KEY_USER,
+	KEY_GROUP,
+	KEY_UMASK,
+	KEY_ENV,
+	KEY_CLEAR_ENV,
+	KEY_STDOUT,
+	KEY_STDERR,
+	KEY_STOP_SIGNAL,
+	KEY_STOP_TIMEOUT,
+	KEY_AUTOSTART,
+	KEY_ESSENTIAL,
+	KEY_BACKOFF_MIN,
+	KEY_BACKOFF_MAX,
+	KEY_HEALTHY_AFTER,
+	KEY_LISTEN,
+	KEY_MAX_INSTANCES,
+	KEY_TIMEOUT,
+	NTASK_KEYS
+};
+
+static const struct task_key {
+	const char *name;
+	unsigned classes;
+	const char *(*parse)(struct task_config *, const char *);
+} task_keys[NTASK_KEYS] = {
+    [KEY_CLASS] = {"class", ALL_CLASSES, key_class},
+    [KEY_COMMAND] = {"command", ALL_CLASSES, key_command},
+    [KEY_DIRECTORY] = {"directory", ALL_CLASSES, key_directory},
+    [KEY_USER] = {"user", ALL_CLASSES, key_user},
+    [KEY_GROUP] = {"group", ALL_CLASSES, key_group},
+    [KEY_UMASK] = {"umask", ALL_CLASSES, key_umask},
+    [KEY_ENV] = {"env", ALL_CLASSES, key_env},
+    [KEY_CLEAR_ENV] = {"clear_env", ALL_CLASSES, key_clear_env},
+    [KEY_STDOUT] = {"stdout", ALL_CLASSES, key_stdout},
+    [KEY_STDERR] = {"stderr", ALL_CLASSES, key_stderr},
+    [KEY_STOP_SIGNAL] = {"stop_signal", ALL_CLASSES, key_stop_signal},
+    [KEY_STOP_TIMEOUT] = {"stop_timeout", ALL_CLASSES, key_stop_timeout},
+    [KEY_AUTOSTART] = {"autostart", DURABLE | LOG_ONLY, key_autostart},
+    [KEY_ESSENTIAL] = {"essential", DURABLE | LOG_ONLY, key_essential},
+    [KEY_BACKOFF_MIN] = {"backoff_min", DURABLE, key_backoff_min},
+    [KEY_BACKOFF_MAX] = {"backoff_max", DURABLE, key_backoff_max},
+    [KEY_HEALTHY_AFTER] = {"healthy_after", DURABLE, key_healthy_after},
+    [KEY_LISTEN] = {"listen", PER_REQUEST, key_listen},
+    [KEY_MAX_INSTANCES] = {"max_instances", PER_REQUEST, key_max_instances},
+    [KEY_TIMEOUT] = {"timeout", PER_REQUEST, key_timeout},
+};
+
+/* Global keys. */
+
+static const char *
+key_control_socket(struct manifest *m, const char *v)
+{
+	if (v[0] != '/')
+		return "not an absolute path";
+	if (strlen(v) >= 108)
+		return "longer than 107 bytes";
+	free(m->control_socket);
+	m->control_socket = xstrdup(v);
+	return NULL;
+}
+
+static const char *
+key_socket_mode(struct manifest *m, const char *v)
+{
+	return value_mode(v, &m->socket_mode);
+}
+
+static const char *
+key_socket_group(struct manifest *m, const char *v)
+{
+	struct task_config scratch = {.has_group = false};
+	const char *why;
+
+	if (*v == '\0')
+		return NULL;
+	if ((why = key_group(&scratch, v)) == NULL) {
+		m->has_socket_group = true;
+		m->socket_gid = scratch.gid;
+	}
+	return why;
+}
+
+static const char *
+key_syslog_ident(struct manifest *m, const char *v)
+{
+	if (*v == '\0' || strlen(v) > SYSLOG_IDENT_MAX)
+		return "must be 1 to 64 characters";
+	free(m->syslog_ident);
+	m->syslog_ident = xstrdup(v);
+	return NULL;
+}
+
+static const char *
+key_syslog_facility(struct manifest *m, const char *v)
+{
+	static const struct {
+		const char *name;
+		int facility;
+	} facilities[] = {
+	    {"daemon", LOG_DAEMON}, {"user", LOG_USER},	    {"local0", LOG_LOCAL0},
+	    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+	    {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+	    {"local7", LOG_LOCAL7},
+	};
+
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(*facilities); i++)
+		if (strcmp(v, facilities[i].name) == 0) {
+			m->syslog_facility = facilities[i].facility;
+			return NULL;
+		}
+	return "not daemon, user or local0 to local7";
+}
+
+static const char *
+key_pid_file(struct manifest *m, const char *v)
+{
+	if (*v == '\0')
+		return NULL;
+	if (v[0] != '/')
+		return "not an absolute path";
+	m->pid_file = xstrdup(v);
+	return NULL;
+}
+
+static const char *
+key_subreaper(struct manifest *m, const char *v)
+{
+	return value_bool(v, &m->subreaper);
+}
+
+static const char *
+key_global_stop_timeout(struct manifest *m, const char *v)
+{
+	const char *why = value_duration(v, &m->stop_timeout_ms);
+
+	if (why == NULL && m->stop_timeout_ms == 0)
+		return "must be longer than 0";
+	return why;
+}
+
+static const struct global_key {
+	const char *name;
+	const char *(*parse)(struct manifest *, const char *);
+} global_keys[] = {
+    {"control_socket", key_control_socket},
+    {"socket_mode", key_socket_mode},
+    {"socket_group", key_socket_group},
+    {"syslog_ident", key_syslog_ident},
+    {"syslog_facility", key_syslog_facility},
+    {"pid_file", key_pid_file},
+    {"subreaper", key_subreaper},
+    {"stop_timeout", key_global_stop_timeout},
+};
+
+#define NGLOBAL_KEYS (sizeof(global_keys) / sizeof(*global_keys))
+
+/* The default control socket: SPEC section 3. */
+char *
+manifest_default_socket(void)
+{
+	const char *dir = getenv("XDG_RUNTIME_DIR");
+
+	if (geteuid() == 0)
+		return xstrdup("/run/tend.sock");
+	if (dir != NULL && dir[0] == '/')
+		return xasprintf("%s/tend.sock", dir);
+	return xasprintf("/run/user/%u/tend.sock", (unsigned)geteuid());
+}
+
+static void
+manifest_defaults(struct manifest *m, const char *path)
+{
+	memset(m, 0, sizeof(*m));
+	m->path = xstrdup(path);
+	m->control_socket = manifest_default_socket();
+	m->socket_mode = 0600;
+	m->syslog_ident = xstrdup("tendd");
+	m->syslog_facility = LOG_DAEMON;
+	m->stop_timeout_ms = 10 * 1000;
+}
+
+static void
+task_defaults(struct task_config *t, const char *name, int line)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->line = line;
+	t->gid = getegid();
+	t->uid = geteuid();
+	t->umask = 022;
+	t->out = t->err = OUTPUT_SYSLOG;
+	t->stop_signal = SIGTERM;
+	t->stop_timeout_ms = STOP_TIMEOUT_INHERIT;
+	t->autostart = true;
+	t->backoff_min_ms = 1000;
+	t->backoff_max_ms = 60 * 1000;
+	t->healthy_after_ms = 300 * 1000;
+	t->max_instances = 64;
+}
+
+static void
+task_config_free(struct task_config *t)
+{
+	free(t->argv);
+	free(t->directory);
+	free(t->user);
+	for (size_t i = 0; i < t->nenv; i++)
+		free(t->env[i]);
+	free(t->env);
+	endpoint_free(&t->listen);
+}
+
+/* Parsing state shared by the section handlers. */
+struct build {
+	const char *file;
+	const struct inifile *ini;
+	struct manifest *m;
+	struct diag *diag;
+};
+
+static bool
+task_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > TASK_NAME_MAX)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+			return false;
+	return true;
+}
+
+static const struct task_key *
+task_key_find(const char *name)
+{
+	for (size_t i = 0; i < NTASK_KEYS; i++)
+		if (strcmp(name, task_keys[i].name) == 0)
+			return &task_keys[i];
+	return NULL;
+}
+
+/*
+ * Apply one entry to t. class_ok says whether t->class is known, so that
+ * keys are checked against it.
+ */
+static void
+task_apply(struct build *b, struct task_config *t, const struct ini_entry *e,
+    bool class_ok, int *first_line)
+{
+	const struct task_key *k = task_key_find(e->key);
+	size_t idx;
+	const char *why;
+
+	if (k == NULL) {
+		diag_add(b->diag, b->file, e->line, "unknown key '%s' in task %s",
+		    e->key, t->name);
+		return;
+	}
+	idx = (size_t)(k - task_keys);
+	if (first_line[idx] && idx != KEY_ENV) {
+		diag_add(b->diag, b->file, e->line,
+		    "duplicate key '%s' (first at line %d)", e->key,
+		    first_line[idx]);
+		return;
+	}
+	first_line[idx] = e->line;
+	if (class_ok && !(k->classes & (1u << t->class))) {
+		diag_add(b->diag, b->file, e->line,
+		    "key '%s' does not apply to a %s task", e->key,
+		    class_names[t->class]);
+		return;
+	}
+	if (e->value == NULL) /* lost to a long line, already reported */
+		return;
+	if (idx == KEY_CLASS)
+		return; /* done first, in task_build */
+	if (*e->value == '\0')
+		why = "needs a value";
+	else
+		why = k->parse(t, e->value);
+	if (why != NULL)
+		diag_add(b->diag, b->file, e->line, "%s = %s: %s", e->key,
+		    e->value, why);
+}
+
+/* Checks that need the whole task. */
+static void
+task_check(struct build *b, struct task_config *t, const int *first_line)
+{
+	if (!first_line[KEY_COMMAND])
+		diag_add(b->diag, b->file, t->line,
+		    "task %s: missing required key 'command'", t->name);
+	if (t->has_user && t->user == NULL && !t->has_group)
+		diag_add(b->diag, b->file, first_line[KEY_USER],
+		    "user %u has no passwd entry: set group too",
+		    (unsigned)t->uid);
+	if (t->class == CLASS_DURABLE && t->backoff_min_ms > t->backoff_max_ms)
+		diag_add(b->diag, b->file, t->line,
+		    "task %s: backoff_min is longer than backoff_max", t->name);
+}
+
+/*
+ * Build the task of one [task:NAME] section. A task with a bad or duplicate
+ * name is still checked, key by key, and then dropped.
+ */
+static void
+task_build(struct build *b, int section, const char *name)
+{
+	const struct ini_section *s = &b->ini->sections[section];
+	struct manifest *m = b->m;
+	struct task_config t;
+	int first_line[NTASK_KEYS] = {0};
+	bool class_ok = false, keep = true;
+	const char *why;
+
+	if (!task_name_valid(name)) {
+		diag_add(b->diag, b->file, s->line,
+		    "bad task name '%s': 1 to 64 of A-Z a-z 0-9 _ . -", name);
+		keep = false;
+	}
+	for (size_t i = 0; keep && i < m->ntasks; i++)
+		if (strcmp(m->tasks[i].name, name) == 0) {
+			diag_add(b->diag, b->file, s->line,
+			    "duplicate task '%s' (first at line %d)", name,
+			    m->tasks[i].line);
+			keep = false;
+		}
+	task_defaults(&t, name, s->line);
+
+	/* The class decides which keys apply, so it goes first. */
+	for (size_t i = 0; i < b->ini->nentries; i++) {
+		const struct ini_entry *e = &b->ini->entries[i];
+		if (e->section != section || strcmp(e->key, "class") != 0 ||
+		    e->value == NULL)
+			continue;
+		if ((why = key_class(&t, e->value)) != NULL)
+			diag_add(b->diag, b->file, e->line, "class = %s: %s",
+			    e->value, why);
+		else
+			class_ok = true;
+		break;
+	}
+	for (size_t i = 0; i < b->ini->nentries; i++)
+		if (b->ini->entries[i].section == section)
+			task_apply(b, &t, &b->ini->entries[i], class_ok,
+			    first_line);
+	if (!first_line[KEY_CLASS])
+		diag_add(b->diag, b->file, s->line,
+		    "task %s: missing required key 'class'", t.name);
+	task_check(b, &t, first_line);
+	if (!keep) {
+		task_config_free(&t);
+		return;
+	}
+	m->tasks = xreallocarray(m->tasks, m->ntasks + 1, sizeof(*m->tasks));
+	m->tasks[m->ntasks++] = t;
+}
+
+static void
+global_build(struct build *b, int section)
+{
+	int first_line[NGLOBAL_KEYS] = {0};
+	const char *why;
+	size_t k;
+
+	for (size_t i = 0; i < b->ini->nentries; i++) {
+		const struct ini_entry *e = &b->ini->entries[i];
+		if (e->section != section)
+			continue;
+		for (k = 0; k < NGLOBAL_KEYS; k++)
+			if (strcmp(e->key, global_keys[k].name) == 0)
+				break;
+		if (k == NGLOBAL_KEYS) {
+			diag_add(b->diag, b->file, e->line,
+			    "unknown key '%s' in [tend]", e->key);
+			continue;
+		}
+		if (first_line[k]) {
+			diag_add(b->diag, b->file, e->line,
+			    "duplicate key '%s' (first at line %d)", e->key,
+			    first_line[k]);
+			continue;
+		}
+		first_line[k] = e->line;
+		if (e->value == NULL)
+			continue;
+		if ((why = global_keys[k].parse(b->m, e->value)) != NULL)
+			diag_add(b->diag, b->file, e->line, "%s = %s: %s",
+			    e->key, e->value, why);
+	}
+}
+
+static void
+manifest_build(struct build *b)
+{
+	int tend_line = 0;
+
+	for (size_t i = 0; i < b->ini->nentries; i++)
+		if (b->ini->entries[i].section < 0)
+			diag_add(b->diag, b->file, b->ini->entries[i].line,
+			    "key '%s' outside any section",
+			    b->ini->entries[i].key);
+	for (size_t i = 0; i < b->ini->nsections; i++) {
+		const struct ini_section *s = &b->ini->sections[i];
+		if (strcmp(s->name, "tend") == 0) {
+			if (tend_line)
+				diag_add(b->diag, b->file, s->line,
+				    "duplicate section [tend] (first at line "
+				    "%d)",
+				    tend_line);
+			else
+				global_build(b, (int)i);
+			tend_line = tend_line ? tend_line : s->line;
+		} else if (strncmp(s->name, "task:", 5) == 0)
+			task_build(b, (int)i, s->name + 5);
+		else
+			diag_add(b->diag, b->file, s->line,
+			    "unknown section [%s]: expected [tend] or "
+			    "[task:NAME]",
+			    s->name);
+	}
+	for (size_t i = 0; i < b->m->ntasks; i++)
+		if (b->m->tasks[i].stop_timeout_ms == STOP_TIMEOUT_INHERIT)
+			b->m->tasks[i].stop_timeout_ms = b->m->stop_timeout_ms;
+}
+
+/*
+ * Read a manifest from fp; path names it in messages. Returns 0, or -1 with
+ * every problem in diag. m is filled either way and must be freed.
+ */
+int
+manifest_read(FILE *fp, const char *path, struct manifest *m,
+    struct diag *diag)
+{
+	struct inifile ini;
+	struct build b = {.file = path, .ini = &ini, .m = m, .diag = diag};
+	size_t before = diag->count;
+
+	manifest_defaults(m, path);
+	inifile_read(fp, path, &ini, diag);
+	manifest_build(&b);
+	inifile_free(&ini);
+	return diag->count == before ? 0 : -1;
+}
+
+/* Read the manifest at path. */
+int
+manifest_load(const char *path, struct manifest *m, struct diag *diag)
+{
+	FILE *fp = fopen(path, "re");
+	int rc;
+
+	if (fp == NULL) {
+		manifest_defaults(m, path);
+		diag_add(diag, path, 0, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	rc = manifest_read(fp, path, m, diag);
+	fclose(fp);
+	return rc;
+}
+
+void
+manifest_free(struct manifest *m)
+{
+	for (size_t i = 0; i < m->ntasks; i++)
+		task_config_free(&m->tasks[i]);
+	free(m->tasks);
+	free(m->path);
+	free(m->control_socket);
+	free(m->syslog_ident);
+	free(m->pid_file);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,119 @@
+/*
+ * value.c: the scalar values of the manifest (durations, booleans, octal
+ * modes, counts). Each parser takes the whole string and returns NULL on
+ * success or a short reason that the caller puts after the key's name.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tend.h"
+
+static const struct {
+	const char *suffix;
+	int64_t ms;
+} duration_units[] = {
+	{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"", 1000},
+};
+
+/* Parse "250ms", "1.5s", "5m", "1h" or bare seconds into milliseconds. */
+const char *
+value_duration(const char *s, int64_t *ms)
+{
+	static const char *usage =
+	    "not a duration (like 250ms, 1.5s, 5m, 1h or seconds)";
+	int64_t whole = 0, frac = 0, scale = 1, unit = 0;
+	const char *p = s;
+	size_t i, digits = 0;
+
+	while (isdigit((unsigned char)*p) && digits++ < 12)
+		whole = whole * 10 + (*p++ - '0');
+	if (digits == 0 || digits > 12)
+		return digits ? "duration too long" : usage;
+	if (*p == '.') {
+		p++;
+		for (digits = 0; isdigit((unsigned char)*p); digits++) {
+			if (digits == 9)
+				return "more than 9 decimals";
+			frac = frac * 10 + (*p++ - '0');
+			scale *= 10;
+		}
+		if (digits == 0)
+			return usage;
+	}
+	for (i = 0; i < sizeof(duration_units) / sizeof(*duration_units); i++)
+		if (strcmp(p, duration_units[i].suffix) == 0) {
+			unit = duration_units[i].ms;
+			break;
+		}
+	if (unit == 0)
+		return usage;
+	if (whole > DURATION_MAX_MS / unit)
+		return "longer than 30 days";
+	if ((frac * unit) % scale != 0)
+		return "finer than a millisecond";
+	*ms = whole * unit + frac * unit / scale;
+	if (*ms > DURATION_MAX_MS)
+		return "longer than 30 days";
+	return NULL;
+}
+
+/* Parse yes/no, true/false, on/off, 1/0. */
+const char *
+value_bool(const char *s, bool *b)
+{
+	static const char *yes[] = {"yes", "true", "on", "1"};
+	static const char *no[] = {"no", "false", "off", "0"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*b = true;
+			return NULL;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*b = false;
+			return NULL;
+		}
+	}
+	return "not a boolean (yes or no)";
+}
+
+/* Parse an octal permission mode such as 022 or 0600. */
+const char *
+value_mode(const char *s, mode_t *mode)
+{
+	unsigned long m = 0;
+	const char *p;
+
+	if (*s == '\0' || strlen(s) > 4)
+		return "not an octal mode from 0 to 0777";
+	for (p = s; *p; p++) {
+		if (*p < '0' || *p > '7')
+			return "not an octal mode from 0 to 0777";
+		m = m * 8 + (unsigned long)(*p - '0');
+	}
+	if (m > 0777)
+		return "not an octal mode from 0 to 0777";
+	*mode = (mode_t)m;
+	return NULL;
+}
+
+/* Parse a decimal integer between min and max. */
+const char *
+value_count(const char *s, long min, long max, long *n)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)*s))
+		return "not a whole number";
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0')
+		return "not a whole number";
+	if (errno == ERANGE || v < min || v > max)
+		return "out of range";
+	*n = v;
+	return NULL;
+}
