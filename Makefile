@@ -30,7 +30,9 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
 
 LIB_SRCS = src/xmalloc.c src/diag.c src/value.c src/cmdline.c \
-	   src/signame.c src/endpoint.c src/inifile.c src/manifest.c
+	   src/signame.c src/endpoint.c src/inifile.c src/manifest.c \
+	   src/describe.c src/log.c src/linebuf.c src/policy.c src/spawn.c \
+	   src/run.c src/task.c src/notify.c src/supervisor.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 SAN_OBJS = $(LIB_SRCS:src/%.c=$(SAN)/%.o)
 HEADERS  = $(wildcard src/*.h)
@@ -51,32 +53,37 @@ PYTEST	= /usr/bin/python3 -m pytest
 all: $(B)/tendd $(B)/tendctl
 
 $(B) $(SAN):
-	mkdir -p $@
+	$(Q)mkdir -p $@
+
+# V=1 shows the commands in full.
+Q	= $(if $(V),,@)
+say	= $(if $(V),,@echo "  $(1)	$@";)
 
 $(B)/%.o: src/%.c $(HEADERS) | $(B)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call say,CC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(SAN)/%.o: src/%.c $(HEADERS) | $(SAN)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+	$(call say,CC)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
 $(B)/libtend.a: $(LIB_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR)rm -f $@ && ar rcs $@ $^
 
 $(SAN)/libtend.a: $(SAN_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR)rm -f $@ && ar rcs $@ $^
 
 $(B)/tendd: $(B)/tendd.o $(B)/libtend.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(call say,LD)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/tendctl: $(B)/tendctl.o $(B)/libtend.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(call say,LD)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/test_%: tests/unit/test_%.c $(B)/libtend.a $(HEADERS)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libtend.a $(LIBS) -lcmocka
+	$(call say,CC)$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libtend.a \
+		$(LIBS) -lcmocka
 
 $(SAN)/test_%: tests/unit/test_%.c $(SAN)/libtend.a $(HEADERS)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< $(SAN)/libtend.a \
-		$(LIBS) -lcmocka
+	$(call say,CC)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< \
+		$(SAN)/libtend.a $(LIBS) -lcmocka
 
 # Install what is missing from a list of Debian packages; a no-op when all
 # are present. Not root: say what to install and stop.

@@ -20,6 +20,7 @@
  * (" ;"), and continuation lines (an indented line continues the value of
  * the key above it; we join the pieces with one space).
  */
+#include <errno.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct reader {
 	enum line_kind kind;
 	bool too_long;	 /* the current line's value is lost */
 	bool handled;	 /* libinih called the handler for it */
+	const char *const *keys; /* known keys, to catch indented ones */
 	int section;	 /* current section, -1 before the first */
 	bool have_key;	 /* libinih's prev_name: a key since the header */
 	long last_entry; /* the entry continuation lines extend, or -1 */
@@ -125,7 +127,8 @@ inifile_next(char *str, int num, void *stream)
 	len = getline(&r->buf, &r->bufcap, r->fp);
 	if (len < 0) {
 		if (ferror(r->fp))
-			diag_add(r->diag, r->filename, 0, "read error");
+			diag_add(r->diag, r->filename, 0, "cannot read: %s",
+			    strerror(errno));
 		r->kind = LINE_BLANK;
 		return NULL;
 	}
@@ -199,15 +202,45 @@ inifile_cut_comment(char *value)
 		*--end = '\0';
 }
 
+/*
+ * Whether a continuation piece reads "KEY = ..." for a known KEY: an
+ * indented key line, which libinih would silently fold into the value above.
+ */
+static const char *
+inifile_indented_key(const struct reader *r, const char *piece)
+{
+	for (size_t i = 0; r->keys && r->keys[i]; i++) {
+		size_t len = strlen(r->keys[i]);
+		const char *p = piece + len;
+		if (strncmp(piece, r->keys[i], len) != 0)
+			continue;
+		while (inifile_blank(*p))
+			p++;
+		if (*p == '=' || *p == ':')
+			return r->keys[i];
+	}
+	return NULL;
+}
+
 static void
 inifile_continue(struct reader *r, const char *value)
 {
 	struct ini_entry *e;
+	const char *key;
 	char *piece, *joined;
 
 	if (r->last_entry < 0 || r->ini->entries[r->last_entry].value == NULL)
 		return;
 	e = &r->ini->entries[r->last_entry];
+	if ((key = inifile_indented_key(r, value)) != NULL) {
+		diag_add(r->diag, r->filename, r->lineno,
+		    "indented line continues the value of '%s'; to set '%s', "
+		    "start the line in the first column",
+		    e->key, key);
+		free(e->value);
+		e->value = NULL;
+		return;
+	}
 	piece = xstrdup(value);
 	inifile_cut_comment(piece);
 	joined = xasprintf("%s%s%s", e->value, *e->value ? " " : "", piece);
@@ -250,15 +283,17 @@ inifile_handler(void *user, const char *section, const char *name,
 }
 
 /*
- * Read fp into ini. Problems go to diag; returns 0 if there were none here,
+ * Read fp into ini. keys (NULL-terminated, or NULL) are the key names an
+ * indented line must not start with. Problems go to diag; returns 0 if there were none here,
  * else -1. ini is filled either way and must be freed.
  */
 int
-inifile_read(FILE *fp, const char *filename, struct inifile *ini,
-    struct diag *diag)
+inifile_read(FILE *fp, const char *filename, const char *const *keys,
+    struct inifile *ini, struct diag *diag)
 {
 	struct reader r = {
 	    .fp = fp,
+	    .keys = keys,
 	    .filename = filename,
 	    .ini = ini,
 	    .diag = diag,

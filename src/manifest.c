@@ -541,8 +541,11 @@ task_check(struct build *b, struct task_config *t, const int *first_line)
 		    "user %u has no passwd entry: set group too",
 		    (unsigned)t->uid);
 	if (t->class == CLASS_DURABLE && t->backoff_min_ms > t->backoff_max_ms)
-		diag_add(b->diag, b->file, t->line,
-		    "task %s: backoff_min is longer than backoff_max", t->name);
+		diag_add(b->diag, b->file,
+		    first_line[KEY_BACKOFF_MIN] ? first_line[KEY_BACKOFF_MIN]
+						: first_line[KEY_BACKOFF_MAX],
+		    "backoff_min (%lldms) is longer than backoff_max (%lldms)",
+		    (long long)t->backoff_min_ms, (long long)t->backoff_max_ms);
 }
 
 /*
@@ -678,12 +681,18 @@ int
 manifest_read(FILE *fp, const char *path, struct manifest *m,
     struct diag *diag)
 {
+	const char *keys[NTASK_KEYS + NGLOBAL_KEYS + 1];
 	struct inifile ini;
 	struct build b = {.file = path, .ini = &ini, .m = m, .diag = diag};
-	size_t before = diag->count;
+	size_t before = diag->count, n = 0;
 
+	for (size_t i = 0; i < NTASK_KEYS; i++)
+		keys[n++] = task_keys[i].name;
+	for (size_t i = 0; i < NGLOBAL_KEYS; i++)
+		keys[n++] = global_keys[i].name;
+	keys[n] = NULL;
 	manifest_defaults(m, path);
-	inifile_read(fp, path, &ini, diag);
+	inifile_read(fp, path, keys, &ini, diag);
 	manifest_build(&b);
 	inifile_free(&ini);
 	return diag->count == before ? 0 : -1;

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <ev.h>
+
 #define TEND_VERSION "0.1.0"
 
 #define TASK_NAME_MAX	 64	       /* SPEC: [A-Za-z0-9_.-]{1,64} */
@@ -59,6 +61,11 @@ const char *cmdline_split(const char *, char ***argv, int *argc);
 int signame_parse(const char *);
 const char *signame_name(int signo);
 
+/* describe.c: durations and exit statuses in words. */
+char *describe_duration(double seconds, char *buf, size_t size);
+char *describe_wait_status(int status, char *buf, size_t size);
+int describe_exit_code(int status);
+
 /* endpoint.c: listen = tcp:HOST:PORT | unix:PATH. */
 enum endpoint_kind {
 	ENDPOINT_NONE,
@@ -96,8 +103,8 @@ struct inifile {
 	size_t nentries;
 };
 
-int inifile_read(FILE *, const char *filename, struct inifile *,
-    struct diag *);
+int inifile_read(FILE *, const char *filename, const char *const *keys,
+    struct inifile *, struct diag *);
 void inifile_free(struct inifile *);
 
 /* manifest.c: the manifest, validated. */
@@ -164,5 +171,193 @@ int manifest_read(FILE *, const char *path, struct manifest *,
 void manifest_free(struct manifest *);
 const char *manifest_class_name(enum task_class);
 char *manifest_default_socket(void);
+
+/* log.c: syslog, mirrored on stderr with -e or when syslog is absent. */
+void log_open(const char *ident, int facility, bool mirror);
+void log_close(void);
+void log_msg(int prio, const char *fmt, ...) PRINTFLIKE(2, 3);
+void log_vmsg(int prio, const char *fmt, va_list) PRINTFLIKE(2, 0);
+
+/* linebuf.c: child output split into lines, overlong ones into pieces. */
+#define LINEBUF_MAX 1024
+
+struct linebuf {
+	char *partial; /* an unfinished line, NULL when none */
+	size_t len;
+};
+
+typedef void (*linebuf_emit_fn)(void *ctx, const char *line, size_t len);
+
+void linebuf_feed(struct linebuf *, const char *, size_t, linebuf_emit_fn,
+    void *);
+void linebuf_flush(struct linebuf *, linebuf_emit_fn, void *);
+void linebuf_free(struct linebuf *);
+
+/* spawn.c: fork and exec one process of a task. */
+enum spawn_step {
+	STEP_SETSID,
+	STEP_DUP2,
+	STEP_UMASK,
+	STEP_CHDIR,
+	STEP_SETGROUPS,
+	STEP_SETGID,
+	STEP_SETUID,
+	STEP_EXEC,
+};
+
+/* What the child writes to the status pipe when a step fails. */
+struct spawn_failure {
+	int step;
+	int err;
+};
+
+struct spawn_io {
+	int in;		  /* stdin, or -1 for /dev/null */
+	int out;	  /* stdout, or -1 for the task's stdout key */
+	char **extra_env; /* NULL-terminated "KEY=VALUE", or NULL */
+};
+
+struct spawned {
+	pid_t pid;
+	int status_fd; /* read end of the exec-status pipe */
+	int out_fd;    /* read end of the stdout pipe, or -1 */
+	int err_fd;    /* read end of the stderr pipe, or -1 */
+};
+
+int spawn_process(const struct task_config *, const struct spawn_io *,
+    struct spawned *);
+const char *spawn_step_name(int step);
+
+/* policy.c: the task state machine's decisions, pure (no libev, no I/O). */
+enum task_state {
+	STATE_STOPPED,
+	STATE_RUNNING,
+	STATE_BACKOFF,
+	STATE_STOPPING,
+	STATE_DONE,
+	STATE_FAILED,
+	STATE_IDLE,
+	STATE_LISTENING,
+};
+
+enum task_event {
+	EVENT_START,	    /* autostart, or a user's start */
+	EVENT_STOP,	    /* a user's stop, or shutdown */
+	EVENT_EXIT,	    /* a run ended: reaped and its output drained */
+	EVENT_BACKOFF_OVER, /* the backoff timer fired */
+};
+
+/* What the engine must do after a decision, in this order. */
+enum task_action {
+	ACTION_CANCEL_BACKOFF = 1 << 0,
+	ACTION_SIGNAL_STOP = 1 << 1, /* stop_signal to every run, kill timers */
+	ACTION_SPAWN = 1 << 2,
+	ACTION_ARM_BACKOFF = 1 << 3, /* for delay_ms */
+	ACTION_ESSENTIAL = 1 << 4,   /* an essential task failed: shut down */
+};
+
+/* The part of a task the policy reads and writes. */
+struct task_policy {
+	enum task_class class;
+	enum task_state state;
+	bool want_up;
+	bool essential;
+	bool has_listener;   /* per-request: listening rather than idle */
+	unsigned streak;     /* restarts since the last healthy run */
+	unsigned long restarts;
+	unsigned long active; /* runs not yet ended, this one excluded */
+	int64_t backoff_min_ms;
+	int64_t backoff_max_ms;
+	int64_t healthy_after_ms;
+};
+
+/* How a run ended, for EVENT_EXIT. */
+struct run_end {
+	bool success;	   /* exit status 0 */
+	bool spawn_failed; /* no process: fork or pipe failed in tendd */
+	int64_t ran_ms;
+};
+
+struct decision {
+	unsigned actions; /* enum task_action bits */
+	int64_t delay_ms; /* with ACTION_ARM_BACKOFF */
+};
+
+#define SPAWN_RETRY_MS 1000 /* least wait after tendd itself failed to fork */
+
+int64_t policy_backoff_delay(int64_t min_ms, int64_t max_ms, unsigned n);
+struct decision policy_handle(struct task_policy *, enum task_event,
+    const struct run_end *);
+const char *policy_state_name(enum task_state);
+
+/* run.c: one process of a task, from fork until reaped and drained. */
+struct run;
+
+struct run_output {
+	ev_io io;
+	struct linebuf lines;
+	struct run *run;
+	int prio; /* LOG_INFO for stdout, LOG_WARNING for stderr */
+};
+
+struct run {
+	struct task *task;
+	pid_t pid;
+	ev_tstamp started;
+	ev_child child;
+	ev_io status; /* the exec-status pipe */
+	struct run_output out;
+	struct run_output err;
+	ev_timer kill; /* SIGKILL once stop_timeout is over */
+	bool exec_failed;
+	struct spawn_failure failure;
+	bool stopping; /* tend signalled it */
+	int wstatus;
+	struct run *next_in_task;
+	struct run *prev_all, *next_all; /* every run, for orphan checks */
+	struct run *next_dead;		 /* ended, waiting to be freed */
+};
+
+struct run *run_start(struct task *, const struct spawn_io *);
+void run_signal(struct run *, int signo);
+void run_stop(struct run *, int signo, int64_t timeout_ms);
+bool run_is_ours(pid_t);
+void run_reclaim(void);
+
+/* task.c: a task's life, driven by the policy. */
+struct task {
+	struct task_config *cfg;
+	struct task_policy policy;
+	ev_timer backoff;
+	ev_tstamp next_start; /* when the backoff ends */
+	struct run *runs;     /* not yet ended */
+	bool has_last_exit;
+	int last_wstatus;
+	bool last_exec_failed;
+	ev_tstamp last_started; /* of the newest run */
+	unsigned long requests;
+	unsigned long failures;
+};
+
+void task_init(struct task *, struct task_config *);
+void task_handle(struct task *, enum task_event);
+void task_run_ended(struct task *, struct run *);
+int task_run_instance(struct task *, const struct spawn_io *);
+void task_kill_now(struct task *);
+void task_free(struct task *);
+
+/* notify.c: systemd's readiness protocol, when $NOTIFY_SOCKET is set. */
+void notify_send(const char *state);
+
+/* supervisor.c: the tasks of a manifest, signals and shutdown. */
+struct supervisor_options {
+	const char *socket;
+	bool detach;
+	bool log_stderr;
+};
+
+int supervisor_run(struct manifest *, const struct supervisor_options *);
+void supervisor_essential_failed(struct task *, int exit_code);
+void supervisor_task_settled(struct task *);
 
 #endif

@@ -1,10 +1,15 @@
 /*
- * tendd.c: the daemon's entry point: options, the manifest, and (until the
- * supervision engine lands) a summary of what it would supervise.
+ * tendd.c: the daemon's entry point: options, the manifest, the process
+ * hygiene a supervisor (maybe PID 1) needs, then the supervisor's loop.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <linux/close_range.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "tend.h"
@@ -20,10 +25,8 @@ usage(FILE *fp)
 
 struct options {
 	const char *manifest;
-	const char *socket;
-	bool detach;
-	bool log_stderr;
 	bool check;
+	struct supervisor_options sv;
 };
 
 static void
@@ -45,13 +48,13 @@ options_parse(int argc, char **argv, struct options *o)
 			o->manifest = optarg;
 			break;
 		case 's':
-			o->socket = optarg;
+			o->sv.socket = optarg;
 			break;
 		case 'd':
-			o->detach = true;
+			o->sv.detach = true;
 			break;
 		case 'e':
-			o->log_stderr = true;
+			o->sv.log_stderr = true;
 			break;
 		case 'c':
 			o->check = true;
@@ -72,15 +75,67 @@ options_parse(int argc, char **argv, struct options *o)
 	}
 }
 
+/*
+ * Make sure fds 0-2 are open (so no file of ours lands there and is handed
+ * to a child as its stdio), and that nothing tendd inherited above them
+ * leaks into the tasks.
+ */
 static void
-summary(const struct manifest *m, const char *socket)
+fds_sanitize(void)
 {
-	printf("%s: %zu task%s, control socket %s\n", m->path, m->ntasks,
-	    m->ntasks == 1 ? "" : "s", socket ? socket : m->control_socket);
-	for (size_t i = 0; i < m->ntasks; i++)
-		printf("  %-20s %-12s %s\n", m->tasks[i].name,
-		    manifest_class_name(m->tasks[i].class),
-		    m->tasks[i].argv ? m->tasks[i].argv[0] : "");
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+}
+
+/* -d: fork twice, a new session, stdio to /dev/null (stderr kept with -e). */
+static int
+daemonize(bool keep_stderr)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		return -1;
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() == -1)
+		return -1;
+	switch (fork()) {
+	case -1:
+		return -1;
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		return -1;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	if (!keep_stderr)
+		dup2(fd, 2);
+	close(fd);
+	umask(022);
+	return chdir("/");
+}
+
+static int
+pidfile_write(const char *path)
+{
+	FILE *fp = fopen(path, "we");
+
+	if (fp == NULL)
+		return -1;
+	fprintf(fp, "%ld\n", (long)getpid());
+	return fclose(fp);
 }
 
 int
@@ -92,18 +147,27 @@ main(int argc, char **argv)
 	int rc;
 
 	options_parse(argc, argv, &o);
+	fds_sanitize();
 	rc = manifest_load(o.manifest, &m, &diag);
 	diag_print(&diag, stderr);
 	diag_free(&diag);
-	if (rc == -1) {
+	if (rc == -1 || o.check) {
+		manifest_free(&m);
+		return rc == -1 ? EXIT_INVALID : 0;
+	}
+	if (o.sv.detach && daemonize(o.sv.log_stderr) == -1) {
+		fprintf(stderr, "tendd: cannot detach: %s\n", strerror(errno));
 		manifest_free(&m);
 		return EXIT_INVALID;
 	}
-	if (!o.check) {
-		summary(&m, o.socket);
-		fprintf(stderr, "tendd: the supervision engine is not built yet; "
-				"exiting after the check\n");
-	}
+	log_open(m.syslog_ident, m.syslog_facility, o.sv.log_stderr);
+	if (o.sv.detach && m.pid_file && pidfile_write(m.pid_file) == -1)
+		log_msg(LOG_ERR, "cannot write pid file %s: %s", m.pid_file,
+		    strerror(errno));
+	rc = supervisor_run(&m, &o.sv);
+	if (o.sv.detach && m.pid_file)
+		unlink(m.pid_file);
+	log_close();
 	manifest_free(&m);
-	return 0;
+	return rc;
 }

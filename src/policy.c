@@ -1,0 +1,209 @@
+/*
+ * policy.c: what a task does next, as a pure function of its state, what
+ * the user wants, and the event. The engine (task.c) carries out the
+ * actions; nothing here touches a process, a clock or the loop, so that
+ * every (state, event) pair is unit-tested.
+ *
+ * Each class has one handler, a switch over states; every state handles or
+ * deliberately ignores every event. Events that cannot happen in a state
+ * (a backoff timer when no backoff is armed) are ignored, not trusted.
+ */
+#include "tend.h"
+
+static const char *state_names[] = {
+    [STATE_STOPPED] = "stopped", [STATE_RUNNING] = "running",
+    [STATE_BACKOFF] = "backoff", [STATE_STOPPING] = "stopping",
+    [STATE_DONE] = "done",	 [STATE_FAILED] = "failed",
+    [STATE_IDLE] = "idle",	 [STATE_LISTENING] = "listening",
+};
+
+const char *
+policy_state_name(enum task_state state)
+{
+	return state_names[state];
+}
+
+/* The n-th consecutive restart waits min(min * 2^(n-1), max). */
+int64_t
+policy_backoff_delay(int64_t min_ms, int64_t max_ms, unsigned n)
+{
+	int64_t delay = min_ms;
+
+	for (unsigned i = 1; i < n && delay > 0 && delay < max_ms; i++)
+		delay *= 2;
+	return delay < max_ms ? delay : max_ms;
+}
+
+static struct decision
+decide(unsigned actions)
+{
+	return (struct decision){.actions = actions, .delay_ms = 0};
+}
+
+/* A durable task's run ended on its own: restart it after the backoff. */
+static struct decision
+durable_restart(struct task_policy *p, const struct run_end *end)
+{
+	struct decision d = decide(0);
+
+	if (end->ran_ms >= p->healthy_after_ms && !end->spawn_failed)
+		p->streak = 0;
+	p->streak++;
+	p->restarts++;
+	if (p->essential) {
+		p->want_up = false;
+		p->state = STATE_STOPPED;
+		return decide(ACTION_ESSENTIAL);
+	}
+	d.delay_ms = policy_backoff_delay(p->backoff_min_ms, p->backoff_max_ms,
+	    p->streak);
+	if (end->spawn_failed && d.delay_ms < SPAWN_RETRY_MS)
+		d.delay_ms = SPAWN_RETRY_MS;
+	if (d.delay_ms == 0) {
+		d.actions = ACTION_SPAWN;
+		return d;
+	}
+	d.actions = ACTION_ARM_BACKOFF;
+	p->state = STATE_BACKOFF;
+	return d;
+}
+
+static struct decision
+durable_handle(struct task_policy *p, enum task_event ev,
+    const struct run_end *end)
+{
+	switch (p->state) {
+	case STATE_STOPPED:
+		if (ev != EVENT_START)
+			return decide(0);
+		p->want_up = true;
+		p->streak = 0;
+		p->state = STATE_RUNNING;
+		return decide(ACTION_SPAWN);
+	case STATE_RUNNING:
+		if (ev == EVENT_STOP) {
+			p->want_up = false;
+			p->state = STATE_STOPPING;
+			return decide(ACTION_SIGNAL_STOP);
+		}
+		if (ev == EVENT_EXIT)
+			return durable_restart(p, end);
+		return decide(0);
+	case STATE_BACKOFF:
+		if (ev == EVENT_START || ev == EVENT_BACKOFF_OVER) {
+			p->state = STATE_RUNNING;
+			return decide(ACTION_CANCEL_BACKOFF | ACTION_SPAWN);
+		}
+		if (ev == EVENT_STOP) {
+			p->want_up = false;
+			p->state = STATE_STOPPED;
+			return decide(ACTION_CANCEL_BACKOFF);
+		}
+		return decide(0);
+	case STATE_STOPPING:
+		if (ev == EVENT_START || ev == EVENT_STOP)
+			p->want_up = ev == EVENT_START;
+		if (ev != EVENT_EXIT || p->active > 0)
+			return decide(0);
+		if (!p->want_up) {
+			p->state = STATE_STOPPED;
+			return decide(0);
+		}
+		p->streak = 0;
+		p->state = STATE_RUNNING;
+		return decide(ACTION_SPAWN);
+	default:
+		return decide(0);
+	}
+}
+
+static struct decision
+log_only_handle(struct task_policy *p, enum task_event ev,
+    const struct run_end *end)
+{
+	switch (p->state) {
+	case STATE_STOPPED:
+	case STATE_DONE:
+	case STATE_FAILED:
+		if (ev != EVENT_START)
+			return decide(0);
+		p->want_up = true;
+		p->state = STATE_RUNNING;
+		return decide(ACTION_SPAWN);
+	case STATE_RUNNING:
+		if (ev == EVENT_STOP) {
+			p->want_up = false;
+			p->state = STATE_STOPPING;
+			return decide(ACTION_SIGNAL_STOP);
+		}
+		if (ev != EVENT_EXIT)
+			return decide(0);
+		p->want_up = false;
+		p->state = end->success ? STATE_DONE : STATE_FAILED;
+		return decide(!end->success && p->essential ? ACTION_ESSENTIAL
+							    : 0);
+	case STATE_STOPPING:
+		if (ev == EVENT_START || ev == EVENT_STOP)
+			p->want_up = ev == EVENT_START;
+		if (ev != EVENT_EXIT || p->active > 0)
+			return decide(0);
+		p->state = p->want_up ? STATE_RUNNING : STATE_STOPPED;
+		return decide(p->want_up ? ACTION_SPAWN : 0);
+	default:
+		return decide(0);
+	}
+}
+
+/* Per-request instances are spawned apart from the policy (task_run). */
+static struct decision
+per_request_handle(struct task_policy *p, enum task_event ev)
+{
+	enum task_state up = p->has_listener ? STATE_LISTENING : STATE_IDLE;
+
+	switch (p->state) {
+	case STATE_STOPPED:
+		if (ev == EVENT_START) {
+			p->want_up = true;
+			p->state = up;
+		}
+		return decide(0);
+	case STATE_IDLE:
+	case STATE_LISTENING:
+		if (ev != EVENT_STOP)
+			return decide(0);
+		p->want_up = false;
+		p->state = p->active > 0 ? STATE_STOPPING : STATE_STOPPED;
+		return decide(p->active > 0 ? ACTION_SIGNAL_STOP : 0);
+	case STATE_STOPPING:
+		if (ev == EVENT_START || ev == EVENT_STOP)
+			p->want_up = ev == EVENT_START;
+		if (ev == EVENT_EXIT && p->active == 0)
+			p->state = p->want_up ? up : STATE_STOPPED;
+		return decide(0);
+	default:
+		return decide(0);
+	}
+}
+
+/*
+ * Apply ev to p and say what to do. For EVENT_EXIT, end says how the run
+ * ended and p->active already excludes it.
+ */
+struct decision
+policy_handle(struct task_policy *p, enum task_event ev,
+    const struct run_end *end)
+{
+	static const struct run_end none = {.success = true};
+
+	if (end == NULL)
+		end = &none;
+	switch (p->class) {
+	case CLASS_DURABLE:
+		return durable_handle(p, ev, end);
+	case CLASS_LOG_ONLY:
+		return log_only_handle(p, ev, end);
+	case CLASS_PER_REQUEST:
+		return per_request_handle(p, ev);
+	}
+	return decide(0);
+}

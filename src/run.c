@@ -1,0 +1,255 @@
+/*
+ * run.c: one process of a task, from fork until it is reaped. Its stdout
+ * and stderr (with the syslog output mode) are read in the loop, a bounded
+ * amount per wakeup so that a flooding child cannot starve the others.
+ *
+ * A run ends when its process is reaped: what it wrote before exiting is
+ * then drained from the pipes, and the exec-status pipe says whether exec
+ * succeeded. Pipes are not waited on to EOF, since a grandchild may keep
+ * them open forever. Ended runs are freed in an ev_prepare, after every
+ * callback of the loop iteration has run: libev may deliver one exit to a
+ * run's watcher and to the orphan watcher, in either order, and both must
+ * still find the run.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "tend.h"
+
+#define READ_CHUNK     16384	   /* per wakeup, per pipe */
+#define DRAIN_MAX      (4 * 65536) /* read at reap: a pipe or four */
+
+static struct run *all_runs;  /* live and ended-but-not-freed */
+static struct run *dead_runs; /* ended, freed by run_reclaim */
+
+static void
+run_log_line(void *ctx, const char *line, size_t len)
+{
+	struct run_output *o = ctx;
+
+	log_msg(o->prio, "%s[%ld]: %.*s", o->run->task->cfg->name,
+	    (long)o->run->pid, (int)len, line);
+}
+
+static void
+output_close(struct run_output *o)
+{
+	if (o->io.fd < 0)
+		return;
+	ev_io_stop(EV_DEFAULT, &o->io);
+	linebuf_flush(&o->lines, run_log_line, o);
+	linebuf_free(&o->lines);
+	close(o->io.fd);
+	o->io.fd = -1;
+}
+
+/* Read up to max bytes; returns false once the pipe is at EOF or broken. */
+static bool
+output_read(struct run_output *o, size_t max)
+{
+	char buf[READ_CHUNK];
+	size_t total = 0;
+	ssize_t n;
+
+	while (total < max) {
+		n = read(o->io.fd, buf, sizeof(buf));
+		if (n > 0) {
+			linebuf_feed(&o->lines, buf, (size_t)n, run_log_line, o);
+			total += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		return n == -1 && errno == EAGAIN;
+	}
+	return true;
+}
+
+static void
+output_cb(EV_P_ ev_io *w, int revents)
+{
+	struct run_output *o = w->data;
+
+	(void)revents;
+	if (!output_read(o, READ_CHUNK))
+		output_close(o);
+}
+
+static void
+output_open(struct run *r, struct run_output *o, int fd, int prio)
+{
+	o->run = r;
+	o->prio = prio;
+	ev_io_init(&o->io, output_cb, fd, EV_READ);
+	o->io.data = o;
+	if (fd >= 0)
+		ev_io_start(EV_DEFAULT, &o->io);
+}
+
+/* Read the exec-status pipe: a failure record, or EOF once exec is done. */
+static bool
+status_read(struct run *r)
+{
+	struct spawn_failure f;
+	ssize_t n;
+
+	do
+		n = read(r->status.fd, &f, sizeof(f));
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)sizeof(f)) {
+		r->exec_failed = true;
+		r->failure = f;
+		return true;
+	}
+	return n == -1 && errno == EAGAIN;
+}
+
+static void
+status_close(struct run *r)
+{
+	if (r->status.fd < 0)
+		return;
+	ev_io_stop(EV_DEFAULT, &r->status);
+	close(r->status.fd);
+	r->status.fd = -1;
+}
+
+static void
+status_cb(EV_P_ ev_io *w, int revents)
+{
+	struct run *r = w->data;
+
+	(void)revents;
+	if (!status_read(r))
+		status_close(r);
+}
+
+static void
+child_cb(EV_P_ ev_child *w, int revents)
+{
+	struct run *r = w->data;
+
+	(void)revents;
+	ev_child_stop(EV_A_ w);
+	ev_timer_stop(EV_A_ & r->kill);
+	r->wstatus = w->rstatus;
+	/* What the process wrote before it exited is in the pipes now. */
+	if (r->status.fd >= 0)
+		status_read(r);
+	status_close(r);
+	if (r->out.io.fd >= 0)
+		output_read(&r->out, DRAIN_MAX);
+	if (r->err.io.fd >= 0)
+		output_read(&r->err, DRAIN_MAX);
+	output_close(&r->out);
+	output_close(&r->err);
+
+	task_run_ended(r->task, r);
+	r->next_dead = dead_runs;
+	dead_runs = r;
+}
+
+static void
+kill_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct run *r = w->data;
+
+	(void)EV_A;
+	(void)revents;
+	log_msg(LOG_WARNING, "task %s (pid %ld): still running after "
+			     "stop_timeout, sending SIGKILL",
+	    r->task->cfg->name, (long)r->pid);
+	run_signal(r, SIGKILL);
+}
+
+/*
+ * Spawn a process for task t. Returns the run, or NULL (logged) when tendd
+ * could not fork.
+ */
+struct run *
+run_start(struct task *t, const struct spawn_io *io)
+{
+	struct spawned sp;
+	struct run *r;
+
+	if (spawn_process(t->cfg, io, &sp) == -1) {
+		log_msg(LOG_ERR, "task %s: cannot spawn: %s", t->cfg->name,
+		    strerror(errno));
+		return NULL;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->task = t;
+	r->pid = sp.pid;
+	r->started = ev_now(EV_DEFAULT);
+	/* Watch for the exit before the loop runs again: no exit is missed. */
+	ev_child_init(&r->child, child_cb, sp.pid, 0);
+	r->child.data = r;
+	ev_child_start(EV_DEFAULT, &r->child);
+	ev_io_init(&r->status, status_cb, sp.status_fd, EV_READ);
+	r->status.data = r;
+	ev_io_start(EV_DEFAULT, &r->status);
+	output_open(r, &r->out, sp.out_fd, LOG_INFO);
+	output_open(r, &r->err, sp.err_fd, LOG_WARNING);
+	ev_init(&r->kill, kill_cb);
+	r->kill.data = r;
+
+	r->next_all = all_runs;
+	if (all_runs)
+		all_runs->prev_all = r;
+	all_runs = r;
+	return r;
+}
+
+/* Signal the run's whole process group (it is a session leader). */
+void
+run_signal(struct run *r, int signo)
+{
+	if (kill(-r->pid, signo) == -1 && errno == ESRCH)
+		kill(r->pid, signo);
+}
+
+/* Send signo, and SIGKILL if the run is still there after timeout_ms. */
+void
+run_stop(struct run *r, int signo, int64_t timeout_ms)
+{
+	r->stopping = true;
+	run_signal(r, signo);
+	/* A stopped process must run to handle the signal, as systemd does. */
+	if (signo != SIGKILL && signo != SIGCONT)
+		run_signal(r, SIGCONT);
+	if (!ev_is_active(&r->kill)) {
+		ev_timer_set(&r->kill, (ev_tstamp)timeout_ms / 1000.0, 0.);
+		ev_timer_start(EV_DEFAULT, &r->kill);
+	}
+}
+
+/* Whether pid is (or was, this loop iteration) one of the runs. */
+bool
+run_is_ours(pid_t pid)
+{
+	for (struct run *r = all_runs; r; r = r->next_all)
+		if (r->pid == pid)
+			return true;
+	return false;
+}
+
+/* Free the runs that ended; called when no callback is on the stack. */
+void
+run_reclaim(void)
+{
+	while (dead_runs) {
+		struct run *r = dead_runs;
+		dead_runs = r->next_dead;
+		if (r->prev_all)
+			r->prev_all->next_all = r->next_all;
+		else
+			all_runs = r->next_all;
+		if (r->next_all)
+			r->next_all->prev_all = r->prev_all;
+		free(r);
+	}
+}

@@ -1,0 +1,319 @@
+/*
+ * spawn.c: fork and exec one process of a task. Everything the child needs
+ * (argv, environment, the paths to try, the group list, the fds) is built
+ * before fork; between fork and exec the child makes only async-signal-safe
+ * calls. A failure in the child is written to a CLOEXEC pipe as the step
+ * and errno, which the parent reads once the child is gone: an empty pipe
+ * at EOF means exec succeeded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tend.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static const char *step_names[] = {
+    [STEP_SETSID] = "setsid",	  [STEP_DUP2] = "dup2",
+    [STEP_UMASK] = "umask",	  [STEP_CHDIR] = "chdir",
+    [STEP_SETGROUPS] = "setgroups", [STEP_SETGID] = "setgid",
+    [STEP_SETUID] = "setuid",	  [STEP_EXEC] = "exec",
+};
+
+const char *
+spawn_step_name(int step)
+{
+	if (step < 0 || step > STEP_EXEC)
+		return "spawn";
+	return step_names[step];
+}
+
+/* All the child will use, built before fork. */
+struct plan {
+	char **argv;
+	char **envp;
+	char **paths; /* where to look for argv[0], in order */
+	const char *directory;
+	mode_t umask;
+	int fd[3]; /* become 0, 1, 2 */
+	bool set_ids;
+	bool set_gid;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	int status_fd;
+};
+
+static int devnull_fd = -1;
+
+static int
+spawn_devnull(void)
+{
+	if (devnull_fd == -1)
+		devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	return devnull_fd;
+}
+
+/* Add or replace "KEY=..." in a NULL-terminated array of n entries. */
+static void
+env_put(char **env, size_t *n, const char *entry)
+{
+	size_t keylen = strcspn(entry, "=") + 1;
+
+	for (size_t i = 0; i < *n; i++)
+		if (strncmp(env[i], entry, keylen) == 0) {
+			env[i] = (char *)entry;
+			return;
+		}
+	env[(*n)++] = (char *)entry;
+	env[*n] = NULL;
+}
+
+/*
+ * The environment: tendd's own unless clear_env, then the task's env keys,
+ * TEND_TASK and extra. Entries point into their owners; only the array and
+ * TEND_TASK are ours (freed with plan_free).
+ */
+static char **
+plan_env(const struct task_config *cfg, char *const *extra, char **tend_task)
+{
+	size_t n = 0, max = cfg->nenv + 2, i;
+	char **env;
+
+	for (i = 0; !cfg->clear_env && environ[i]; i++)
+		max++;
+	for (i = 0; extra && extra[i]; i++)
+		max++;
+	env = xcalloc(max, sizeof(*env));
+	for (i = 0; !cfg->clear_env && environ[i]; i++)
+		env_put(env, &n, environ[i]);
+	for (i = 0; i < cfg->nenv; i++)
+		env_put(env, &n, cfg->env[i]);
+	*tend_task = xasprintf("TEND_TASK=%s", cfg->name);
+	env_put(env, &n, *tend_task);
+	for (i = 0; extra && extra[i]; i++)
+		env_put(env, &n, extra[i]);
+	return env;
+}
+
+/* The paths to try for argv[0]: itself if it has a '/', else along PATH. */
+static char **
+plan_paths(const char *prog, char *const *envp)
+{
+	const char *path = DEFAULT_PATH;
+	char **paths;
+	size_t n = 0, max = 2;
+
+	if (strchr(prog, '/') != NULL) {
+		paths = xcalloc(2, sizeof(*paths));
+		paths[0] = xstrdup(prog);
+		return paths;
+	}
+	for (size_t i = 0; envp[i]; i++)
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			path = envp[i] + 5;
+	for (const char *p = path; *p; p++)
+		max += *p == ':';
+	paths = xcalloc(max, sizeof(*paths));
+	for (const char *p = path;; p++) {
+		size_t len = strcspn(p, ":");
+		/* An empty PATH element means the current directory. */
+		paths[n++] = len ? xasprintf("%.*s/%s", (int)len, p, prog)
+				 : xasprintf("./%s", prog);
+		p += len;
+		if (*p == '\0')
+			break;
+	}
+	return paths;
+}
+
+static void
+plan_ids(struct plan *p, const struct task_config *cfg)
+{
+	int n = 16;
+
+	p->uid = cfg->uid;
+	p->gid = cfg->gid;
+	p->set_gid = cfg->has_group && cfg->gid != getegid();
+	if (!cfg->has_user || (cfg->uid == geteuid() && cfg->gid == getegid()))
+		return;
+	p->set_ids = true;
+	p->groups = xcalloc((size_t)n, sizeof(gid_t));
+	if (cfg->user == NULL) { /* a bare uid: only its group */
+		p->groups[0] = cfg->gid;
+		p->ngroups = 1;
+		return;
+	}
+	while (getgrouplist(cfg->user, cfg->gid, p->groups, &n) == -1)
+		p->groups = xreallocarray(p->groups, (size_t)n, sizeof(gid_t));
+	p->ngroups = n;
+}
+
+static void
+plan_free(struct plan *p, char *tend_task)
+{
+	for (size_t i = 0; p->paths && p->paths[i]; i++)
+		free(p->paths[i]);
+	free(p->paths);
+	free(p->envp);
+	free(p->groups);
+	free(tend_task);
+}
+
+static void __attribute__((noreturn))
+child_fail(int status_fd, int step, int err)
+{
+	struct spawn_failure f = {.step = step, .err = err};
+	ssize_t w;
+
+	w = write(status_fd, &f, sizeof(f));
+	(void)w;
+	_exit(127);
+}
+
+/* In the child: async-signal-safe calls only. */
+static void __attribute__((noreturn))
+child_exec(const struct plan *p)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+	int err = ENOENT;
+
+	/* Dispositions first: signals are blocked until the mask is reset. */
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (setsid() == -1)
+		child_fail(p->status_fd, STEP_SETSID, errno);
+	for (int fd = 0; fd < 3; fd++)
+		if (p->fd[fd] != fd && dup2(p->fd[fd], fd) == -1)
+			child_fail(p->status_fd, STEP_DUP2, errno);
+	umask(p->umask);
+	if (chdir(p->directory) == -1)
+		child_fail(p->status_fd, STEP_CHDIR, errno);
+	if (p->set_ids) {
+		if (setgroups((size_t)p->ngroups, p->groups) == -1)
+			child_fail(p->status_fd, STEP_SETGROUPS, errno);
+		if (setgid(p->gid) == -1)
+			child_fail(p->status_fd, STEP_SETGID, errno);
+		if (setuid(p->uid) == -1)
+			child_fail(p->status_fd, STEP_SETUID, errno);
+	} else if (p->set_gid && setgid(p->gid) == -1)
+		child_fail(p->status_fd, STEP_SETGID, errno);
+	for (size_t i = 0; p->paths[i]; i++) {
+		execve(p->paths[i], p->argv, p->envp);
+		/* Like execvp: keep the most telling error along PATH. */
+		if (errno != ENOENT && errno != ENOTDIR)
+			err = errno;
+	}
+	child_fail(p->status_fd, STEP_EXEC, err);
+}
+
+static int
+spawn_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -1;
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_pair(int fds[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* The fd for stdout or stderr, and a pipe to read it from when syslog. */
+static int
+spawn_output(enum output_mode mode, int fd, int pipefds[2])
+{
+	switch (mode) {
+	case OUTPUT_SYSLOG:
+		if (spawn_pipe(pipefds) == -1)
+			return -1;
+		return pipefds[1];
+	case OUTPUT_NULL:
+		return spawn_devnull();
+	case OUTPUT_INHERIT:
+		break;
+	}
+	return fd;
+}
+
+/*
+ * Start one process of cfg. io may give stdin and stdout (a connection) and
+ * extra environment. On success fills out and returns 0; on failure in
+ * tendd itself (pipe, fork) returns -1 with errno set and nothing left open.
+ */
+int
+spawn_process(const struct task_config *cfg, const struct spawn_io *io,
+    struct spawned *out)
+{
+	struct plan p = {.argv = cfg->argv, .umask = cfg->umask};
+	int status[2] = {-1, -1}, opipe[2] = {-1, -1}, epipe[2] = {-1, -1};
+	char *tend_task = NULL;
+	sigset_t all, old;
+	int saved;
+	pid_t pid;
+
+	p.directory = cfg->directory ? cfg->directory : "/";
+	p.envp = plan_env(cfg, io ? io->extra_env : NULL, &tend_task);
+	p.paths = plan_paths(cfg->argv[0], p.envp);
+	plan_ids(&p, cfg);
+	p.fd[0] = io && io->in >= 0 ? io->in : spawn_devnull();
+	p.fd[1] = io && io->out >= 0 ? io->out
+				      : spawn_output(cfg->out, 1, opipe);
+	p.fd[2] = spawn_output(cfg->err, 2, epipe);
+	if (p.fd[0] == -1 || p.fd[1] == -1 || p.fd[2] == -1 ||
+	    spawn_pipe(status) == -1)
+		goto fail;
+	p.status_fd = status[1];
+
+	/* Block signals so none runs tendd's handlers in the child. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		child_exec(&p);
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		errno = saved;
+		goto fail;
+	}
+	close(status[1]);
+	if (opipe[1] >= 0)
+		close(opipe[1]);
+	if (epipe[1] >= 0)
+		close(epipe[1]);
+	out->pid = pid;
+	out->status_fd = status[0];
+	out->out_fd = opipe[0];
+	out->err_fd = epipe[0];
+	plan_free(&p, tend_task);
+	return 0;
+
+fail:
+	saved = errno;
+	close_pair(status);
+	close_pair(opipe);
+	close_pair(epipe);
+	plan_free(&p, tend_task);
+	errno = saved;
+	return -1;
+}

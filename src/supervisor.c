@@ -1,0 +1,217 @@
+/*
+ * supervisor.c: the daemon around the tasks: the loop, its signals,
+ * orphans, and shutdown. SIGTERM or SIGINT stops every task at once and
+ * ends the loop when all are reaped; a second one kills what is left.
+ * From here on tendd does not exit on an error: it logs and goes on.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "tend.h"
+
+static struct {
+	struct manifest *manifest;
+	struct task *tasks;
+	size_t ntasks;
+	bool shutting_down;
+	int exit_code;
+	ev_signal sigterm;
+	ev_signal sigint;
+	ev_signal sighup;
+	ev_child orphans;
+	ev_prepare reclaim;
+} sv;
+
+/* Whether no task has a process left. */
+static bool
+supervisor_quiet(void)
+{
+	for (size_t i = 0; i < sv.ntasks; i++)
+		if (sv.tasks[i].runs != NULL)
+			return false;
+	return true;
+}
+
+static void
+supervisor_shutdown(int exit_code)
+{
+	if (sv.shutting_down)
+		return;
+	sv.shutting_down = true;
+	sv.exit_code = exit_code;
+	notify_send("STOPPING=1");
+	log_msg(LOG_INFO, "stopping %zu task%s", sv.ntasks,
+	    sv.ntasks == 1 ? "" : "s");
+	for (size_t i = 0; i < sv.ntasks; i++)
+		task_handle(&sv.tasks[i], EVENT_STOP);
+	if (supervisor_quiet())
+		ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+static void
+stop_signal_cb(EV_P_ ev_signal *w, int revents)
+{
+	(void)EV_A;
+	(void)revents;
+	if (!sv.shutting_down) {
+		log_msg(LOG_INFO, "%s received", signame_name(w->signum));
+		supervisor_shutdown(0);
+		return;
+	}
+	log_msg(LOG_WARNING, "%s received again: killing every task",
+	    signame_name(w->signum));
+	for (size_t i = 0; i < sv.ntasks; i++)
+		task_kill_now(&sv.tasks[i]);
+}
+
+static void
+hup_cb(EV_P_ ev_signal *w, int revents)
+{
+	(void)EV_A;
+	(void)w;
+	(void)revents;
+	log_msg(LOG_WARNING, "SIGHUP received: reload is not supported yet");
+}
+
+/* Every child's exit arrives here too; the ones no run owns are orphans. */
+static void
+orphan_cb(EV_P_ ev_child *w, int revents)
+{
+	char how[96];
+
+	(void)EV_A;
+	(void)revents;
+	if (run_is_ours(w->rpid))
+		return;
+	log_msg(LOG_DEBUG, "reaped orphan pid %ld: %s", (long)w->rpid,
+	    describe_wait_status(w->rstatus, how, sizeof(how)));
+}
+
+static void
+reclaim_cb(EV_P_ ev_prepare *w, int revents)
+{
+	(void)EV_A;
+	(void)w;
+	(void)revents;
+	run_reclaim();
+}
+
+/* An essential task failed: stop everything, exit with its status. */
+void
+supervisor_essential_failed(struct task *t, int exit_code)
+{
+	log_msg(LOG_ERR, "essential task %s failed: shutting down with exit "
+			 "status %d",
+	    t->cfg->name, exit_code);
+	supervisor_shutdown(exit_code);
+}
+
+/* A task has no process left; during shutdown, maybe the last one. */
+void
+supervisor_task_settled(struct task *t)
+{
+	(void)t;
+	if (sv.shutting_down && supervisor_quiet())
+		ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+/* Raise the open-file limit as far as allowed: each task holds pipes. */
+static void
+supervisor_raise_nofile(void)
+{
+	struct rlimit rl;
+	FILE *fp;
+	long nr_open = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (geteuid() == 0 && (fp = fopen("/proc/sys/fs/nr_open", "re"))) {
+		if (fscanf(fp, "%ld", &nr_open) == 1 &&
+		    (rlim_t)nr_open > rl.rlim_max)
+			rl.rlim_max = (rlim_t)nr_open;
+		fclose(fp);
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+supervisor_signals(void)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+
+	/* A write to a closed pipe or socket is an error, not a death. */
+	sigaction(SIGPIPE, &ign, NULL);
+	ev_signal_init(&sv.sigterm, stop_signal_cb, SIGTERM);
+	ev_signal_init(&sv.sigint, stop_signal_cb, SIGINT);
+	ev_signal_init(&sv.sighup, hup_cb, SIGHUP);
+	ev_signal_start(EV_DEFAULT, &sv.sigterm);
+	ev_signal_start(EV_DEFAULT, &sv.sigint);
+	ev_signal_start(EV_DEFAULT, &sv.sighup);
+}
+
+/*
+ * Supervise the tasks of m until shutdown. Returns tendd's exit status: 0,
+ * or an essential task's.
+ */
+int
+supervisor_run(struct manifest *m, const struct supervisor_options *o)
+{
+	bool reaper = getpid() == 1;
+
+	(void)o;
+	sv.manifest = m;
+	supervisor_raise_nofile();
+	if (!reaper && m->subreaper) {
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+			log_msg(LOG_ERR, "cannot become a subreaper: %s",
+			    strerror(errno));
+		else
+			reaper = true;
+	}
+	if (ev_default_loop(EVFLAG_AUTO) == NULL) {
+		log_msg(LOG_ERR, "cannot start the event loop");
+		return 1;
+	}
+	supervisor_signals();
+	ev_prepare_init(&sv.reclaim, reclaim_cb);
+	ev_prepare_start(EV_DEFAULT, &sv.reclaim);
+	if (reaper) {
+		ev_child_init(&sv.orphans, orphan_cb, 0, 0);
+		ev_child_start(EV_DEFAULT, &sv.orphans);
+	}
+
+	sv.ntasks = m->ntasks;
+	sv.tasks = xcalloc(m->ntasks, sizeof(*sv.tasks));
+	for (size_t i = 0; i < m->ntasks; i++)
+		task_init(&sv.tasks[i], &m->tasks[i]);
+	log_msg(LOG_INFO, "tend %s starting %zu task%s from %s", TEND_VERSION,
+	    m->ntasks, m->ntasks == 1 ? "" : "s", m->path);
+	for (size_t i = 0; i < sv.ntasks && !sv.shutting_down; i++)
+		if (sv.tasks[i].cfg->autostart)
+			task_handle(&sv.tasks[i], EVENT_START);
+	if (!sv.shutting_down)
+		notify_send("READY=1");
+
+	ev_run(EV_DEFAULT, 0);
+
+	log_msg(LOG_INFO, "every task stopped; exiting with status %d",
+	    sv.exit_code);
+	run_reclaim();
+	for (size_t i = 0; i < sv.ntasks; i++)
+		task_free(&sv.tasks[i]);
+	free(sv.tasks);
+	ev_loop_destroy(EV_DEFAULT);
+	return sv.exit_code;
+}

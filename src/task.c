@@ -1,0 +1,228 @@
+/*
+ * task.c: a task's life. task_handle() is the one entry point: it asks the
+ * policy (policy.c) what to do with an event and carries the actions out
+ * with runs (run.c) and timers. Runs report their end here, where the exit
+ * is logged and turned into an EVENT_EXIT.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <syslog.h>
+
+#include "tend.h"
+
+static void task_apply(struct task *, struct decision);
+
+static void
+backoff_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)EV_A;
+	(void)revents;
+	task_handle(w->data, EVENT_BACKOFF_OVER);
+}
+
+void
+task_init(struct task *t, struct task_config *cfg)
+{
+	memset(t, 0, sizeof(*t));
+	t->cfg = cfg;
+	t->policy.class = cfg->class;
+	t->policy.state = STATE_STOPPED;
+	t->policy.essential = cfg->essential;
+	t->policy.has_listener = cfg->listen.kind != ENDPOINT_NONE;
+	t->policy.backoff_min_ms = cfg->backoff_min_ms;
+	t->policy.backoff_max_ms = cfg->backoff_max_ms;
+	t->policy.healthy_after_ms = cfg->healthy_after_ms;
+	ev_init(&t->backoff, backoff_cb);
+	t->backoff.data = t;
+}
+
+static void
+task_add_run(struct task *t, struct run *r)
+{
+	r->next_in_task = t->runs;
+	t->runs = r;
+	t->policy.active++;
+	t->last_started = r->started;
+}
+
+/* Spawn the task's process; a failed fork is a failed run. */
+static void
+task_spawn(struct task *t)
+{
+	struct run *r = run_start(t, NULL);
+	struct run_end end = {.spawn_failed = true};
+
+	if (r != NULL) {
+		task_add_run(t, r);
+		return;
+	}
+	t->has_last_exit = false;
+	task_apply(t, policy_handle(&t->policy, EVENT_EXIT, &end));
+}
+
+static void
+task_apply(struct task *t, struct decision d)
+{
+	if (d.actions & ACTION_CANCEL_BACKOFF)
+		ev_timer_stop(EV_DEFAULT, &t->backoff);
+	if (d.actions & ACTION_SIGNAL_STOP)
+		for (struct run *r = t->runs; r; r = r->next_in_task)
+			run_stop(r, t->cfg->stop_signal, t->cfg->stop_timeout_ms);
+	if (d.actions & ACTION_SPAWN)
+		task_spawn(t);
+	if (d.actions & ACTION_ARM_BACKOFF) {
+		ev_timer_set(&t->backoff, (ev_tstamp)d.delay_ms / 1000.0, 0.);
+		ev_timer_start(EV_DEFAULT, &t->backoff);
+		t->next_start = ev_now(EV_DEFAULT) + (ev_tstamp)d.delay_ms / 1000.0;
+	}
+	if (d.actions & ACTION_ESSENTIAL)
+		supervisor_essential_failed(t, t->has_last_exit
+		    ? describe_exit_code(t->last_wstatus) : 1);
+}
+
+/* The one entry point for events from outside a run. */
+void
+task_handle(struct task *t, enum task_event ev)
+{
+	task_apply(t, policy_handle(&t->policy, ev, NULL));
+	if (t->runs == NULL)
+		supervisor_task_settled(t);
+}
+
+/* How the run ended, in words: the failed step, or the wait status. */
+static void
+task_describe_end(const struct run *r, char *buf, size_t size)
+{
+	const struct task_config *cfg = r->task->cfg;
+	const char *what = "";
+
+	if (!r->exec_failed) {
+		describe_wait_status(r->wstatus, buf, size);
+		return;
+	}
+	if (r->failure.step == STEP_EXEC)
+		what = cfg->argv[0];
+	else if (r->failure.step == STEP_CHDIR)
+		what = cfg->directory ? cfg->directory : "/";
+	snprintf(buf, size, "cannot %s%s%s: %s",
+	    spawn_step_name(r->failure.step), *what ? " " : "", what,
+	    strerror(r->failure.err));
+}
+
+static void
+task_log_end(const struct task *t, const struct run *r,
+    const struct run_end *end, struct decision d)
+{
+	char how[256], ran[32], delay[32];
+	int prio;
+
+	task_describe_end(r, how, sizeof(how));
+	describe_duration(end->ran_ms / 1000.0, ran, sizeof(ran));
+	if (r->stopping) {
+		log_msg(LOG_INFO, "task %s (pid %ld): stopped, %s after %s",
+		    t->cfg->name, (long)r->pid, how, ran);
+		return;
+	}
+	switch (t->cfg->class) {
+	case CLASS_DURABLE:
+		if (d.actions & ACTION_ESSENTIAL) {
+			log_msg(LOG_ERR, "task %s (pid %ld): %s after %s; "
+					 "essential task, shutting down",
+			    t->cfg->name, (long)r->pid, how, ran);
+			return;
+		}
+		describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
+		log_msg(LOG_ERR, "task %s (pid %ld): %s after %s; restart %lu "
+				 "in %s",
+		    t->cfg->name, (long)r->pid, how, ran, t->policy.restarts,
+		    (d.actions & ACTION_SPAWN) ? "0ms" : delay);
+		return;
+	case CLASS_LOG_ONLY:
+		prio = end->success ? LOG_INFO : LOG_ERR;
+		break;
+	case CLASS_PER_REQUEST:
+	default:
+		prio = end->success ? LOG_DEBUG : LOG_ERR;
+		break;
+	}
+	log_msg(prio, "task %s (pid %ld): %s after %s", t->cfg->name,
+	    (long)r->pid, how, ran);
+}
+
+static void
+task_remove_run(struct task *t, struct run *r)
+{
+	struct run **p;
+
+	for (p = &t->runs; *p; p = &(*p)->next_in_task)
+		if (*p == r) {
+			*p = r->next_in_task;
+			t->policy.active--;
+			return;
+		}
+}
+
+/* A run of t was reaped: log it, count it, and let the policy decide. */
+void
+task_run_ended(struct task *t, struct run *r)
+{
+	struct run_end end = {
+	    .success = !r->exec_failed && WIFEXITED(r->wstatus) &&
+		       WEXITSTATUS(r->wstatus) == 0,
+	    .ran_ms = (int64_t)((ev_now(EV_DEFAULT) - r->started) * 1000),
+	};
+	struct decision d;
+
+	task_remove_run(t, r);
+	t->has_last_exit = true;
+	t->last_wstatus = r->exec_failed ? (127 << 8) : r->wstatus;
+	t->last_exec_failed = r->exec_failed;
+	if (t->cfg->class == CLASS_PER_REQUEST && !end.success && !r->stopping)
+		t->failures++;
+	d = policy_handle(&t->policy, EVENT_EXIT, &end);
+	task_log_end(t, r, &end, d);
+	task_apply(t, d);
+	if (t->runs == NULL)
+		supervisor_task_settled(t);
+}
+
+/*
+ * Spawn one instance of a per-request task (a connection, or tendctl run).
+ * Returns 0, or -1 when the task is not up or tendd could not fork.
+ */
+int
+task_run_instance(struct task *t, const struct spawn_io *io)
+{
+	struct run *r;
+
+	if (t->cfg->class != CLASS_PER_REQUEST ||
+	    (t->policy.state != STATE_IDLE &&
+		t->policy.state != STATE_LISTENING)) {
+		errno = EINVAL;
+		return -1;
+	}
+	t->requests++;
+	if ((r = run_start(t, io)) == NULL) {
+		t->failures++;
+		return -1;
+	}
+	task_add_run(t, r);
+	return 0;
+}
+
+/* A second SIGTERM: no more waiting for anyone. */
+void
+task_kill_now(struct task *t)
+{
+	for (struct run *r = t->runs; r; r = r->next_in_task)
+		run_signal(r, SIGKILL);
+}
+
+void
+task_free(struct task *t)
+{
+	ev_timer_stop(EV_DEFAULT, &t->backoff);
+}
