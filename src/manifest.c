@@ -175,14 +175,24 @@ key_stop_signal(struct task_config *t, const char *v)
 	return NULL;
 }
 
+/* A duration that must be more than 0; *ms is set only when valid. */
+static const char *
+manifest_positive_duration(const char *v, int64_t *ms)
+{
+	int64_t parsed;
+	const char *why = value_duration(v, &parsed);
+
+	if (why == NULL && parsed == 0)
+		return "must be longer than 0";
+	if (why == NULL)
+		*ms = parsed;
+	return why;
+}
+
 static const char *
 key_stop_timeout(struct task_config *t, const char *v)
 {
-	const char *why = value_duration(v, &t->stop_timeout_ms);
-
-	if (why == NULL && t->stop_timeout_ms == 0)
-		return "must be longer than 0";
-	return why;
+	return manifest_positive_duration(v, &t->stop_timeout_ms);
 }
 
 static const char *
@@ -206,11 +216,7 @@ key_backoff_min(struct task_config *t, const char *v)
 static const char *
 key_backoff_max(struct task_config *t, const char *v)
 {
-	const char *why = value_duration(v, &t->backoff_max_ms);
-
-	if (why == NULL && t->backoff_max_ms == 0)
-		return "must be longer than 0";
-	return why;
+	return manifest_positive_duration(v, &t->backoff_max_ms);
 }
 
 static const char *
@@ -376,11 +382,7 @@ key_subreaper(struct manifest *m, const char *v)
 static const char *
 key_global_stop_timeout(struct manifest *m, const char *v)
 {
-	const char *why = value_duration(v, &m->stop_timeout_ms);
-
-	if (why == NULL && m->stop_timeout_ms == 0)
-		return "must be longer than 0";
-	return why;
+	return manifest_positive_duration(v, &m->stop_timeout_ms);
 }
 
 static const struct global_key {
@@ -657,8 +659,7 @@ manifest_build(struct build *b)
 				    "duplicate section [tend] (first at line "
 				    "%d)",
 				    tend_line);
-			else
-				global_build(b, (int)i);
+			global_build(b, (int)i); /* checked all the same */
 			tend_line = tend_line ? tend_line : s->line;
 		} else if (strncmp(s->name, "task:", 5) == 0)
 			task_build(b, (int)i, s->name + 5);
