@@ -48,7 +48,7 @@ LINT_DEPS  = clang-format cppcheck mandoc
 PYTEST	= /usr/bin/python3 -m pytest
 
 .PHONY: all run check unit unit-san system lint install clean \
-	deps test-deps lint-deps
+	deps test-deps lint-deps bench valgrind
 
 all: $(B)/tendd $(B)/tendctl
 
@@ -136,6 +136,14 @@ lint: lint-deps
 		--inline-suppr --quiet -D__GNUC__ --std=c11 \
 		--suppress=missingIncludeSystem src tests/unit
 	mandoc -Tlint -Wwarning man/*
+
+# Benchmarks: not tests; figures go in the issue's closing note.
+$(B)/bench/ping: bench/ping.c
+	$(Q)mkdir -p $(B)/bench
+	$(call say,LD)$(CC) -std=gnu11 $(WARNINGS) -O2 -static -o $@ $<
+
+bench: all $(B)/bench/ping
+	/usr/bin/python3 bench/engine.py
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \

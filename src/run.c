@@ -4,8 +4,7 @@
  * amount per wakeup so that a flooding child cannot starve the others.
  *
  * A run ends when its process is reaped: what it wrote before exiting is
- * then drained from the pipes, and the exec-status pipe says whether exec
- * succeeded. Pipes are not waited on to EOF, since a grandchild may keep
+ * then drained from the pipes. Pipes are not waited on to EOF, since a grandchild may keep
  * them open forever. Ended runs are freed in an ev_prepare, after every
  * callback of the loop iteration has run: libev may deliver one exit to a
  * run's watcher and to the orphan watcher, in either order, and both must
@@ -90,44 +89,6 @@ output_open(struct run *r, struct run_output *o, int fd, int prio)
 		ev_io_start(EV_DEFAULT, &o->io);
 }
 
-/* Read the exec-status pipe: a failure record, or EOF once exec is done. */
-static bool
-status_read(struct run *r)
-{
-	struct spawn_failure f;
-	ssize_t n;
-
-	do
-		n = read(r->status.fd, &f, sizeof(f));
-	while (n == -1 && errno == EINTR);
-	if (n == (ssize_t)sizeof(f)) {
-		r->exec_failed = true;
-		r->failure = f;
-		return true;
-	}
-	return n == -1 && errno == EAGAIN;
-}
-
-static void
-status_close(struct run *r)
-{
-	if (r->status.fd < 0)
-		return;
-	ev_io_stop(EV_DEFAULT, &r->status);
-	close(r->status.fd);
-	r->status.fd = -1;
-}
-
-static void
-status_cb(EV_P_ ev_io *w, int revents)
-{
-	struct run *r = w->data;
-
-	(void)revents;
-	if (!status_read(r))
-		status_close(r);
-}
-
 static void
 child_cb(EV_P_ ev_child *w, int revents)
 {
@@ -138,9 +99,6 @@ child_cb(EV_P_ ev_child *w, int revents)
 	ev_timer_stop(EV_A_ & r->kill);
 	r->wstatus = w->rstatus;
 	/* What the process wrote before it exited is in the pipes now. */
-	if (r->status.fd >= 0)
-		status_read(r);
-	status_close(r);
 	if (r->out.io.fd >= 0)
 		output_read(&r->out, DRAIN_MAX);
 	if (r->err.io.fd >= 0)
@@ -189,9 +147,8 @@ run_start(struct task *t, const struct spawn_io *io)
 	ev_child_init(&r->child, child_cb, sp.pid, 0);
 	r->child.data = r;
 	ev_child_start(EV_DEFAULT, &r->child);
-	ev_io_init(&r->status, status_cb, sp.status_fd, EV_READ);
-	r->status.data = r;
-	ev_io_start(EV_DEFAULT, &r->status);
+	r->exec_failed = sp.exec_failed;
+	r->failure = sp.failure;
 	output_open(r, &r->out, sp.out_fd, LOG_INFO);
 	output_open(r, &r->err, sp.err_fd, LOG_WARNING);
 	ev_init(&r->kill, kill_cb);

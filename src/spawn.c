@@ -3,8 +3,7 @@
  * (argv, environment, the paths to try, the group list, the fds) is built
  * before fork; between fork and exec the child makes only async-signal-safe
  * calls. A failure in the child is written to a CLOEXEC pipe as the step
- * and errno, which the parent reads once the child is gone: an empty pipe
- * at EOF means exec succeeded.
+ * and errno; an empty pipe at EOF means exec succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +11,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "tend.h"
@@ -52,6 +53,29 @@ struct plan {
 };
 
 static int devnull_fd = -1;
+
+/* The child's stack: one child at a time, since tendd waits for its exec. */
+static char child_stack[64 * 1024] __attribute__((aligned(16)));
+
+/*
+ * The signals whose disposition tendd changed (handled or ignored): the
+ * child resets just these. exec resets handlers, but not SIG_IGN, and a
+ * handler must not run in the child between unblocking and exec.
+ */
+static int changed_signals[NSIG];
+static int nchanged = -1;
+
+static void
+spawn_scan_signals(void)
+{
+	struct sigaction sa;
+
+	nchanged = 0;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig == SIGCHLD || (sigaction(sig, NULL, &sa) == 0 &&
+					  sa.sa_handler != SIG_DFL))
+			changed_signals[nchanged++] = sig;
+}
 
 static int
 spawn_devnull(void)
@@ -178,17 +202,18 @@ child_fail(int status_fd, int step, int err)
 	_exit(127);
 }
 
-/* In the child: async-signal-safe calls only. */
-static void __attribute__((noreturn))
-child_exec(const struct plan *p)
+/* In the child, on its own stack: system calls only. */
+static int
+child_exec(void *arg)
 {
+	const struct plan *p = arg;
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t none;
 	int err = ENOENT;
 
 	/* Dispositions first: signals are blocked until the mask is reset. */
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
+	for (int i = 0; i < nchanged; i++)
+		sigaction(changed_signals[i], &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (setsid() == -1)
@@ -199,14 +224,18 @@ child_exec(const struct plan *p)
 	umask(p->umask);
 	if (chdir(p->directory) == -1)
 		child_fail(p->status_fd, STEP_CHDIR, errno);
+	/*
+	 * Raw system calls: libc's wrappers may coordinate with other threads
+	 * through memory the child shares with tendd.
+	 */
 	if (p->set_ids) {
-		if (setgroups((size_t)p->ngroups, p->groups) == -1)
+		if (syscall(SYS_setgroups, p->ngroups, p->groups) == -1)
 			child_fail(p->status_fd, STEP_SETGROUPS, errno);
-		if (setgid(p->gid) == -1)
+		if (syscall(SYS_setgid, p->gid) == -1)
 			child_fail(p->status_fd, STEP_SETGID, errno);
-		if (setuid(p->uid) == -1)
+		if (syscall(SYS_setuid, p->uid) == -1)
 			child_fail(p->status_fd, STEP_SETUID, errno);
-	} else if (p->set_gid && setgid(p->gid) == -1)
+	} else if (p->set_gid && syscall(SYS_setgid, p->gid) == -1)
 		child_fail(p->status_fd, STEP_SETGID, errno);
 	for (size_t i = 0; p->paths[i]; i++) {
 		execve(p->paths[i], p->argv, p->envp);
@@ -215,6 +244,18 @@ child_exec(const struct plan *p)
 			err = errno;
 	}
 	child_fail(p->status_fd, STEP_EXEC, err);
+}
+
+/* Whether the child reported a failure on the status pipe. */
+static bool
+spawn_read_status(int fd, struct spawn_failure *f)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, f, sizeof(*f));
+	while (n == -1 && errno == EINTR);
+	return n == (ssize_t)sizeof(*f);
 }
 
 static int
@@ -280,16 +321,17 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 				      : spawn_output(cfg->out, 1, opipe);
 	p.fd[2] = spawn_output(cfg->err, 2, epipe);
 	if (p.fd[0] == -1 || p.fd[1] == -1 || p.fd[2] == -1 ||
-	    spawn_pipe(status) == -1)
+	    pipe2(status, O_CLOEXEC) == -1)
 		goto fail;
 	p.status_fd = status[1];
 
+	if (nchanged == -1)
+		spawn_scan_signals();
 	/* Block signals so none runs tendd's handlers in the child. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		child_exec(&p);
+	pid = clone(child_exec, child_stack + sizeof(child_stack),
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, &p);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
@@ -302,7 +344,8 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	if (epipe[1] >= 0)
 		close(epipe[1]);
 	out->pid = pid;
-	out->status_fd = status[0];
+	out->exec_failed = spawn_read_status(status[0], &out->failure);
+	close(status[0]);
 	out->out_fd = opipe[0];
 	out->err_fd = epipe[0];
 	plan_free(&p, tend_task);

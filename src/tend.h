@@ -219,9 +219,10 @@ struct spawn_io {
 
 struct spawned {
 	pid_t pid;
-	int status_fd; /* read end of the exec-status pipe */
-	int out_fd;    /* read end of the stdout pipe, or -1 */
-	int err_fd;    /* read end of the stderr pipe, or -1 */
+	bool exec_failed; /* the child will exit 127; failure says why */
+	struct spawn_failure failure;
+	int out_fd; /* read end of the stdout pipe, or -1 */
+	int err_fd; /* read end of the stderr pipe, or -1 */
 };
 
 int spawn_process(const struct task_config *, const struct spawn_io *,
@@ -305,7 +306,6 @@ struct run {
 	pid_t pid;
 	ev_tstamp started;
 	ev_child child;
-	ev_io status; /* the exec-status pipe */
 	struct run_output out;
 	struct run_output err;
 	ev_timer kill; /* SIGKILL once stop_timeout is over */
