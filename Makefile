@@ -130,6 +130,11 @@ unit-san: $(SAN_TESTS)
 system: all
 	$(PYTEST) -q tests/system
 
+# The system tests again, with tendd under valgrind (memcheck, leaks).
+valgrind: all
+	$(call apt_install,valgrind)
+	TENDD=$(CURDIR)/tests/valgrind-tendd $(PYTEST) -q tests/system
+
 lint: lint-deps
 	clang-format --dry-run -Werror src/*.c src/*.h tests/unit/*.c
 	cppcheck --error-exitcode=1 --enable=warning,performance,portability \

@@ -369,6 +369,7 @@ key_pid_file(struct manifest *m, const char *v)
 		return NULL;
 	if (v[0] != '/')
 		return "not an absolute path";
+	free(m->pid_file);
 	m->pid_file = xstrdup(v);
 	return NULL;
 }

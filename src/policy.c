@@ -46,15 +46,15 @@ durable_restart(struct task_policy *p, const struct run_end *end)
 {
 	struct decision d = decide(0);
 
-	if (end->ran_ms >= p->healthy_after_ms && !end->spawn_failed)
-		p->streak = 0;
-	p->streak++;
-	p->restarts++;
-	if (p->essential) {
+	if (p->essential) { /* no restart: the daemon shuts down */
 		p->want_up = false;
 		p->state = STATE_STOPPED;
 		return decide(ACTION_ESSENTIAL);
 	}
+	if (end->ran_ms >= p->healthy_after_ms && !end->spawn_failed)
+		p->streak = 0;
+	p->streak++;
+	p->restarts++;
 	d.delay_ms = policy_backoff_delay(p->backoff_min_ms, p->backoff_max_ms,
 	    p->streak);
 	if (end->spawn_failed && d.delay_ms < SPAWN_RETRY_MS)

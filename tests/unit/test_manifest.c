@@ -1,0 +1,1950 @@
+/*
+ * test_manifest.c: reading and validating the manifest (inifile.c,
+ * manifest.c, diag.c). Manifests are parsed from strings; every problem
+ * is checked by its exact "test.ini:LINE: message" text.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+#include <cmocka.h>
+
+#include "tend.h"
+
+#define FILE_NAME "test.ini"
+
+/* What libinih's 200-byte line buffer takes of a line (see inifile.c). */
+#define INIH_LINE 197
+
+/* A task of class class with a command, then extra (lines 4 and on). */
+#define TASK(class, extra) \
+	"[task:t]\nclass = " class "\ncommand = /bin/true\n" extra
+
+static void
+dump(const struct diag *d)
+{
+	print_message("%zu problem(s):\n", d->count);
+	for (size_t i = 0; i < d->count; i++)
+		print_message("  %s\n", d->items[i].text);
+}
+
+/* Parse len bytes of text as test.ini into m, problems into d. */
+static int
+parse_len(const char *text, size_t len, struct manifest *m, struct diag *d)
+{
+	FILE *fp = fmemopen((void *)text, len, "r");
+	int rc;
+
+	assert_non_null(fp);
+	memset(d, 0, sizeof(*d));
+	rc = manifest_read(fp, FILE_NAME, m, d);
+	fclose(fp);
+	if (rc == 0 && d->count != 0) {
+		dump(d);
+		fail_msg("manifest_read returned 0 with problems");
+	}
+	if (rc == -1 && d->count == 0)
+		fail_msg("manifest_read returned -1 with no problem");
+	return rc;
+}
+
+static int
+parse(const char *text, struct manifest *m, struct diag *d)
+{
+	return parse_len(text, strlen(text), m, d);
+}
+
+/* Parse text, which must be valid, into m. */
+static void
+parse_ok(const char *text, struct manifest *m)
+{
+	struct diag d;
+
+	if (parse(text, m, &d) != 0) {
+		dump(&d);
+		fail_msg("manifest rejected");
+	}
+	diag_free(&d);
+}
+
+/* Problem number i of d is exactly want. */
+static void
+assert_diag(const struct diag *d, size_t i, const char *want)
+{
+	if (i >= d->count) {
+		dump(d);
+		fail_msg("no problem #%zu, want \"%s\"", i, want);
+	}
+	if (strcmp(d->items[i].text, want) != 0) {
+		dump(d);
+		fail_msg("problem #%zu is \"%s\", want \"%s\"", i,
+		         d->items[i].text, want);
+	}
+}
+
+/* d holds exactly the problems of want (NULL-terminated), in order. */
+static void
+assert_diags(const struct diag *d, const char *const *want)
+{
+	size_t n = 0;
+
+	while (want[n] != NULL)
+		n++;
+	for (size_t i = 0; i < n; i++)
+		assert_diag(d, i, want[i]);
+	if (d->count != n) {
+		dump(d);
+		fail_msg("%zu problems, want %zu", d->count, n);
+	}
+}
+
+/* text is invalid with exactly the problems of want, in order. */
+static void
+check_errors_len(const char *text, size_t len, const char *const *want)
+{
+	struct manifest m;
+	struct diag d;
+
+	assert_int_equal(parse_len(text, len, &m, &d), -1);
+	assert_diags(&d, want);
+	diag_free(&d);
+	manifest_free(&m);
+}
+
+static void
+check_errors(const char *text, const char *const *want)
+{
+	check_errors_len(text, strlen(text), want);
+}
+
+#define ERRORS(text, ...) \
+	check_errors(text, (const char *const[]){__VA_ARGS__, NULL})
+
+/* One problem, built with printf formats: for tables and long lines. */
+static void check_error_fmt(const char *text, const char *fmt, ...)
+    PRINTFLIKE(2, 3);
+
+static void
+check_error_fmt(const char *text, const char *fmt, ...)
+{
+	va_list ap;
+	char *want;
+
+	va_start(ap, fmt);
+	want = xvasprintf(fmt, ap);
+	va_end(ap);
+	check_errors(text, (const char *const[]){want, NULL});
+	free(want);
+}
+
+/* A string of n copies of c. */
+static char *
+repeat(char c, size_t n)
+{
+	char *s = xmalloc(n + 1);
+
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* argv of t is exactly want (NULL-terminated). */
+static void
+assert_argv(const struct task_config *t, const char *const *want)
+{
+	int n = 0;
+
+	while (want[n] != NULL)
+		n++;
+	assert_non_null(t->argv);
+	assert_int_equal(t->argc, n);
+	for (int i = 0; i < n; i++)
+		assert_string_equal(t->argv[i], want[i]);
+	assert_null(t->argv[n]);
+}
+
+#define ARGV(t, ...) assert_argv(t, (const char *const[]){__VA_ARGS__, NULL})
+
+/* The valid manifests. */
+
+static void
+test_empty_manifest(void **state)
+{
+	struct manifest m;
+	char *sock = manifest_default_socket();
+
+	(void)state;
+	parse_ok("", &m);
+	assert_int_equal(m.ntasks, 0);
+	assert_string_equal(m.path, FILE_NAME);
+	assert_string_equal(m.control_socket, sock);
+	assert_int_equal(m.socket_mode, 0600);
+	assert_false(m.has_socket_group);
+	assert_string_equal(m.syslog_ident, "tendd");
+	assert_int_equal(m.syslog_facility, LOG_DAEMON);
+	assert_null(m.pid_file);
+	assert_false(m.subreaper);
+	assert_int_equal(m.stop_timeout_ms, 10000);
+	manifest_free(&m);
+	free(sock);
+
+	parse_ok("; only comments\n# and blank lines\n\n   \n\t\n", &m);
+	assert_int_equal(m.ntasks, 0);
+	manifest_free(&m);
+
+	parse_ok("[tend]\n", &m);
+	assert_int_equal(m.ntasks, 0);
+	manifest_free(&m);
+}
+
+static void
+test_default_socket(void **state)
+{
+	char *sock = manifest_default_socket();
+
+	(void)state;
+	if (geteuid() == 0)
+		assert_string_equal(sock, "/run/tend.sock");
+	else
+		assert_non_null(strstr(sock, "/tend.sock"));
+	assert_int_equal(sock[0], '/');
+	free(sock);
+}
+
+static void
+test_task_defaults(void **state)
+{
+	struct manifest m;
+	const struct task_config *t;
+
+	(void)state;
+	parse_ok("[task:a]\nclass = durable\ncommand = /bin/true\n", &m);
+	assert_int_equal(m.ntasks, 1);
+	t = &m.tasks[0];
+	assert_string_equal(t->name, "a");
+	assert_int_equal(t->line, 1);
+	assert_int_equal(t->class, CLASS_DURABLE);
+	ARGV(t, "/bin/true");
+	assert_null(t->directory);
+	assert_null(t->user);
+	assert_false(t->has_user);
+	assert_false(t->has_group);
+	assert_int_equal(t->uid, geteuid());
+	assert_int_equal(t->gid, getegid());
+	assert_int_equal(t->umask, 022);
+	assert_null(t->env);
+	assert_int_equal(t->nenv, 0);
+	assert_false(t->clear_env);
+	assert_int_equal(t->out, OUTPUT_SYSLOG);
+	assert_int_equal(t->err, OUTPUT_SYSLOG);
+	assert_int_equal(t->stop_signal, SIGTERM);
+	assert_int_equal(t->stop_timeout_ms, 10000);
+	assert_true(t->autostart);
+	assert_false(t->essential);
+	assert_int_equal(t->backoff_min_ms, 1000);
+	assert_int_equal(t->backoff_max_ms, 60000);
+	assert_int_equal(t->healthy_after_ms, 300000);
+	assert_int_equal(t->listen.kind, ENDPOINT_NONE);
+	assert_null(t->listen.text);
+	assert_int_equal(t->max_instances, 64);
+	assert_int_equal(t->timeout_ms, 0);
+	manifest_free(&m);
+}
+
+static const char every_key[] =
+    "; every key of every class\n"                /* 1 */
+    "[tend]\n"                                    /* 2 */
+    "control_socket = /tmp/tend-test.sock\n"      /* 3 */
+    "socket_mode = 0660\n"                        /* 4 */
+    "socket_group = root\n"                       /* 5 */
+    "syslog_ident = tend-test\n"                  /* 6 */
+    "syslog_facility = local3\n"                  /* 7 */
+    "pid_file = /run/tend-test.pid\n"             /* 8 */
+    "subreaper = yes\n"                           /* 9 */
+    "stop_timeout = 2.5s\n"                       /* 10 */
+    "\n"                                          /* 11 */
+    "[task:web]\n"                                /* 12 */
+    "class = durable\n"                           /* 13 */
+    "command = /bin/web -p \"a b\" 'c d' e\\ f\n" /* 14 */
+    "directory = /srv/web\n"                      /* 15 */
+    "user = root\n"                               /* 16 */
+    "group = root\n"                              /* 17 */
+    "umask = 027\n"                               /* 18 */
+    "env = A=1\n"                                 /* 19 */
+    "env = B=two words\n"                         /* 20 */
+    "env = EMPTY=\n"                              /* 21 */
+    "clear_env = yes\n"                           /* 22 */
+    "stdout = null\n"                             /* 23 */
+    "stderr = inherit\n"                          /* 24 */
+    "stop_signal = SIGINT\n"                      /* 25 */
+    "stop_timeout = 250ms\n"                      /* 26 */
+    "autostart = no\n"                            /* 27 */
+    "essential = yes\n"                           /* 28 */
+    "backoff_min = 0\n"                           /* 29 */
+    "backoff_max = 1.5m\n"                        /* 30 */
+    "healthy_after = 1h\n"                        /* 31 */
+    "\n"                                          /* 32 */
+    "[task:once]\n"                               /* 33 */
+    "class = log-only\n"                          /* 34 */
+    "command = /bin/echo hello\n"                 /* 35 */
+    "directory = /\n"                             /* 36 */
+    "user = 0\n"                                  /* 37 */
+    "umask = 0\n"                                 /* 38 */
+    "env = LANG=C\n"                              /* 39 */
+    "clear_env = no\n"                            /* 40 */
+    "stdout = inherit\n"                          /* 41 */
+    "stderr = null\n"                             /* 42 */
+    "stop_signal = 1\n"                           /* 43 */
+    "autostart = yes\n"                           /* 44 */
+    "essential = no\n"                            /* 45 */
+    "\n"                                          /* 46 */
+    "[task:req]\n"                                /* 47 */
+    "class = per-request\n"                       /* 48 */
+    "command = /usr/bin/handler -v\n"             /* 49 */
+    "directory = /tmp\n"                          /* 50 */
+    "group = 5\n"                                 /* 51 */
+    "user = root\n"                               /* 52 */
+    "umask = 077\n"                               /* 53 */
+    "env = X_Y=z=w\n"                             /* 54 */
+    "clear_env = true\n"                          /* 55 */
+    "stdout = syslog\n"                           /* 56 */
+    "stderr = syslog\n"                           /* 57 */
+    "stop_signal = kill\n"                        /* 58 */
+    "stop_timeout = 1m\n"                         /* 59 */
+    "listen = tcp:127.0.0.1:7070\n"               /* 60 */
+    "max_instances = 8\n"                         /* 61 */
+    "timeout = 10s\n"                             /* 62 */
+    "\n"                                          /* 63 */
+    "[task:sock]\n"                               /* 64 */
+    "class = per-request\n"                       /* 65 */
+    "command = /usr/bin/handler\n"                /* 66 */
+    "listen = unix:/run/sock.sock\n"              /* 67 */
+    "timeout = 0\n";                              /* 68 */
+
+static void
+test_every_key(void **state)
+{
+	struct manifest m;
+	const struct task_config *t;
+	const struct sockaddr_in *sin;
+	const struct sockaddr_un *sun;
+
+	(void)state;
+	parse_ok(every_key, &m);
+	assert_string_equal(m.path, FILE_NAME);
+	assert_string_equal(m.control_socket, "/tmp/tend-test.sock");
+	assert_int_equal(m.socket_mode, 0660);
+	assert_true(m.has_socket_group);
+	assert_int_equal(m.socket_gid, 0);
+	assert_string_equal(m.syslog_ident, "tend-test");
+	assert_int_equal(m.syslog_facility, LOG_LOCAL3);
+	assert_string_equal(m.pid_file, "/run/tend-test.pid");
+	assert_true(m.subreaper);
+	assert_int_equal(m.stop_timeout_ms, 2500);
+	assert_int_equal(m.ntasks, 4);
+
+	t = &m.tasks[0];
+	assert_string_equal(t->name, "web");
+	assert_int_equal(t->line, 12);
+	assert_int_equal(t->class, CLASS_DURABLE);
+	ARGV(t, "/bin/web", "-p", "a b", "c d", "e f");
+	assert_string_equal(t->directory, "/srv/web");
+	assert_string_equal(t->user, "root");
+	assert_true(t->has_user);
+	assert_true(t->has_group);
+	assert_int_equal(t->uid, 0);
+	assert_int_equal(t->gid, 0);
+	assert_int_equal(t->umask, 027);
+	assert_int_equal(t->nenv, 3);
+	assert_string_equal(t->env[0], "A=1");
+	assert_string_equal(t->env[1], "B=two words");
+	assert_string_equal(t->env[2], "EMPTY=");
+	assert_null(t->env[3]);
+	assert_true(t->clear_env);
+	assert_int_equal(t->out, OUTPUT_NULL);
+	assert_int_equal(t->err, OUTPUT_INHERIT);
+	assert_int_equal(t->stop_signal, SIGINT);
+	assert_int_equal(t->stop_timeout_ms, 250);
+	assert_false(t->autostart);
+	assert_true(t->essential);
+	assert_int_equal(t->backoff_min_ms, 0);
+	assert_int_equal(t->backoff_max_ms, 90000);
+	assert_int_equal(t->healthy_after_ms, 3600000);
+	assert_int_equal(t->listen.kind, ENDPOINT_NONE);
+	assert_int_equal(t->max_instances, 64);
+	assert_int_equal(t->timeout_ms, 0);
+
+	t = &m.tasks[1];
+	assert_string_equal(t->name, "once");
+	assert_int_equal(t->line, 33);
+	assert_int_equal(t->class, CLASS_LOG_ONLY);
+	ARGV(t, "/bin/echo", "hello");
+	assert_string_equal(t->directory, "/");
+	assert_string_equal(t->user, "root"); /* by uid */
+	assert_true(t->has_user);
+	assert_false(t->has_group);
+	assert_int_equal(t->uid, 0);
+	assert_int_equal(t->gid, 0); /* root's primary group */
+	assert_int_equal(t->umask, 0);
+	assert_int_equal(t->nenv, 1);
+	assert_string_equal(t->env[0], "LANG=C");
+	assert_null(t->env[1]);
+	assert_false(t->clear_env);
+	assert_int_equal(t->out, OUTPUT_INHERIT);
+	assert_int_equal(t->err, OUTPUT_NULL);
+	assert_int_equal(t->stop_signal, SIGHUP);
+	assert_int_equal(t->stop_timeout_ms, 2500); /* from [tend] */
+	assert_true(t->autostart);
+	assert_false(t->essential);
+
+	t = &m.tasks[2];
+	assert_string_equal(t->name, "req");
+	assert_int_equal(t->line, 47);
+	assert_int_equal(t->class, CLASS_PER_REQUEST);
+	ARGV(t, "/usr/bin/handler", "-v");
+	assert_string_equal(t->directory, "/tmp");
+	assert_string_equal(t->user, "root");
+	assert_true(t->has_user);
+	assert_true(t->has_group);
+	assert_int_equal(t->uid, 0);
+	assert_int_equal(t->gid, 5); /* group, set before user, is kept */
+	assert_int_equal(t->umask, 077);
+	assert_int_equal(t->nenv, 1);
+	assert_string_equal(t->env[0], "X_Y=z=w");
+	assert_true(t->clear_env);
+	assert_int_equal(t->out, OUTPUT_SYSLOG);
+	assert_int_equal(t->err, OUTPUT_SYSLOG);
+	assert_int_equal(t->stop_signal, SIGKILL);
+	assert_int_equal(t->stop_timeout_ms, 60000);
+	assert_true(t->autostart);
+	assert_int_equal(t->listen.kind, ENDPOINT_TCP);
+	assert_string_equal(t->listen.text, "tcp:127.0.0.1:7070");
+	sin = (const struct sockaddr_in *)&t->listen.addr;
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 7070);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(t->max_instances, 8);
+	assert_int_equal(t->timeout_ms, 10000);
+
+	t = &m.tasks[3];
+	assert_string_equal(t->name, "sock");
+	assert_int_equal(t->line, 64);
+	assert_int_equal(t->listen.kind, ENDPOINT_UNIX);
+	assert_string_equal(t->listen.text, "unix:/run/sock.sock");
+	sun = (const struct sockaddr_un *)&t->listen.addr;
+	assert_int_equal(sun->sun_family, AF_UNIX);
+	assert_string_equal(sun->sun_path, "/run/sock.sock");
+	assert_int_equal(t->max_instances, 64);
+	assert_int_equal(t->timeout_ms, 0);
+	assert_int_equal(t->stop_timeout_ms, 2500);
+	manifest_free(&m);
+}
+
+static void
+test_stop_timeout_inherited(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	/* [tend] may come after the tasks that inherit from it */
+	parse_ok("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	         "[task:b]\nclass = log-only\ncommand = /bin/true\n"
+	         "stop_timeout = 3s\n"
+	         "[tend]\nstop_timeout = 1500ms\n",
+	         &m);
+	assert_int_equal(m.stop_timeout_ms, 1500);
+	assert_int_equal(m.ntasks, 2);
+	assert_int_equal(m.tasks[0].stop_timeout_ms, 1500);
+	assert_int_equal(m.tasks[1].stop_timeout_ms, 3000);
+	manifest_free(&m);
+}
+
+static void
+test_class_after_keys(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	/* the class decides which keys apply wherever it is written */
+	parse_ok("[task:a]\nlisten = tcp:127.0.0.1:1\ntimeout = 1s\n"
+	         "command = /bin/cat\nclass = per-request\n",
+	         &m);
+	assert_int_equal(m.tasks[0].class, CLASS_PER_REQUEST);
+	assert_int_equal(m.tasks[0].timeout_ms, 1000);
+	manifest_free(&m);
+	ERRORS("[task:a]\nbackoff_min = 1s\ncommand = /bin/cat\n"
+	       "class = per-request\n",
+	       "test.ini:2: key 'backoff_min' does not apply to a per-request "
+	       "task");
+}
+
+static void
+test_user_and_group(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	parse_ok(TASK("durable", "user = root\ngroup = 7\n"), &m);
+	assert_int_equal(m.tasks[0].uid, 0);
+	assert_int_equal(m.tasks[0].gid, 7);
+	assert_true(m.tasks[0].has_group);
+	manifest_free(&m);
+
+	/* a uid without a passwd entry needs a group */
+	parse_ok(TASK("durable", "user = 4000000\ngroup = root\n"), &m);
+	assert_int_equal(m.tasks[0].uid, 4000000);
+	assert_int_equal(m.tasks[0].gid, 0);
+	assert_null(m.tasks[0].user);
+	assert_true(m.tasks[0].has_user);
+	manifest_free(&m);
+	ERRORS(TASK("durable", "umask = 022\nuser = 4000000\n"),
+	       "test.ini:5: user 4000000 has no passwd entry: set group too");
+
+	parse_ok("[tend]\nsocket_group = 0\n", &m);
+	assert_true(m.has_socket_group);
+	assert_int_equal(m.socket_gid, 0);
+	manifest_free(&m);
+	parse_ok("[tend]\nsocket_group =\npid_file =\n", &m);
+	assert_false(m.has_socket_group);
+	assert_null(m.pid_file);
+	manifest_free(&m);
+}
+
+static void
+test_task_names(void **state)
+{
+	struct manifest m;
+	char *name64 = repeat('n', 64), *text;
+
+	(void)state;
+	parse_ok("[task:A-z_0.9]\nclass = durable\ncommand = /bin/true\n"
+	         "[task:-]\nclass = durable\ncommand = /bin/true\n"
+	         "[task:...]\nclass = durable\ncommand = /bin/true\n",
+	         &m);
+	assert_int_equal(m.ntasks, 3);
+	assert_string_equal(m.tasks[0].name, "A-z_0.9");
+	assert_string_equal(m.tasks[1].name, "-");
+	assert_string_equal(m.tasks[2].name, "...");
+	manifest_free(&m);
+
+	/* 64 characters: the longest name, kept whole */
+	name64[63] = 'X';
+	text = xasprintf("[task:%s]\nclass = durable\ncommand = /bin/true\n",
+	                 name64);
+	parse_ok(text, &m);
+	assert_int_equal(m.ntasks, 1);
+	assert_string_equal(m.tasks[0].name, name64);
+	manifest_free(&m);
+	free(text);
+	free(name64);
+}
+
+/*
+ * libinih keeps only 49 bytes of a section name: names that differ after
+ * that must still be different tasks, and equal ones still duplicates.
+ */
+static void
+test_long_task_names_whole(void **state)
+{
+	struct manifest m;
+	char *a = repeat('a', 60), *b = repeat('a', 60), *text;
+
+	(void)state;
+	b[59] = 'b';
+	text = xasprintf("[task:%s]\nclass = durable\ncommand = /bin/a\n"
+	                 "[task:%s]\nclass = log-only\ncommand = /bin/b\n",
+	                 a, b);
+	parse_ok(text, &m);
+	assert_int_equal(m.ntasks, 2);
+	assert_string_equal(m.tasks[0].name, a);
+	assert_string_equal(m.tasks[1].name, b);
+	assert_int_equal(m.tasks[0].class, CLASS_DURABLE);
+	assert_int_equal(m.tasks[1].class, CLASS_LOG_ONLY);
+	ARGV(&m.tasks[0], "/bin/a");
+	ARGV(&m.tasks[1], "/bin/b");
+	manifest_free(&m);
+	free(text);
+
+	text = xasprintf("[task:%s]\nclass = durable\ncommand = /bin/a\n"
+	                 "[task:%s]\nclass = log-only\ncommand = /bin/b\n",
+	                 a, a);
+	check_error_fmt(text,
+	                "test.ini:4: duplicate task '%s' (first at line 1)", a);
+	free(text);
+	free(a);
+	free(b);
+}
+
+/* The errors, one kind at a time. */
+
+static void
+test_unknown_section(void **state)
+{
+	(void)state;
+	ERRORS("[foo]\nx = 1\n", "test.ini:1: unknown section [foo]: expected "
+	                         "[tend] or [task:NAME]");
+	ERRORS("; c\n[Tend]\n",
+	       "test.ini:2: unknown section [Tend]: expected [tend] or "
+	       "[task:NAME]");
+	ERRORS("[ tend ]\n", "test.ini:1: unknown section [ tend ]: expected "
+	                     "[tend] or [task:NAME]");
+	ERRORS("[task]\n",
+	       "test.ini:1: unknown section [task]: expected [tend] or "
+	       "[task:NAME]");
+	ERRORS("[Task:a]\n", "test.ini:1: unknown section [Task:a]: expected "
+	                     "[tend] or [task:NAME]");
+	ERRORS(
+	    "[]\n",
+	    "test.ini:1: unknown section []: expected [tend] or [task:NAME]");
+}
+
+static void
+test_unknown_key(void **state)
+{
+	(void)state;
+	ERRORS("[tend]\nstop_timeout = 1s\nbogus = 1\n",
+	       "test.ini:3: unknown key 'bogus' in [tend]");
+	ERRORS("[tend]\nclass = durable\n",
+	       "test.ini:2: unknown key 'class' in [tend]");
+	ERRORS(TASK("durable", "bogus = 1\n"),
+	       "test.ini:4: unknown key 'bogus' in task t");
+	ERRORS(TASK("durable", "Command = /bin/true\n"),
+	       "test.ini:4: unknown key 'Command' in task t");
+	ERRORS(TASK("durable", "control_socket = /x\n"),
+	       "test.ini:4: unknown key 'control_socket' in task t");
+}
+
+static void
+test_key_outside_section(void **state)
+{
+	(void)state;
+	ERRORS("class = durable\n[tend]\n",
+	       "test.ini:1: key 'class' outside any section");
+	ERRORS("; comment\n\nstop_timeout = 1s\n[task:a]\nclass = durable\n"
+	       "command = /bin/true\n",
+	       "test.ini:3: key 'stop_timeout' outside any section");
+}
+
+static void
+test_duplicate_task(void **state)
+{
+	(void)state;
+	ERRORS("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	       "[task:a]\nclass = log-only\ncommand = /bin/true\n",
+	       "test.ini:4: duplicate task 'a' (first at line 1)");
+	/* a duplicate is still checked, key by key */
+	ERRORS("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	       "[task:b]\nclass = durable\ncommand = /bin/true\n"
+	       "[task:a]\nclass = durable\nbogus = 1\n",
+	       "test.ini:7: duplicate task 'a' (first at line 1)",
+	       "test.ini:7: task a: missing required key 'command'",
+	       "test.ini:9: unknown key 'bogus' in task a");
+}
+
+static void
+test_duplicate_key(void **state)
+{
+	(void)state;
+	ERRORS("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	       "command = /bin/false\n",
+	       "test.ini:4: duplicate key 'command' (first at line 3)");
+	ERRORS("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	       "class = log-only\n",
+	       "test.ini:4: duplicate key 'class' (first at line 2)");
+	ERRORS(TASK("per-request", "timeout = 1s\n\n; again\ntimeout = 2s\n"),
+	       "test.ini:7: duplicate key 'timeout' (first at line 4)");
+	ERRORS("[tend]\nstop_timeout = 1s\nsocket_mode = 0600\n"
+	       "stop_timeout = 2s\n",
+	       "test.ini:4: duplicate key 'stop_timeout' (first at line 2)");
+	/* the same key, three times: each repeat is reported */
+	ERRORS("[tend]\nsubreaper = no\nsubreaper = yes\nsubreaper = no\n",
+	       "test.ini:3: duplicate key 'subreaper' (first at line 2)",
+	       "test.ini:4: duplicate key 'subreaper' (first at line 2)");
+	/* env is repeatable, but not for the same variable */
+	ERRORS(TASK("durable", "env = A=1\nenv = B=2\nenv = A=3\n"),
+	       "test.ini:6: env = A=3: variable set twice");
+}
+
+static void
+test_duplicate_value_not_used(void **state)
+{
+	struct manifest m;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(
+	    parse(TASK("durable", "command = /bin/false\n"), &m, &d), -1);
+	assert_diags(&d, (const char *const[]){
+	                     "test.ini:4: duplicate key 'command' (first at "
+	                     "line 3)",
+	                     NULL});
+	ARGV(&m.tasks[0], "/bin/true");
+	diag_free(&d);
+	manifest_free(&m);
+}
+
+static void
+test_duplicate_tend(void **state)
+{
+	(void)state;
+	ERRORS("[tend]\nstop_timeout = 1s\n[tend]\nsubreaper = yes\n",
+	       "test.ini:3: duplicate section [tend] (first at line 1)");
+	ERRORS("[tend]\n[task:a]\nclass = durable\ncommand = /bin/true\n"
+	       "[tend]\n[tend]\n",
+	       "test.ini:5: duplicate section [tend] (first at line 1)",
+	       "test.ini:6: duplicate section [tend] (first at line 1)");
+}
+
+/* The keys of a duplicate [tend] are checked all the same. */
+static void
+test_duplicate_tend_keys_checked(void **state)
+{
+	(void)state;
+	ERRORS("[tend]\nstop_timeout = 1s\n[tend]\nbogus = 1\n"
+	       "stop_timeout = never\n",
+	       "test.ini:3: duplicate section [tend] (first at line 1)",
+	       "test.ini:4: unknown key 'bogus' in [tend]",
+	       "test.ini:5: stop_timeout = never: not a duration (like 250ms, "
+	       "1.5s, 5m, 1h or seconds)");
+}
+
+/* pid_file in each of two [tend] sections: the first must not leak. */
+static void
+test_duplicate_tend_pid_file_no_leak(void **state)
+{
+	(void)state;
+	ERRORS("[tend]\npid_file = /run/a.pid\n[tend]\npid_file = /run/b.pid\n",
+	       "test.ini:3: duplicate section [tend] (first at line 1)");
+}
+
+static void
+test_bad_task_name(void **state)
+{
+	char *name65 = repeat('x', 65), *text;
+
+	(void)state;
+	text = xasprintf("[task:%s]\nclass = durable\ncommand = /bin/true\n",
+	                 name65);
+	check_error_fmt(
+	    text,
+	    "test.ini:1: bad task name '%s': 1 to 64 of A-Z a-z 0-9 _ . -",
+	    name65);
+	free(text);
+	free(name65);
+
+	ERRORS("[task:]\nclass = durable\ncommand = /bin/true\n",
+	       "test.ini:1: bad task name '': 1 to 64 of A-Z a-z 0-9 _ . -");
+	ERRORS("[task:a b]\nclass = durable\ncommand = /bin/true\n",
+	       "test.ini:1: bad task name 'a b': 1 to 64 of A-Z a-z 0-9 _ . -");
+	ERRORS("[task:a/b]\nclass = durable\ncommand = /bin/true\n",
+	       "test.ini:1: bad task name 'a/b': 1 to 64 of A-Z a-z 0-9 _ . -");
+	ERRORS("[task:a:b]\nclass = durable\ncommand = /bin/true\n",
+	       "test.ini:1: bad task name 'a:b': 1 to 64 of A-Z a-z 0-9 _ . -");
+	ERRORS(
+	    "[task:caf\xc3\xa9]\nclass = durable\ncommand = /bin/true\n",
+	    "test.ini:1: bad task name 'caf\xc3\xa9': 1 to 64 of A-Z a-z 0-9 _ "
+	    ". -");
+	ERRORS("[task:a*]\nclass = durable\ncommand = /bin/true\n",
+	       "test.ini:1: bad task name 'a*': 1 to 64 of A-Z a-z 0-9 _ . -");
+	/* a task with a bad name is still checked, then dropped */
+	ERRORS("[task:a b]\nclass = durable\n",
+	       "test.ini:1: bad task name 'a b': 1 to 64 of A-Z a-z 0-9 _ . -",
+	       "test.ini:1: task a b: missing required key 'command'");
+}
+
+static void
+test_bad_task_dropped(void **state)
+{
+	struct manifest m;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(parse("[task:a]\nclass = durable\ncommand = /bin/a\n"
+	                       "[task:b!]\nclass = durable\ncommand = /bin/b\n"
+	                       "[task:a]\nclass = durable\ncommand = /bin/c\n",
+	                       &m, &d),
+	                 -1);
+	assert_int_equal(d.count, 2);
+	assert_int_equal(m.ntasks, 1);
+	ARGV(&m.tasks[0], "/bin/a");
+	diag_free(&d);
+	manifest_free(&m);
+}
+
+static void
+test_missing_class(void **state)
+{
+	(void)state;
+	ERRORS("[task:a]\ncommand = /bin/true\n",
+	       "test.ini:1: task a: missing required key 'class'");
+	ERRORS("[task:a]\n", "test.ini:1: task a: missing required key 'class'",
+	       "test.ini:1: task a: missing required key 'command'");
+}
+
+static void
+test_missing_command(void **state)
+{
+	(void)state;
+	ERRORS("[tend]\n\n[task:a]\nclass = log-only\n",
+	       "test.ini:3: task a: missing required key 'command'");
+}
+
+static void
+test_bad_class(void **state)
+{
+	(void)state;
+	ERRORS("[task:a]\nclass = daemon\ncommand = /bin/true\n",
+	       "test.ini:2: class = daemon: not a class (durable, log-only or "
+	       "per-request)");
+	ERRORS("[task:a]\nclass = Durable\ncommand = /bin/true\n",
+	       "test.ini:2: class = Durable: not a class (durable, log-only or "
+	       "per-request)");
+	ERRORS(
+	    "[task:a]\nclass = log_only\ncommand = /bin/true\n",
+	    "test.ini:2: class = log_only: not a class (durable, log-only or "
+	    "per-request)");
+	ERRORS("[task:a]\nclass =\ncommand = /bin/true\n",
+	       "test.ini:2: class = : not a class (durable, log-only or "
+	       "per-request)");
+}
+
+/* Each class-specific key, on each class it does not apply to. */
+static void
+test_key_wrong_class(void **state)
+{
+	static const struct {
+		const char *key, *value, *class;
+	} cases[] = {
+	    {"autostart", "yes", "per-request"},
+	    {"essential", "yes", "per-request"},
+	    {"backoff_min", "1s", "log-only"},
+	    {"backoff_min", "1s", "per-request"},
+	    {"backoff_max", "1s", "log-only"},
+	    {"backoff_max", "1s", "per-request"},
+	    {"healthy_after", "1s", "log-only"},
+	    {"healthy_after", "1s", "per-request"},
+	    {"listen", "tcp:127.0.0.1:80", "durable"},
+	    {"listen", "tcp:127.0.0.1:80", "log-only"},
+	    {"max_instances", "8", "durable"},
+	    {"max_instances", "8", "log-only"},
+	    {"timeout", "1s", "durable"},
+	    {"timeout", "1s", "log-only"},
+	    /* a bad value is not even parsed */
+	    {"listen", "garbage", "durable"},
+	    {"backoff_max", "0", "per-request"},
+	};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		text = xasprintf("[task:t]\nclass = %s\ncommand = /bin/true\n"
+		                 "%s = %s\n",
+		                 cases[i].class, cases[i].key, cases[i].value);
+		check_error_fmt(
+		    text, "test.ini:4: key '%s' does not apply to a %s task",
+		    cases[i].key, cases[i].class);
+		free(text);
+	}
+}
+
+#define DURATION_USAGE "not a duration (like 250ms, 1.5s, 5m, 1h or seconds)"
+
+/* Each kind of bad value of a task key: "KEY = VALUE: why". */
+static void
+test_bad_task_values(void **state)
+{
+	static const struct {
+		const char *class, *key, *value, *why;
+	} cases[] = {
+	    {"durable", "command", "/bin/echo 'abc",
+	     "unterminated single quote"},
+	    {"durable", "command", "/bin/echo \"abc",
+	     "unterminated double quote"},
+	    {"durable", "command", "/bin/echo abc\\", "ends with a backslash"},
+	    {"durable", "command", "'' -x", "empty program name"},
+	    {"durable", "command", "\"\"", "empty program name"},
+	    {"durable", "directory", "srv/web", "not an absolute path"},
+	    {"durable", "directory", "~/web", "not an absolute path"},
+	    {"durable", "user", "no-such-user-tend", "no such user"},
+	    {"durable", "user", "-1", "no such user"},
+	    {"durable", "group", "no-such-group-tend", "no such group"},
+	    {"durable", "umask", "0800", "not an octal mode from 0 to 0777"},
+	    {"durable", "umask", "1777", "not an octal mode from 0 to 0777"},
+	    {"durable", "umask", "u=rwx", "not an octal mode from 0 to 0777"},
+	    {"durable", "env", "NOEQUALS", "not KEY=VALUE"},
+	    {"durable", "env", "=value", "not KEY=VALUE"},
+	    {"durable", "env", "1A=x", "variable name starts with a digit"},
+	    {"durable", "env", "A-B=x",
+	     "variable name is not [A-Za-z_][A-Za-z0-9_]*"},
+	    {"durable", "env", "A B=x",
+	     "variable name is not [A-Za-z_][A-Za-z0-9_]*"},
+	    {"durable", "clear_env", "maybe", "not a boolean (yes or no)"},
+	    {"durable", "stdout", "file", "not syslog, null or inherit"},
+	    {"durable", "stdout", "Syslog", "not syslog, null or inherit"},
+	    {"durable", "stderr", "/dev/null", "not syslog, null or inherit"},
+	    {"durable", "stop_signal", "NOPE", "not a signal name or number"},
+	    {"durable", "stop_signal", "0", "not a signal name or number"},
+	    {"durable", "stop_signal", "65", "not a signal name or number"},
+	    {"durable", "stop_timeout", "0", "must be longer than 0"},
+	    {"durable", "stop_timeout", "0ms", "must be longer than 0"},
+	    {"durable", "stop_timeout", "10 s", DURATION_USAGE},
+	    {"durable", "stop_timeout", "721h", "longer than 30 days"},
+	    {"durable", "autostart", "2", "not a boolean (yes or no)"},
+	    {"log-only", "autostart", "Yes", "not a boolean (yes or no)"},
+	    {"durable", "essential", "nope", "not a boolean (yes or no)"},
+	    {"durable", "backoff_min", "-1s", DURATION_USAGE},
+	    {"durable", "backoff_min", "0.5ms", "finer than a millisecond"},
+	    {"durable", "backoff_max", "0", "must be longer than 0"},
+	    {"durable", "backoff_max", "0.0s", "must be longer than 0"},
+	    {"durable", "backoff_max", "1d", DURATION_USAGE},
+	    {"durable", "healthy_after", "31d", DURATION_USAGE},
+	    {"durable", "healthy_after", "2592001", "longer than 30 days"},
+	    {"per-request", "listen", "tcp:localhost:80",
+	     "HOST must be an IPv4 address or an IPv6 address in brackets "
+	     "(host names are not resolved)"},
+	    {"per-request", "listen", "tcp:127.0.0.1:65536",
+	     "port must be a number from 1 to 65535"},
+	    {"per-request", "listen", "tcp:127.0.0.1:0",
+	     "port must be a number from 1 to 65535"},
+	    {"per-request", "listen", "unix:run/x.sock",
+	     "unix socket path must be absolute"},
+	    {"per-request", "listen", "/run/x.sock",
+	     "expected tcp:HOST:PORT or unix:PATH"},
+	    {"per-request", "max_instances", "0",
+	     "not a number from 1 to 100000"},
+	    {"per-request", "max_instances", "100001",
+	     "not a number from 1 to 100000"},
+	    {"per-request", "max_instances", "many",
+	     "not a number from 1 to 100000"},
+	    {"per-request", "timeout", "1.0001s", "finer than a millisecond"},
+	    {"per-request", "timeout", "-5", DURATION_USAGE},
+	};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		/* line 3 holds the command, or nothing when it is tested */
+		text = xasprintf(
+		    "[task:t]\nclass = %s\n%s\n%s = %s\n", cases[i].class,
+		    strcmp(cases[i].key, "command") ? "command = /bin/true"
+		                                    : "",
+		    cases[i].key, cases[i].value);
+		check_error_fmt(text, "test.ini:4: %s = %s: %s", cases[i].key,
+		                cases[i].value, cases[i].why);
+		free(text);
+	}
+}
+
+/* A rejected value leaves the default in place. */
+static void
+test_rejected_value_unset(void **state)
+{
+	struct manifest m;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(
+	    parse("[tend]\nstop_timeout = 0\n"
+	          "[task:a]\nclass = durable\ncommand = /bin/true\n"
+	          "backoff_max = 0\n"
+	          "[task:b]\nclass = durable\ncommand = /bin/true\n"
+	          "stop_timeout = 0ms\nbackoff_min = 2x\n",
+	          &m, &d),
+	    -1);
+	assert_diags(
+	    &d, (const char *const[]){
+	            "test.ini:2: stop_timeout = 0: must be longer than 0",
+	            "test.ini:6: backoff_max = 0: must be longer than 0",
+	            "test.ini:10: stop_timeout = 0ms: must be longer "
+	            "than 0",
+	            "test.ini:11: backoff_min = 2x: " DURATION_USAGE, NULL});
+	assert_int_equal(m.stop_timeout_ms, 10000);
+	assert_int_equal(m.ntasks, 2);
+	assert_int_equal(m.tasks[0].backoff_max_ms, 60000);
+	assert_int_equal(m.tasks[0].stop_timeout_ms, 10000);
+	assert_int_equal(m.tasks[1].stop_timeout_ms, 10000);
+	assert_int_equal(m.tasks[1].backoff_min_ms, 1000);
+	diag_free(&d);
+	manifest_free(&m);
+}
+
+/* Each kind of bad value of a [tend] key. */
+static void
+test_bad_global_values(void **state)
+{
+	static const struct {
+		const char *key, *value, *why;
+	} cases[] = {
+	    {"control_socket", "tend.sock", "not an absolute path"},
+	    {"control_socket", "", "not an absolute path"},
+	    {"socket_mode", "0800", "not an octal mode from 0 to 0777"},
+	    {"socket_mode", "", "not an octal mode from 0 to 0777"},
+	    {"socket_group", "no-such-group-tend", "no such group"},
+	    {"syslog_ident", "", "must be 1 to 64 characters"},
+	    {"syslog_facility", "kern", "not daemon, user or local0 to local7"},
+	    {"syslog_facility", "local8",
+	     "not daemon, user or local0 to local7"},
+	    {"syslog_facility", "LOCAL0",
+	     "not daemon, user or local0 to local7"},
+	    {"pid_file", "run/tend.pid", "not an absolute path"},
+	    {"subreaper", "sometimes", "not a boolean (yes or no)"},
+	    {"subreaper", "", "not a boolean (yes or no)"},
+	    {"stop_timeout", "0", "must be longer than 0"},
+	    {"stop_timeout", "forever", DURATION_USAGE},
+	    {"stop_timeout", "", DURATION_USAGE},
+	};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		text = xasprintf("[tend]\n; line 2\n%s = %s\n", cases[i].key,
+		                 cases[i].value);
+		check_error_fmt(text, "test.ini:3: %s = %s: %s", cases[i].key,
+		                cases[i].value, cases[i].why);
+		free(text);
+	}
+}
+
+static void
+test_global_lengths(void **state)
+{
+	struct manifest m;
+	char *path = repeat('s', 107), *ident = repeat('i', 65), *text;
+
+	(void)state;
+	/* control_socket must fit sun_path: 107 bytes and its NUL */
+	path[0] = '/';
+	text = xasprintf("[tend]\ncontrol_socket = %s\n", path);
+	parse_ok(text, &m);
+	assert_string_equal(m.control_socket, path);
+	manifest_free(&m);
+	free(text);
+	free(path);
+	path = repeat('s', 108);
+	path[0] = '/';
+	text = xasprintf("[tend]\ncontrol_socket = %s\n", path);
+	check_error_fmt(
+	    text, "test.ini:2: control_socket = %s: longer than 107 bytes",
+	    path);
+	free(text);
+	free(path);
+
+	text = xasprintf("[tend]\nsyslog_ident = %s\n", ident);
+	check_error_fmt(
+	    text, "test.ini:2: syslog_ident = %s: must be 1 to 64 characters",
+	    ident);
+	free(text);
+	ident[64] = '\0';
+	text = xasprintf("[tend]\nsyslog_ident = %s\n", ident);
+	parse_ok(text, &m);
+	assert_string_equal(m.syslog_ident, ident);
+	manifest_free(&m);
+	free(text);
+	free(ident);
+}
+
+/* An empty value is an error for every task key. */
+static void
+test_empty_value(void **state)
+{
+	static const struct {
+		const char *class, *key;
+	} cases[] = {
+	    {"durable", "directory"},
+	    {"durable", "user"},
+	    {"durable", "group"},
+	    {"durable", "umask"},
+	    {"durable", "env"},
+	    {"durable", "clear_env"},
+	    {"durable", "stdout"},
+	    {"durable", "stderr"},
+	    {"durable", "stop_signal"},
+	    {"durable", "stop_timeout"},
+	    {"durable", "autostart"},
+	    {"durable", "essential"},
+	    {"durable", "backoff_min"},
+	    {"durable", "backoff_max"},
+	    {"durable", "healthy_after"},
+	    {"per-request", "listen"},
+	    {"per-request", "max_instances"},
+	    {"per-request", "timeout"},
+	};
+	char *text;
+
+	(void)state;
+	ERRORS("[task:t]\nclass = durable\ncommand =\n",
+	       "test.ini:3: command = : needs a value");
+	/* blanks only, or a comment only, are empty too */
+	ERRORS("[task:t]\nclass = durable\ncommand =    \t\n",
+	       "test.ini:3: command = : needs a value");
+	ERRORS("[task:t]\nclass = durable\ncommand = ; none\n",
+	       "test.ini:3: command = : needs a value");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		text = xasprintf("[task:t]\nclass = %s\ncommand = /bin/true\n"
+		                 "%s =\n",
+		                 cases[i].class, cases[i].key);
+		check_error_fmt(text, "test.ini:4: %s = : needs a value",
+		                cases[i].key);
+		free(text);
+	}
+}
+
+static void
+test_missing_key_name(void **state)
+{
+	(void)state;
+	ERRORS(TASK("durable", "= value\n"), "test.ini:4: missing key name");
+	ERRORS("[tend]\n  = value\n", "test.ini:2: missing key name");
+}
+
+static void
+test_line_without_equals(void **state)
+{
+	(void)state;
+	ERRORS(TASK("durable", "autostart\n"),
+	       "test.ini:4: expected KEY = VALUE, a [section] or a comment");
+	ERRORS("[tend]\nsubreaper yes\n[task:a]\nclass = durable\n"
+	       "command /bin/true\ncommand = /bin/true\n",
+	       "test.ini:2: expected KEY = VALUE, a [section] or a comment",
+	       "test.ini:5: expected KEY = VALUE, a [section] or a comment");
+	/* the last line, without a newline */
+	ERRORS("[tend]\nsubreaper = no\njunk",
+	       "test.ini:3: expected KEY = VALUE, a [section] or a comment");
+	ERRORS("just words\n",
+	       "test.ini:1: expected KEY = VALUE, a [section] or a comment");
+	/* a comment before the '=' leaves no '=' */
+	ERRORS("[tend]\nsubreaper ; = yes\n",
+	       "test.ini:2: expected KEY = VALUE, a [section] or a comment");
+}
+
+static void
+test_bad_section_header(void **state)
+{
+	(void)state;
+	ERRORS("[tend\nstop_timeout = 1s\n",
+	       "test.ini:1: section header has no closing ']'");
+	ERRORS("[tend]\nsubreaper = no\n[task:a\nclass = durable\n",
+	       "test.ini:3: section header has no closing ']'");
+	ERRORS("[task:a] class = durable\ncommand = /bin/true\n",
+	       "test.ini:1: unexpected text after section header");
+	ERRORS("[tend]x\n", "test.ini:1: unexpected text after section header");
+	ERRORS("[tend]]\n", "test.ini:1: unexpected text after section header");
+	/* a comment may follow the header */
+	ERRORS("[tend] ; the daemon\n[tend] # again\n[tend];x\n",
+	       "test.ini:2: duplicate section [tend] (first at line 1)",
+	       "test.ini:3: duplicate section [tend] (first at line 1)");
+	/* the keys of a broken header are dropped, not reported as loose */
+	ERRORS("[task:a\nclass = durable\ncommand = /bin/true\n"
+	       "[task:b]\nclass = durable\ncommand = /bin/true\n",
+	       "test.ini:1: section header has no closing ']'");
+}
+
+static void
+test_backoff_order(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	ERRORS(TASK("durable", "backoff_min = 10s\nbackoff_max = 5s\n"),
+	       "test.ini:4: backoff_min (10000ms) is longer than backoff_max "
+	       "(5000ms)");
+	ERRORS(TASK("durable", "backoff_max = 5s\numask = 0\n"
+	                       "backoff_min = 10s\n"),
+	       "test.ini:6: backoff_min (10000ms) is longer than backoff_max "
+	       "(5000ms)");
+	/* against the default backoff_max of 60s */
+	ERRORS(TASK("durable", "backoff_min = 61s\n"),
+	       "test.ini:4: backoff_min (61000ms) is longer than backoff_max "
+	       "(60000ms)");
+	/* against the default backoff_min of 1s */
+	ERRORS(TASK("durable", "umask = 0\nbackoff_max = 500ms\n"),
+	       "test.ini:5: backoff_min (1000ms) is longer than backoff_max "
+	       "(500ms)");
+	/* backoff_max must be more than 0, even after backoff_min = 0 */
+	ERRORS(TASK("durable", "backoff_min = 0\nbackoff_max = 0\n"),
+	       "test.ini:5: backoff_max = 0: must be longer than 0");
+	parse_ok(TASK("durable", "backoff_min = 5s\nbackoff_max = 5s\n"), &m);
+	assert_int_equal(m.tasks[0].backoff_min_ms, 5000);
+	assert_int_equal(m.tasks[0].backoff_max_ms, 5000);
+	manifest_free(&m);
+	parse_ok(TASK("durable", "backoff_min = 0\nbackoff_max = 1ms\n"), &m);
+	assert_int_equal(m.tasks[0].backoff_min_ms, 0);
+	assert_int_equal(m.tasks[0].backoff_max_ms, 1);
+	manifest_free(&m);
+}
+
+/* libinih's edges. */
+
+/* A key line of exactly len bytes: "command = /bin/echo xxx...". */
+static char *
+command_line(size_t len)
+{
+	char *line = repeat('x', len);
+
+	memcpy(line, "command = /bin/echo ", 20);
+	return line;
+}
+
+static void
+test_long_line(void **state)
+{
+	struct manifest m;
+	struct diag d;
+	char *line = command_line(250), *text;
+
+	(void)state;
+	text = xasprintf("[task:a]\nclass = durable\n%s\n", line);
+	assert_int_equal(parse(text, &m, &d), -1);
+	assert_diags(&d, (const char *const[]){
+	                     "test.ini:3: line too long (250 bytes; libinih "
+	                     "takes 197): continue the value on indented lines",
+	                     NULL});
+	/* the key is known (no "missing command"), its value never used */
+	assert_int_equal(m.ntasks, 1);
+	assert_null(m.tasks[0].argv);
+	diag_free(&d);
+	manifest_free(&m);
+	free(text);
+	free(line);
+}
+
+static void
+test_long_line_boundary(void **state)
+{
+	struct manifest m;
+	char *line, *text;
+
+	(void)state;
+	/* the longest line libinih takes, read whole */
+	line = command_line(INIH_LINE);
+	text = xasprintf("[task:a]\nclass = durable\n%s\n", line);
+	parse_ok(text, &m);
+	ARGV(&m.tasks[0], "/bin/echo", line + 20);
+	assert_int_equal(strlen(m.tasks[0].argv[1]), INIH_LINE - 20);
+	manifest_free(&m);
+	free(text);
+	free(line);
+
+	/* 200 bytes cannot fit libinih's 200-byte buffer with a NUL */
+	line = command_line(200);
+	text = xasprintf("[task:a]\nclass = durable\n%s\n", line);
+	check_error_fmt(text, "test.ini:3: line too long (200 bytes; libinih "
+	                      "takes 197): continue the value on indented "
+	                      "lines");
+	free(text);
+	free(line);
+
+	/* with a CRLF line ending, only the line's own bytes count */
+	line = command_line(INIH_LINE);
+	text = xasprintf("[task:a]\r\nclass = durable\r\n%s\r\n", line);
+	parse_ok(text, &m);
+	ARGV(&m.tasks[0], "/bin/echo", line + 20);
+	manifest_free(&m);
+	free(text);
+	free(line);
+}
+
+static void
+test_long_line_numbers(void **state)
+{
+	char *line = command_line(1000), *text;
+
+	(void)state;
+	/* later lines keep their numbers: nothing is read as a new line */
+	text = xasprintf("[tend]\n\n[task:a]\n; c\nclass = durable\n\n%s\n"
+	                 "umask = 999\n\n[tend]\n",
+	                 line);
+	ERRORS(text,
+	       "test.ini:7: line too long (1000 bytes; libinih takes 197): "
+	       "continue the value on indented lines",
+	       "test.ini:8: umask = 999: not an octal mode from 0 to 0777",
+	       "test.ini:10: duplicate section [tend] (first at line 1)");
+	free(text);
+	free(line);
+}
+
+static void
+test_long_line_in_tend(void **state)
+{
+	struct manifest m;
+	struct diag d;
+	char *path = repeat('p', 300), *text;
+	char *sock = manifest_default_socket();
+
+	(void)state;
+	path[0] = '/';
+	text = xasprintf("[tend]\ncontrol_socket = %s\n", path);
+	assert_int_equal(parse(text, &m, &d), -1);
+	assert_diags(&d, (const char *const[]){
+	                     "test.ini:2: line too long (317 bytes; libinih "
+	                     "takes 197): continue the value on indented lines",
+	                     NULL});
+	assert_string_equal(m.control_socket, sock); /* untouched */
+	diag_free(&d);
+	manifest_free(&m);
+	free(text);
+	free(path);
+	free(sock);
+}
+
+static void
+test_long_key(void **state)
+{
+	char *key = repeat('k', 250), *text;
+
+	(void)state;
+	/* no '=' within what libinih takes: only the length is reported */
+	text = xasprintf("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	                 "%s = 1\n",
+	                 key);
+	check_error_fmt(
+	    text, "test.ini:4: line too long (254 bytes; libinih takes 197): "
+	          "continue the value on indented lines");
+	free(text);
+	/* a long line that is not a key = value line is reported once */
+	text = xasprintf("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	                 "%s\n",
+	                 key);
+	check_error_fmt(
+	    text, "test.ini:4: line too long (250 bytes; libinih takes 197): "
+	          "continue the value on indented lines");
+	free(text);
+	/* the key of a long line is still checked */
+	memcpy(key, "bogus = ", 8);
+	text = xasprintf("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	                 "%s\n",
+	                 key);
+	ERRORS(text,
+	       "test.ini:4: line too long (250 bytes; libinih takes 197): "
+	       "continue the value on indented lines",
+	       "test.ini:4: unknown key 'bogus' in task a");
+	free(text);
+	free(key);
+}
+
+static void
+test_long_continuation_line(void **state)
+{
+	struct manifest m;
+	struct diag d;
+	char *piece = repeat('y', 240), *text;
+
+	(void)state;
+	piece[0] = piece[1] = ' ';
+	text =
+	    xasprintf("[task:a]\nclass = durable\ncommand = /bin/echo a\n%s\n"
+	              "  b\numask = 0\n",
+	              piece);
+	assert_int_equal(parse(text, &m, &d), -1);
+	assert_diags(&d, (const char *const[]){
+	                     "test.ini:4: line too long (240 bytes; libinih "
+	                     "takes 197): continue the value on indented lines",
+	                     NULL});
+	/* the whole value is lost, not the part before the long piece */
+	assert_null(m.tasks[0].argv);
+	assert_int_equal(m.tasks[0].umask, 0);
+	diag_free(&d);
+	manifest_free(&m);
+	free(text);
+	free(piece);
+}
+
+static void
+test_long_line_then_continuation(void **state)
+{
+	struct manifest m;
+	struct diag d;
+	char *line = command_line(300), *text;
+
+	(void)state;
+	text = xasprintf("[task:a]\nclass = durable\n%s\n  more words\n"
+	                 "umask = 077\n",
+	                 line);
+	assert_int_equal(parse(text, &m, &d), -1);
+	assert_diags(&d, (const char *const[]){
+	                     "test.ini:3: line too long (300 bytes; libinih "
+	                     "takes 197): continue the value on indented lines",
+	                     NULL});
+	assert_null(m.tasks[0].argv);
+	assert_int_equal(m.tasks[0].umask, 077);
+	diag_free(&d);
+	manifest_free(&m);
+	free(text);
+	free(line);
+}
+
+static void
+test_long_comment_and_header(void **state)
+{
+	struct manifest m;
+	char *junk = repeat('c', 500), *name = repeat('n', 300), *text;
+
+	(void)state;
+	text = xasprintf(";%s\n#%s\n   ;%s\n[task:a] ;%s\nclass = durable ;%s\n"
+	                 "command = /bin/true\n  ; %s\n",
+	                 junk, junk, junk, junk, junk, junk);
+	/* a key line with a long comment is still a long line */
+	check_error_fmt(
+	    text, "test.ini:5: line too long (517 bytes; libinih takes 197): "
+	          "continue the value on indented lines");
+	free(text);
+	text = xasprintf(";%s\n#%s\n   ;%s\n[task:a] ;%s\nclass = durable\n"
+	                 "command = /bin/true\n  ; %s\n\t# %s\n",
+	                 junk, junk, junk, junk, junk, junk);
+	parse_ok(text, &m);
+	assert_int_equal(m.ntasks, 1);
+	assert_string_equal(m.tasks[0].name, "a");
+	ARGV(&m.tasks[0], "/bin/true");
+	manifest_free(&m);
+	free(text);
+
+	/* a long header is read whole: its name is what is wrong */
+	text = xasprintf("[task:%s]\nclass = durable\ncommand = /bin/true\n",
+	                 name);
+	check_error_fmt(
+	    text,
+	    "test.ini:1: bad task name '%s': 1 to 64 of A-Z a-z 0-9 _ . -",
+	    name);
+	free(text);
+	free(name);
+	free(junk);
+}
+
+static void
+test_continued_long_command(void **state)
+{
+	struct manifest m;
+	char *text, *line;
+	size_t len = 0;
+
+	(void)state;
+	/* a command longer than any line, split over indented lines */
+	line = xstrdup("[task:a]\nclass = durable\ncommand = /bin/echo\n");
+	for (int i = 0; i < 40; i++) {
+		text = xasprintf("%s    word%02d-%s\n", line, i,
+		                 "abcdefghijklmnopqrstuvwxyz");
+		free(line);
+		line = text;
+	}
+	parse_ok(line, &m);
+	assert_int_equal(m.tasks[0].argc, 41);
+	assert_string_equal(m.tasks[0].argv[0], "/bin/echo");
+	for (int i = 0; i < 40; i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "word%02d-%s", i,
+		         "abcdefghijklmnopqrstuvwxyz");
+		assert_string_equal(m.tasks[0].argv[i + 1], want);
+		len += strlen(want) + 1;
+	}
+	assert_true(len > 1000);
+	manifest_free(&m);
+	free(line);
+}
+
+static void
+test_inline_comment(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	parse_ok("[tend] ; the daemon\nstop_timeout = 2s ; two seconds\n"
+	         "syslog_ident = x\t; tab before\n"
+	         "[task:a]\nclass = durable ; always\n"
+	         "command = /bin/echo a b ; c d\n",
+	         &m);
+	assert_int_equal(m.stop_timeout_ms, 2000);
+	assert_string_equal(m.syslog_ident, "x");
+	assert_int_equal(m.tasks[0].class, CLASS_DURABLE);
+	ARGV(&m.tasks[0], "/bin/echo", "a", "b");
+	manifest_free(&m);
+}
+
+static void
+test_inline_comment_in_quotes(void **state)
+{
+	(void)state;
+	/* libinih cuts the value before the quotes can protect the ';' */
+	ERRORS(
+	    "[task:a]\nclass = durable\ncommand = /bin/echo \"a ;b\"\n",
+	    "test.ini:3: command = /bin/echo \"a: unterminated double quote");
+	ERRORS("[task:a]\nclass = durable\ncommand = /bin/echo 'a ;b'\n",
+	       "test.ini:3: command = /bin/echo 'a: unterminated single quote");
+}
+
+static void
+test_semicolon_without_blank(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	parse_ok("[task:a]\nclass = durable\n"
+	         "command = /bin/sh -c 'echo a;echo b' x;y \"p;q\"\n"
+	         "env = A=x;y\nenv = B=;\n",
+	         &m);
+	ARGV(&m.tasks[0], "/bin/sh", "-c", "echo a;echo b", "x;y", "p;q");
+	assert_string_equal(m.tasks[0].env[0], "A=x;y");
+	assert_string_equal(m.tasks[0].env[1], "B=;");
+	manifest_free(&m);
+	/* '#' is a comment only at the start of a line */
+	parse_ok("[task:a]\nclass = durable\ncommand = /bin/echo a #b c#d\n",
+	         &m);
+	ARGV(&m.tasks[0], "/bin/echo", "a", "#b", "c#d");
+	manifest_free(&m);
+}
+
+static void
+test_continuation_lines(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	parse_ok("[task:a]\nclass = durable\n"
+	         "command = /bin/echo a\n"
+	         "  b\n"
+	         "\tc   d  \n"
+	         "  ; an indented comment line is a comment\n"
+	         "\t# so is this\n"
+	         "  e ; an inline comment is cut\n"
+	         "  'f;g' h\n"
+	         "env = A=1\n"
+	         "   2\n"
+	         "env = B=x\n",
+	         &m);
+	ARGV(&m.tasks[0], "/bin/echo", "a", "b", "c", "d", "e", "f;g", "h");
+	assert_int_equal(m.tasks[0].nenv, 2);
+	assert_string_equal(m.tasks[0].env[0], "A=1 2");
+	assert_string_equal(m.tasks[0].env[1], "B=x");
+	manifest_free(&m);
+}
+
+static void
+test_continuation_joins_one_space(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	parse_ok("[task:a]\nclass = durable\ncommand = /bin/echo\n"
+	         "env = A=one\n     two   \n\t\tthree\nenv = B=\n  x\n",
+	         &m);
+	assert_int_equal(m.tasks[0].nenv, 2);
+	assert_string_equal(m.tasks[0].env[0], "A=one two three");
+	assert_string_equal(m.tasks[0].env[1], "B= x");
+	manifest_free(&m);
+	/* an empty first piece gets no leading space */
+	parse_ok("[task:a]\nclass = durable\ncommand =\n  /bin/echo\n  x\n",
+	         &m);
+	ARGV(&m.tasks[0], "/bin/echo", "x");
+	manifest_free(&m);
+	parse_ok("[task:a]\nclass =\n   durable\ncommand = /bin/true\n", &m);
+	assert_int_equal(m.tasks[0].class, CLASS_DURABLE);
+	manifest_free(&m);
+}
+
+static void
+test_continuation_scope(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	/* an indented first key of a section is a key, not a continuation */
+	parse_ok("[tend]\nstop_timeout = 1s\n[task:a]\n  class = durable\n"
+	         "command = /bin/true\n",
+	         &m);
+	assert_int_equal(m.stop_timeout_ms, 1000);
+	assert_int_equal(m.tasks[0].class, CLASS_DURABLE);
+	manifest_free(&m);
+}
+
+/*
+ * An indented KEY = VALUE line after a key would continue that key's
+ * value: for a known key that is reported, and the value is lost.
+ */
+static void
+test_indented_key(void **state)
+{
+	struct manifest m;
+	struct diag d;
+
+	(void)state;
+	ERRORS(
+	    "[task:a]\nclass = durable\n  command = /bin/true\n",
+	    "test.ini:1: task a: missing required key 'command'",
+	    "test.ini:3: indented line continues the value of 'class'; to set "
+	    "'command', start the line in the first column");
+	ERRORS(
+	    "[tend]\nstop_timeout = 1s\n\tsubreaper: yes\n",
+	    "test.ini:3: indented line continues the value of 'stop_timeout'; "
+	    "to set 'subreaper', start the line in the first column");
+	assert_int_equal(parse("[task:a]\nclass = durable\n"
+	                       "command = /bin/echo\n"
+	                       "  a\n"
+	                       "  umask   = 077\n"
+	                       "  b\n"
+	                       "env = A=1\n",
+	                       &m, &d),
+	                 -1);
+	assert_diags(&d, (const char *const[]){
+	                     "test.ini:5: indented line continues the value of "
+	                     "'command'; to set 'umask', start the line in the "
+	                     "first column",
+	                     NULL});
+	assert_null(m.tasks[0].argv); /* neither "/bin/echo a" nor more */
+	assert_int_equal(m.tasks[0].umask, 022);
+	assert_string_equal(m.tasks[0].env[0], "A=1");
+	diag_free(&d);
+	manifest_free(&m);
+	/* words that merely start like a key, or unknown keys, continue */
+	parse_ok("[task:a]\nclass = durable\ncommand = /bin/env\n"
+	         "  envy=1\n  FOO=bar\n  user_name = x\n",
+	         &m);
+	ARGV(&m.tasks[0], "/bin/env", "envy=1", "FOO=bar", "user_name", "=",
+	     "x");
+	manifest_free(&m);
+}
+
+static void
+test_several_errors(void **state)
+{
+	char *line = command_line(220), *text;
+
+	(void)state;
+	text = xasprintf("stray = 1\n"                 /* 1 */
+	                 "[task:a]\n"                  /* 2 */
+	                 "class = durable\n"           /* 3 */
+	                 "command = /bin/echo 'x\n"    /* 4 */
+	                 "listen = tcp:127.0.0.1:80\n" /* 5 */
+	                 "no equals here\n"            /* 6 */
+	                 "[bogus]\n"                   /* 7 */
+	                 "[task:b]\n"                  /* 8 */
+	                 "class = log-only\n"          /* 9 */
+	                 "%s\n"                        /* 10 */
+	                 "umask = 8\n"                 /* 11 */
+	                 "umask = 7\n"                 /* 12 */
+	                 "[task:c]\n"                  /* 13 */
+	                 "class = per-request\n"       /* 14 */
+	                 "[tend]\n"                    /* 15 */
+	                 "stop_timeout = 0\n"          /* 16 */
+	                 "bogus = 1\n"                 /* 17 */
+	                 "[task:a]\n"                  /* 18 */
+	                 "class = durable\n"           /* 19 */
+	                 "command = /bin/true\n"       /* 20 */
+	                 "[tend\n",                    /* 21 */
+	                 line);
+	ERRORS(text, "test.ini:1: key 'stray' outside any section",
+	       "test.ini:4: command = /bin/echo 'x: unterminated single quote",
+	       "test.ini:5: key 'listen' does not apply to a durable task",
+	       "test.ini:6: expected KEY = VALUE, a [section] or a comment",
+	       "test.ini:7: unknown section [bogus]: expected [tend] or "
+	       "[task:NAME]",
+	       "test.ini:10: line too long (220 bytes; libinih takes 197): "
+	       "continue the value on indented lines",
+	       "test.ini:11: umask = 8: not an octal mode from 0 to 0777",
+	       "test.ini:12: duplicate key 'umask' (first at line 11)",
+	       "test.ini:13: task c: missing required key 'command'",
+	       "test.ini:16: stop_timeout = 0: must be longer than 0",
+	       "test.ini:17: unknown key 'bogus' in [tend]",
+	       "test.ini:18: duplicate task 'a' (first at line 2)",
+	       "test.ini:21: section header has no closing ']'");
+	free(text);
+	free(line);
+}
+
+static void
+test_crlf(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	parse_ok("; comment\r\n[tend]\r\nstop_timeout = 3s\r\n\r\n"
+	         "[task:a]\r\nclass = durable\r\n"
+	         "command = /bin/echo a \"b c\"\r\n  d\r\n"
+	         "env = A=1\r\nstdout = null ; c\r\n",
+	         &m);
+	assert_int_equal(m.stop_timeout_ms, 3000);
+	assert_int_equal(m.ntasks, 1);
+	assert_string_equal(m.tasks[0].name, "a");
+	ARGV(&m.tasks[0], "/bin/echo", "a", "b c", "d");
+	assert_string_equal(m.tasks[0].env[0], "A=1");
+	assert_int_equal(m.tasks[0].out, OUTPUT_NULL);
+	manifest_free(&m);
+	ERRORS(
+	    "[tend]\r\nsubreaper = maybe\r\n[foo]\r\nx\r\n",
+	    "test.ini:2: subreaper = maybe: not a boolean (yes or no)",
+	    "test.ini:3: unknown section [foo]: expected [tend] or [task:NAME]",
+	    "test.ini:4: expected KEY = VALUE, a [section] or a comment");
+}
+
+static void
+test_utf8_bom(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	parse_ok("\xef\xbb\xbf[tend]\nstop_timeout = 4s\n", &m);
+	assert_int_equal(m.stop_timeout_ms, 4000);
+	manifest_free(&m);
+	parse_ok("\xef\xbb\xbf[task:a]\r\nclass = durable\r\n"
+	         "command = /bin/true\r\n",
+	         &m);
+	assert_string_equal(m.tasks[0].name, "a");
+	manifest_free(&m);
+	parse_ok("\xef\xbb\xbf; comment\n", &m);
+	manifest_free(&m);
+	ERRORS("\xef\xbb\xbf"
+	       "stop_timeout = 1s\n",
+	       "test.ini:1: key 'stop_timeout' outside any section");
+	/* only on the first line */
+	ERRORS("[tend]\n\xef\xbb\xbf[tend]\n",
+	       "test.ini:2: expected KEY = VALUE, a [section] or a comment");
+}
+
+static void
+test_nul_byte(void **state)
+{
+	static const char text[] = "[task:a]\nclass = durable\n"
+	                           "command = /bin/true\0 rm -rf /\n";
+
+	(void)state;
+	check_errors_len(
+	    text, sizeof(text) - 1,
+	    (const char *const[]){
+	        "test.ini:1: task a: missing required key 'command'",
+	        "test.ini:3: line contains a NUL byte", NULL});
+}
+
+static void
+test_no_newline_at_end(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	parse_ok("[task:a]\nclass = durable\ncommand = /bin/echo end", &m);
+	ARGV(&m.tasks[0], "/bin/echo", "end");
+	manifest_free(&m);
+}
+
+static void
+test_colon_separator(void **state)
+{
+	struct manifest m;
+
+	(void)state;
+	/* libinih also takes KEY: VALUE; the value keeps later colons */
+	parse_ok("[task:a]\nclass: per-request\ncommand = /bin/cat\n"
+	         "listen = tcp:127.0.0.1:80\n",
+	         &m);
+	assert_int_equal(m.tasks[0].class, CLASS_PER_REQUEST);
+	assert_string_equal(m.tasks[0].listen.text, "tcp:127.0.0.1:80");
+	manifest_free(&m);
+}
+
+static void
+test_load_missing_file(void **state)
+{
+	struct manifest m;
+	struct diag d = {0};
+
+	(void)state;
+	assert_int_equal(
+	    manifest_load("/nonexistent/tend-test/tend.ini", &m, &d), -1);
+	assert_diags(&d, (const char *const[]){
+	                     "/nonexistent/tend-test/tend.ini: cannot open: No "
+	                     "such file or directory",
+	                     NULL});
+	assert_int_equal(d.items[0].line, 0);
+	assert_string_equal(m.path, "/nonexistent/tend-test/tend.ini");
+	assert_int_equal(m.ntasks, 0);
+	diag_free(&d);
+	manifest_free(&m);
+}
+
+static void
+test_load_directory(void **state)
+{
+	struct manifest m;
+	struct diag d = {0};
+
+	(void)state;
+	assert_int_equal(manifest_load("/", &m, &d), -1);
+	assert_diags(
+	    &d, (const char *const[]){"/: cannot read: Is a directory", NULL});
+	diag_free(&d);
+	manifest_free(&m);
+}
+
+static void
+test_load_file(void **state)
+{
+	char path[] = "/tmp/tend-test-XXXXXX";
+	struct manifest m;
+	struct diag d = {0};
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	assert_non_null(fp);
+	fputs("[task:a]\nclass = log-only\ncommand = /bin/true\n"
+	      "stdout = bad\n",
+	      fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(manifest_load(path, &m, &d), -1);
+	assert_int_equal(d.count, 1);
+	assert_non_null(strstr(d.items[0].text, path));
+	assert_non_null(strstr(
+	    d.items[0].text, ":4: stdout = bad: not syslog, null or inherit"));
+	assert_string_equal(m.path, path);
+	diag_free(&d);
+	manifest_free(&m);
+	unlink(path);
+}
+
+static void
+test_diag_accumulates(void **state)
+{
+	struct manifest m;
+	struct diag d = {0};
+	FILE *fp;
+	static const char good[] = "[tend]\n";
+
+	(void)state;
+	/* a second read returns 0 for its own text, keeping what came before */
+	diag_add(&d, "other.ini", 3, "earlier problem %d", 1);
+	fp = fmemopen((void *)good, strlen(good), "r");
+	assert_non_null(fp);
+	assert_int_equal(manifest_read(fp, FILE_NAME, &m, &d), 0);
+	fclose(fp);
+	assert_diags(
+	    &d, (const char *const[]){"other.ini:3: earlier problem 1", NULL});
+	diag_free(&d);
+	manifest_free(&m);
+}
+
+static void
+test_diag_order_and_print(void **state)
+{
+	struct diag d = {0};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	(void)state;
+	diag_add(&d, "f", 9, "nine");
+	diag_add(&d, "f", 2, "two");
+	diag_add(&d, "f", 0, "whole %s", "file");
+	diag_add(&d, "f", 9, "nine again");
+	for (int i = 0; i < 20; i++)
+		diag_add(&d, "f", 100 - i, "n%d", 100 - i);
+	assert_int_equal(d.count, 24);
+	assert_diag(&d, 0, "f: whole file");
+	assert_diag(&d, 1, "f:2: two");
+	assert_diag(&d, 2, "f:9: nine");
+	assert_diag(&d, 3, "f:9: nine again");
+	assert_diag(&d, 4, "f:81: n81");
+	assert_diag(&d, 23, "f:100: n100");
+	diag_free(&d);
+	assert_int_equal(d.count, 0);
+
+	diag_add(&d, "f", 2, "b");
+	diag_add(&d, "f", 1, "a");
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	diag_print(&d, fp);
+	fclose(fp);
+	assert_string_equal(buf, "f:1: a\nf:2: b\n");
+	free(buf);
+	diag_free(&d);
+}
+
+static void
+test_class_names(void **state)
+{
+	(void)state;
+	assert_string_equal(manifest_class_name(CLASS_DURABLE), "durable");
+	assert_string_equal(manifest_class_name(CLASS_LOG_ONLY), "log-only");
+	assert_string_equal(manifest_class_name(CLASS_PER_REQUEST),
+	                    "per-request");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_empty_manifest),
+	    cmocka_unit_test(test_default_socket),
+	    cmocka_unit_test(test_task_defaults),
+	    cmocka_unit_test(test_every_key),
+	    cmocka_unit_test(test_stop_timeout_inherited),
+	    cmocka_unit_test(test_class_after_keys),
+	    cmocka_unit_test(test_user_and_group),
+	    cmocka_unit_test(test_task_names),
+	    cmocka_unit_test(test_long_task_names_whole),
+	    cmocka_unit_test(test_unknown_section),
+	    cmocka_unit_test(test_unknown_key),
+	    cmocka_unit_test(test_key_outside_section),
+	    cmocka_unit_test(test_duplicate_task),
+	    cmocka_unit_test(test_duplicate_key),
+	    cmocka_unit_test(test_duplicate_value_not_used),
+	    cmocka_unit_test(test_duplicate_tend),
+	    cmocka_unit_test(test_duplicate_tend_keys_checked),
+	    cmocka_unit_test(test_duplicate_tend_pid_file_no_leak),
+	    cmocka_unit_test(test_bad_task_name),
+	    cmocka_unit_test(test_bad_task_dropped),
+	    cmocka_unit_test(test_missing_class),
+	    cmocka_unit_test(test_missing_command),
+	    cmocka_unit_test(test_bad_class),
+	    cmocka_unit_test(test_key_wrong_class),
+	    cmocka_unit_test(test_bad_task_values),
+	    cmocka_unit_test(test_rejected_value_unset),
+	    cmocka_unit_test(test_bad_global_values),
+	    cmocka_unit_test(test_global_lengths),
+	    cmocka_unit_test(test_empty_value),
+	    cmocka_unit_test(test_missing_key_name),
+	    cmocka_unit_test(test_line_without_equals),
+	    cmocka_unit_test(test_bad_section_header),
+	    cmocka_unit_test(test_backoff_order),
+	    cmocka_unit_test(test_long_line),
+	    cmocka_unit_test(test_long_line_boundary),
+	    cmocka_unit_test(test_long_line_numbers),
+	    cmocka_unit_test(test_long_line_in_tend),
+	    cmocka_unit_test(test_long_key),
+	    cmocka_unit_test(test_long_continuation_line),
+	    cmocka_unit_test(test_long_line_then_continuation),
+	    cmocka_unit_test(test_long_comment_and_header),
+	    cmocka_unit_test(test_continued_long_command),
+	    cmocka_unit_test(test_inline_comment),
+	    cmocka_unit_test(test_inline_comment_in_quotes),
+	    cmocka_unit_test(test_semicolon_without_blank),
+	    cmocka_unit_test(test_continuation_lines),
+	    cmocka_unit_test(test_continuation_joins_one_space),
+	    cmocka_unit_test(test_continuation_scope),
+	    cmocka_unit_test(test_indented_key),
+	    cmocka_unit_test(test_several_errors),
+	    cmocka_unit_test(test_crlf),
+	    cmocka_unit_test(test_utf8_bom),
+	    cmocka_unit_test(test_nul_byte),
+	    cmocka_unit_test(test_no_newline_at_end),
+	    cmocka_unit_test(test_colon_separator),
+	    cmocka_unit_test(test_load_missing_file),
+	    cmocka_unit_test(test_load_directory),
+	    cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_diag_accumulates),
+	    cmocka_unit_test(test_diag_order_and_print),
+	    cmocka_unit_test(test_class_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

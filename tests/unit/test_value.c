@@ -1,0 +1,335 @@
+/*
+ * test_value.c: the scalar values of the manifest (value.c).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tend.h"
+
+#define DURATION_USAGE "not a duration (like 250ms, 1.5s, 5m, 1h or seconds)"
+#define MODE_USAGE     "not an octal mode from 0 to 0777"
+
+/* s is a duration of want milliseconds. */
+static void
+assert_duration(const char *s, int64_t want)
+{
+	int64_t ms = -42;
+	const char *why = value_duration(s, &ms);
+
+	if (why != NULL)
+		fail_msg("value_duration(\"%s\"): %s", s, why);
+	if (ms != want)
+		fail_msg("value_duration(\"%s\") = %lld, want %lld", s,
+		         (long long)ms, (long long)want);
+}
+
+/* s is not a duration, for the reason want; *ms is left alone. */
+static void
+assert_not_duration(const char *s, const char *want)
+{
+	int64_t ms = -42;
+	const char *why = value_duration(s, &ms);
+
+	if (why == NULL)
+		fail_msg("value_duration(\"%s\") accepted as %lld", s,
+		         (long long)ms);
+	assert_string_equal(why, want);
+}
+
+static void
+test_duration_units(void **state)
+{
+	(void)state;
+	assert_duration("250ms", 250);
+	assert_duration("1ms", 1);
+	assert_duration("1s", 1000);
+	assert_duration("1.5s", 1500);
+	assert_duration("5m", 5 * 60 * 1000);
+	assert_duration("1h", 3600 * 1000);
+	assert_duration("90s", 90 * 1000);
+	assert_duration("300s", 300 * 1000);
+}
+
+static void
+test_duration_bare_seconds(void **state)
+{
+	(void)state;
+	assert_duration("10", 10 * 1000);
+	assert_duration("1", 1000);
+	assert_duration("007", 7000);
+	assert_duration("2.5", 2500);
+	assert_duration("0.25", 250);
+}
+
+static void
+test_duration_zero(void **state)
+{
+	(void)state;
+	assert_duration("0", 0);
+	assert_duration("0ms", 0);
+	assert_duration("0s", 0);
+	assert_duration("0m", 0);
+	assert_duration("0h", 0);
+	assert_duration("0.0", 0);
+}
+
+static void
+test_duration_fractions(void **state)
+{
+	(void)state;
+	assert_duration("0.5s", 500);
+	assert_duration("0.001s", 1);
+	assert_duration("0.001", 1);
+	assert_duration("1.25m", 75 * 1000);
+	assert_duration("0.5m", 30 * 1000);
+	assert_duration("1.5h", 5400 * 1000);
+	assert_duration("0.0001h", 360);
+	assert_duration("2.0ms", 2);
+	assert_duration("1.10s", 1100);
+	/* nine decimals are allowed when they are whole milliseconds */
+	assert_duration("0.100000000s", 100);
+	assert_duration("1.000000000", 1000);
+}
+
+static void
+test_duration_sub_millisecond(void **state)
+{
+	(void)state;
+	assert_not_duration("0.0001s", "finer than a millisecond");
+	assert_not_duration("0.0005", "finer than a millisecond");
+	assert_not_duration("1.5ms", "finer than a millisecond");
+	assert_not_duration("0.1ms", "finer than a millisecond");
+	assert_not_duration("0.123456789s", "finer than a millisecond");
+	assert_not_duration("0.00000001h", "finer than a millisecond");
+	assert_not_duration("0.1234567891", "more than 9 decimals");
+	assert_not_duration("1.0000000000s", "more than 9 decimals");
+}
+
+static void
+test_duration_bad_units(void **state)
+{
+	(void)state;
+	assert_not_duration("5d", DURATION_USAGE);
+	assert_not_duration("5 s", DURATION_USAGE);
+	assert_not_duration("5S", DURATION_USAGE);
+	assert_not_duration("5MS", DURATION_USAGE);
+	assert_not_duration("5sec", DURATION_USAGE);
+	assert_not_duration("5us", DURATION_USAGE);
+	assert_not_duration("5s ", DURATION_USAGE);
+	assert_not_duration("1h30m", DURATION_USAGE);
+	assert_not_duration("1e3", DURATION_USAGE);
+	assert_not_duration("ms", DURATION_USAGE);
+	assert_not_duration("s", DURATION_USAGE);
+	assert_not_duration("abc", DURATION_USAGE);
+}
+
+static void
+test_duration_malformed_numbers(void **state)
+{
+	(void)state;
+	assert_not_duration("-1", DURATION_USAGE);
+	assert_not_duration("-1s", DURATION_USAGE);
+	assert_not_duration("+1s", DURATION_USAGE);
+	assert_not_duration(" 1s", DURATION_USAGE);
+	assert_not_duration(".5s", DURATION_USAGE);
+	assert_not_duration("1.s", DURATION_USAGE);
+	assert_not_duration("1.", DURATION_USAGE);
+	assert_not_duration("1..5s", DURATION_USAGE);
+	assert_not_duration("1.5.5s", DURATION_USAGE);
+	assert_not_duration("0x10", DURATION_USAGE);
+}
+
+static void
+test_duration_empty(void **state)
+{
+	(void)state;
+	assert_not_duration("", DURATION_USAGE);
+	assert_not_duration(".", DURATION_USAGE);
+}
+
+static void
+test_duration_thirty_days(void **state)
+{
+	(void)state;
+	assert_int_equal(DURATION_MAX_MS, 2592000000LL);
+	assert_duration("2592000", DURATION_MAX_MS);
+	assert_duration("2592000s", DURATION_MAX_MS);
+	assert_duration("2592000000ms", DURATION_MAX_MS);
+	assert_duration("43200m", DURATION_MAX_MS);
+	assert_duration("720h", DURATION_MAX_MS);
+	assert_duration("719.5h", DURATION_MAX_MS - 1800 * 1000);
+	assert_duration("2591999.999", DURATION_MAX_MS - 1);
+	assert_not_duration("2592001", "longer than 30 days");
+	assert_not_duration("2592000001ms", "longer than 30 days");
+	assert_not_duration("2592000.001", "longer than 30 days");
+	assert_not_duration("2592000.001s", "longer than 30 days");
+	assert_not_duration("43201m", "longer than 30 days");
+	assert_not_duration("721h", "longer than 30 days");
+	assert_not_duration("720.5h", "longer than 30 days");
+	assert_not_duration("999999999999h", "longer than 30 days");
+}
+
+static void
+test_duration_overflow(void **state)
+{
+	(void)state;
+	/* more digits than any int64 arithmetic could take */
+	assert_not_duration("9999999999999", "duration too long");
+	assert_not_duration("99999999999999999999999999", "duration too long");
+	assert_not_duration("9223372036854775808ms", "duration too long");
+	assert_not_duration("18446744073709551617h", "duration too long");
+	assert_not_duration("0000000000001s", "duration too long");
+	/* twelve digits are read, then found too long */
+	assert_not_duration("999999999999", "longer than 30 days");
+	assert_not_duration("999999999999ms", "longer than 30 days");
+	assert_duration("000000000001", 1000);
+}
+
+static void
+assert_bool(const char *s, bool want)
+{
+	bool b = !want;
+	const char *why = value_bool(s, &b);
+
+	if (why != NULL)
+		fail_msg("value_bool(\"%s\"): %s", s, why);
+	assert_int_equal(b, want);
+}
+
+static void
+test_bool(void **state)
+{
+	const char *bad[] = {"",     "y",   "n",    "2",     "-1",
+	                     "yes ", " no", "yess", "maybe", "00",
+	                     "01",   "t",   "f",    "enable"};
+	bool b;
+
+	(void)state;
+	assert_bool("yes", true);
+	assert_bool("true", true);
+	assert_bool("on", true);
+	assert_bool("1", true);
+	assert_bool("no", false);
+	assert_bool("false", false);
+	assert_bool("off", false);
+	assert_bool("0", false);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		b = true;
+		const char *why = value_bool(bad[i], &b);
+		if (why == NULL)
+			fail_msg("value_bool(\"%s\") accepted", bad[i]);
+		assert_string_equal(why, "not a boolean (yes or no)");
+		assert_true(b);
+	}
+}
+
+static void
+assert_mode(const char *s, mode_t want)
+{
+	mode_t mode = 01234;
+	const char *why = value_mode(s, &mode);
+
+	if (why != NULL)
+		fail_msg("value_mode(\"%s\"): %s", s, why);
+	assert_int_equal(mode, want);
+}
+
+static void
+test_mode(void **state)
+{
+	const char *bad[] = {"",      "8",     "9",     "0778",   "1000",
+	                     "7777",  "01000", "00000", "00644x", "-1",
+	                     "+644",  " 644",  "644 ",  "0x1ff",  "rwx",
+	                     "0o644", "06.4"};
+	mode_t mode;
+
+	(void)state;
+	assert_mode("022", 022);
+	assert_mode("0600", 0600);
+	assert_mode("0", 0);
+	assert_mode("0000", 0);
+	assert_mode("7", 07);
+	assert_mode("644", 0644);
+	assert_mode("777", 0777);
+	assert_mode("0777", 0777);
+	assert_mode("0027", 027);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		mode = 01234;
+		const char *why = value_mode(bad[i], &mode);
+		if (why == NULL)
+			fail_msg("value_mode(\"%s\") accepted", bad[i]);
+		assert_string_equal(why, MODE_USAGE);
+		assert_int_equal(mode, 01234);
+	}
+}
+
+static void
+test_count(void **state)
+{
+	long n;
+
+	(void)state;
+	n = -1;
+	assert_null(value_count("0", 0, 10, &n));
+	assert_int_equal(n, 0);
+	assert_null(value_count("10", 0, 10, &n));
+	assert_int_equal(n, 10);
+	assert_null(value_count("1", 1, 1, &n));
+	assert_int_equal(n, 1);
+	assert_null(value_count("064", 1, 100, &n));
+	assert_int_equal(n, 64); /* decimal, not octal */
+	assert_null(value_count("100000", 1, INSTANCES_MAX, &n));
+	assert_int_equal(n, 100000);
+	assert_null(value_count("2147483647", 0, INT32_MAX, &n));
+	assert_int_equal(n, INT32_MAX);
+
+	n = 77;
+	assert_string_equal(value_count("11", 0, 10, &n), "out of range");
+	assert_string_equal(value_count("0", 1, 10, &n), "out of range");
+	assert_string_equal(value_count("100001", 1, INSTANCES_MAX, &n),
+	                    "out of range");
+	assert_string_equal(value_count("2147483648", 0, INT32_MAX, &n),
+	                    "out of range");
+	assert_string_equal(
+	    value_count("99999999999999999999999", 0, INT32_MAX, &n),
+	    "out of range");
+	assert_string_equal(value_count("", 0, 10, &n), "not a whole number");
+	assert_string_equal(value_count("-1", 0, 10, &n), "not a whole number");
+	assert_string_equal(value_count("+1", 0, 10, &n), "not a whole number");
+	assert_string_equal(value_count(" 1", 0, 10, &n), "not a whole number");
+	assert_string_equal(value_count("1 ", 0, 10, &n), "not a whole number");
+	assert_string_equal(value_count("1.0", 0, 10, &n),
+	                    "not a whole number");
+	assert_string_equal(value_count("1e3", 0, 10000, &n),
+	                    "not a whole number");
+	assert_string_equal(value_count("0x10", 0, 100, &n),
+	                    "not a whole number");
+	assert_string_equal(value_count("ten", 0, 100, &n),
+	                    "not a whole number");
+	assert_int_equal(n, 77);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_duration_units),
+	    cmocka_unit_test(test_duration_bare_seconds),
+	    cmocka_unit_test(test_duration_zero),
+	    cmocka_unit_test(test_duration_fractions),
+	    cmocka_unit_test(test_duration_sub_millisecond),
+	    cmocka_unit_test(test_duration_bad_units),
+	    cmocka_unit_test(test_duration_malformed_numbers),
+	    cmocka_unit_test(test_duration_empty),
+	    cmocka_unit_test(test_duration_thirty_days),
+	    cmocka_unit_test(test_duration_overflow),
+	    cmocka_unit_test(test_bool),
+	    cmocka_unit_test(test_mode),
+	    cmocka_unit_test(test_count),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
