@@ -39,7 +39,8 @@ supervisor_quiet(void)
 	return true;
 }
 
-static void
+/* Stop every task; the loop ends once all are reaped. */
+void
 supervisor_shutdown(int exit_code)
 {
 	if (sv.shutting_down)
@@ -113,12 +114,12 @@ supervisor_essential_failed(struct task *t, int exit_code)
 	supervisor_shutdown(exit_code);
 }
 
-/* A task has no process left; during shutdown, maybe the last one. */
+/* A task changed state: tell waiting clients; maybe shutdown is done. */
 void
-supervisor_task_settled(struct task *t)
+supervisor_task_changed(struct task *t)
 {
-	(void)t;
-	if (sv.shutting_down && supervisor_quiet())
+	control_task_changed(t);
+	if (sv.shutting_down && t->runs == NULL && supervisor_quiet())
 		ev_break(EV_DEFAULT, EVBREAK_ALL);
 }
 
@@ -170,7 +171,6 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 {
 	bool reaper = getpid() == 1;
 
-	(void)o;
 	sv.manifest = m;
 	supervisor_raise_nofile();
 	if (!reaper && m->subreaper) {
@@ -196,6 +196,12 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	sv.tasks = xcalloc(m->ntasks, sizeof(*sv.tasks));
 	for (size_t i = 0; i < m->ntasks; i++)
 		task_init(&sv.tasks[i], &m->tasks[i]);
+	if (control_open(o->socket ? o->socket : m->control_socket, m, sv.tasks,
+		sv.ntasks) == -1) {
+		free(sv.tasks);
+		ev_loop_destroy(EV_DEFAULT);
+		return 1;
+	}
 	log_msg(LOG_INFO, "tend %s starting %zu task%s from %s", TEND_VERSION,
 	    m->ntasks, m->ntasks == 1 ? "" : "s", m->path);
 	for (size_t i = 0; i < sv.ntasks && !sv.shutting_down; i++)
@@ -208,6 +214,8 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 
 	log_msg(LOG_INFO, "every task stopped; exiting with status %d",
 	    sv.exit_code);
+	control_shutdown_done();
+	control_close();
 	run_reclaim();
 	for (size_t i = 0; i < sv.ntasks; i++)
 		task_free(&sv.tasks[i]);

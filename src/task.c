@@ -88,8 +88,7 @@ void
 task_handle(struct task *t, enum task_event ev)
 {
 	task_apply(t, policy_handle(&t->policy, ev, NULL));
-	if (t->runs == NULL)
-		supervisor_task_settled(t);
+	supervisor_task_changed(t);
 }
 
 /* How the run ended, in words: the failed step, or the wait status. */
@@ -184,33 +183,61 @@ task_run_ended(struct task *t, struct run *r)
 		t->failures++;
 	d = policy_handle(&t->policy, EVENT_EXIT, &end);
 	task_log_end(t, r, &end, d);
+	control_run_ended(r);
 	task_apply(t, d);
-	if (t->runs == NULL)
-		supervisor_task_settled(t);
+	supervisor_task_changed(t);
 }
 
 /*
- * Spawn one instance of a per-request task (a connection, or tendctl run).
- * Returns 0, or -1 when the task is not up or tendd could not fork.
+ * Spawn one instance for "tendctl run": a per-request instance, or the one
+ * run of a log-only task that is not running. Returns the run, or NULL and
+ * why not.
  */
-int
-task_run_instance(struct task *t, const struct spawn_io *io)
+struct run *
+task_run(struct task *t, const char **why)
+{
+	struct task_policy *p = &t->policy;
+
+	switch (t->cfg->class) {
+	case CLASS_PER_REQUEST:
+		if (p->state != STATE_IDLE && p->state != STATE_LISTENING) {
+			*why = "task is stopped";
+			return NULL;
+		}
+		return task_run_instance(t, NULL, why);
+	case CLASS_LOG_ONLY:
+		if (p->state == STATE_RUNNING || p->state == STATE_STOPPING) {
+			*why = "task is already running";
+			return NULL;
+		}
+		task_handle(t, EVENT_START);
+		if (t->runs == NULL)
+			*why = "cannot spawn (see the log)";
+		return t->runs;
+	case CLASS_DURABLE:
+	default:
+		*why = "run takes a per-request or log-only task; use start";
+		return NULL;
+	}
+}
+
+/*
+ * Spawn one instance of a per-request task, for a connection (io) or for
+ * tendctl run. Returns the run, or NULL and why not.
+ */
+struct run *
+task_run_instance(struct task *t, const struct spawn_io *io, const char **why)
 {
 	struct run *r;
 
-	if (t->cfg->class != CLASS_PER_REQUEST ||
-	    (t->policy.state != STATE_IDLE &&
-		t->policy.state != STATE_LISTENING)) {
-		errno = EINVAL;
-		return -1;
-	}
 	t->requests++;
 	if ((r = run_start(t, io)) == NULL) {
 		t->failures++;
-		return -1;
+		*why = "cannot spawn (see the log)";
+		return NULL;
 	}
 	task_add_run(t, r);
-	return 0;
+	return r;
 }
 
 /* A second SIGTERM: no more waiting for anyone. */

@@ -14,6 +14,8 @@
 
 #include <ev.h>
 
+#include "proto.h"
+
 #define TEND_VERSION "0.1.0"
 
 #define TASK_NAME_MAX	 64	       /* SPEC: [A-Za-z0-9_.-]{1,64} */
@@ -342,7 +344,9 @@ struct task {
 void task_init(struct task *, struct task_config *);
 void task_handle(struct task *, enum task_event);
 void task_run_ended(struct task *, struct run *);
-int task_run_instance(struct task *, const struct spawn_io *);
+struct run *task_run(struct task *, const char **why);
+struct run *task_run_instance(struct task *, const struct spawn_io *,
+    const char **why);
 void task_kill_now(struct task *);
 void task_free(struct task *);
 
@@ -357,7 +361,16 @@ struct supervisor_options {
 };
 
 int supervisor_run(struct manifest *, const struct supervisor_options *);
+void supervisor_shutdown(int exit_code);
 void supervisor_essential_failed(struct task *, int exit_code);
-void supervisor_task_settled(struct task *);
+void supervisor_task_changed(struct task *);
+
+/* control.c: the control socket, tendd's side. */
+int control_open(const char *path, const struct manifest *, struct task *,
+    size_t ntasks);
+void control_close(void);
+void control_task_changed(struct task *);
+void control_run_ended(struct run *);
+void control_shutdown_done(void);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * tendctl.c: the command-line client. This version knows the commands and
- * the socket's path and reports whether tendd can be reached; the control
- * protocol itself comes with the control-socket issue.
+ * tendctl.c: the command-line client. It turns its arguments into one
+ * request (proto.c), prints what tendd answers, and exits with the status
+ * tendd gives ("end code=N"), or 4 when tendd cannot be reached.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,20 +13,94 @@
 
 #include "tend.h"
 
-#define EXIT_ERROR	 1
-#define EXIT_UNREACHABLE 4
-
-static const char *commands[] = {
-    "status", "start", "stop",	"restart", "signal",
-    "run",    "reload", "log", "metrics", "shutdown",
-};
-
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: tendctl [-s SOCKET] COMMAND [ARGS]\n"
-		    "commands: status start stop restart signal run reload "
-		    "log metrics shutdown\n");
+	fprintf(fp,
+	    "usage: tendctl [-s SOCKET] COMMAND [ARGS]\n"
+	    "  status [NAME...] [--json]   start NAME...    stop NAME...\n"
+	    "  restart NAME...             signal SIG NAME...\n"
+	    "  run NAME [--wait]           reload [--dry-run]\n"
+	    "  log NAME [-n N] [-f]        metrics          shutdown\n");
+}
+
+static int fail_usage(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+static int
+fail_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "tendctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return EXIT_ERROR;
+}
+
+/* Parse the command's own arguments into r; returns 0 or an exit status. */
+static int
+parse_command(int argc, char **argv, struct proto_request *r)
+{
+	int c;
+
+	if ((c = proto_cmd_parse(argv[0])) < 0)
+		return fail_usage("unknown command '%s'", argv[0]);
+	r->cmd = (enum proto_cmd)c;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0 && r->cmd == CMD_STATUS)
+			r->json = true;
+		else if (strcmp(a, "--wait") == 0 && r->cmd == CMD_RUN)
+			r->wait = true;
+		else if (strcmp(a, "--dry-run") == 0 && r->cmd == CMD_RELOAD)
+			r->dry_run = true;
+		else if (strcmp(a, "-f") == 0 && r->cmd == CMD_LOG)
+			r->follow = true;
+		else if (strcmp(a, "-n") == 0 && r->cmd == CMD_LOG) {
+			if (++i == argc ||
+			    value_count(argv[i], 1, 1000000, &r->lines) != NULL)
+				return fail_usage("-n takes a number of lines");
+		} else if (a[0] == '-' && a[1] != '\0')
+			return fail_usage("unknown option '%s'", a);
+		else if (r->cmd == CMD_SIGNAL && r->signal == NULL)
+			r->signal = a;
+		else if (r->ntasks == PROTO_TASKS_MAX)
+			return fail_usage("too many names (at most %d)",
+			    PROTO_TASKS_MAX);
+		else
+			r->tasks[r->ntasks++] = a;
+	}
+	switch (r->cmd) {
+	case CMD_START:
+	case CMD_STOP:
+	case CMD_RESTART:
+		if (r->ntasks == 0)
+			return fail_usage("%s needs a task name", argv[0]);
+		break;
+	case CMD_SIGNAL:
+		if (r->signal == NULL || r->ntasks == 0)
+			return fail_usage("usage: signal SIG NAME...");
+		if (signame_parse(r->signal) == -1)
+			return fail_usage("unknown signal '%s'", r->signal);
+		break;
+	case CMD_RUN:
+	case CMD_LOG:
+		if (r->ntasks != 1)
+			return fail_usage("%s takes one task name", argv[0]);
+		break;
+	case CMD_RELOAD:
+	case CMD_METRICS:
+	case CMD_SHUTDOWN:
+		if (r->ntasks != 0)
+			return fail_usage("%s takes no task name", argv[0]);
+		break;
+	case CMD_STATUS:
+		break;
+	}
+	return 0;
 }
 
 static int
@@ -51,13 +125,116 @@ control_connect(const char *path)
 	return fd;
 }
 
+static int
+send_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Status rows, kept until the answer is complete. */
+struct status {
+	struct proto_msg daemon;
+	struct proto_msg *tasks;
+	size_t ntasks;
+};
+
+static void
+status_keep(struct status *st, struct proto_msg *m)
+{
+	if (strcmp(m->type, "daemon") == 0) {
+		proto_msg_free(&st->daemon);
+		st->daemon = *m;
+		return;
+	}
+	st->tasks = xreallocarray(st->tasks, st->ntasks + 1, sizeof(*m));
+	st->tasks[st->ntasks++] = *m;
+}
+
+/* Print one message of the answer; returns the exit status at "end". */
+static int
+answer_line(struct status *st, const char *line, size_t len, bool *ended)
+{
+	struct proto_msg m;
+	const char *text;
+	long code;
+
+	if (proto_parse(line, len, &m) != NULL) {
+		fprintf(stderr, "tendctl: malformed answer from tendd\n");
+		*ended = true;
+		return EXIT_ERROR;
+	}
+	text = proto_get(&m, "text");
+	if (strcmp(m.type, "end") == 0) {
+		*ended = true;
+		text = proto_get(&m, "code");
+		code = EXIT_ERROR;
+		if (text == NULL || value_count(text, 0, 255, &code) != NULL)
+			code = EXIT_ERROR;
+		proto_msg_free(&m);
+		return (int)code;
+	}
+	if (strcmp(m.type, "msg") == 0 && text)
+		printf("%s\n", text);
+	else if (strcmp(m.type, "err") == 0 && text)
+		fprintf(stderr, "tendctl: %s\n", text);
+	else if (strcmp(m.type, "daemon") == 0 || strcmp(m.type, "task") == 0) {
+		status_keep(st, &m);
+		return 0;
+	}
+	proto_msg_free(&m);
+	return 0;
+}
+
+/* Read the whole answer; returns tendctl's exit status. */
+static int
+read_answer(int fd, struct status *st)
+{
+	struct buf in = {0};
+	char chunk[65536], *nl;
+	bool ended = false;
+	int code = EXIT_ERROR;
+	ssize_t n;
+
+	while (!ended) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_add(&in, chunk, (size_t)n);
+		while (!ended && (nl = memchr(in.data, '\n', in.len)) != NULL) {
+			code = answer_line(st, in.data, (size_t)(nl - in.data),
+			    &ended);
+			buf_consume(&in, (size_t)(nl - in.data) + 1);
+		}
+	}
+	buf_free(&in);
+	if (!ended) {
+		fprintf(stderr, "tendctl: tendd closed the connection without "
+				"an answer\n");
+		return EXIT_ERROR;
+	}
+	return code;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *env = getenv("TEND_SOCKET");
+	struct proto_request req = {0};
+	struct status st = {0};
+	struct buf out = {0};
 	char *socket_path = NULL;
-	size_t i;
-	int ch, fd;
+	int ch, fd, code;
 
 	while ((ch = getopt(argc, argv, "+s:hV")) != -1)
 		switch (ch) {
@@ -79,13 +256,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_ERROR;
 	}
-	for (i = 0; i < sizeof(commands) / sizeof(*commands); i++)
-		if (strcmp(argv[optind], commands[i]) == 0)
-			break;
-	if (i == sizeof(commands) / sizeof(*commands)) {
-		fprintf(stderr, "tendctl: unknown command '%s'\n", argv[optind]);
-		usage(stderr);
-		return EXIT_ERROR;
+	if ((code = parse_command(argc - optind, argv + optind, &req)) != 0) {
+		free(socket_path);
+		return code;
 	}
 	if (socket_path == NULL)
 		socket_path = env && *env ? xstrdup(env)
@@ -96,9 +269,21 @@ main(int argc, char **argv)
 		free(socket_path);
 		return EXIT_UNREACHABLE;
 	}
+	proto_request_encode(&out, &req);
+	if (send_all(fd, out.data, out.len) == -1) {
+		fprintf(stderr, "tendctl: cannot send to tendd at %s: %s\n",
+		    socket_path, strerror(errno));
+		code = EXIT_UNREACHABLE;
+	} else
+		code = read_answer(fd, &st);
 	close(fd);
-	fprintf(stderr, "tendctl: %s: the control protocol is not built yet\n",
-	    argv[optind]);
+	buf_free(&out);
+	if (st.daemon.type != NULL)
+		status_print(&st.daemon, st.tasks, st.ntasks, req.json, stdout);
+	proto_msg_free(&st.daemon);
+	for (size_t i = 0; i < st.ntasks; i++)
+		proto_msg_free(&st.tasks[i]);
+	free(st.tasks);
 	free(socket_path);
-	return EXIT_ERROR;
+	return code;
 }

@@ -1,0 +1,614 @@
+/*
+ * control.c: tendd's control socket. One request per connection: a client
+ * sends one line, tendd answers (at once, or when the change is done: a
+ * stop once the processes are reaped) and closes.
+ *
+ * Every client socket is non-blocking with bounded buffers. A client that
+ * sends too much, garbage, or nothing at all is answered with an error or
+ * dropped; none can block the loop or delay another client.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "tend.h"
+
+#define CLIENTS_MAX  1024	      /* beyond, accepting waits */
+#define CLIENT_IDLE  10.0	      /* seconds to send a request */
+#define CLIENT_OUT_MAX (64 << 20) /* an answer that big is dropped */
+
+enum client_wait {
+	WAIT_NONE,
+	WAIT_STOPPED,	/* until the tasks have no process */
+	WAIT_RESTARTED, /* until the tasks are no longer stopping */
+	WAIT_RUN,	/* until one run ends */
+	WAIT_SHUTDOWN,	/* until tendd exits */
+};
+
+struct client {
+	int fd;
+	ev_io rio;
+	ev_io wio;
+	ev_timer idle;
+	struct buf in;
+	struct buf out;
+	struct ucred peer;
+	bool privileged;
+	enum client_wait wait;
+	struct task *tasks[PROTO_TASKS_MAX]; /* what WAIT_* waits on */
+	int ntasks;
+	struct run *run;
+	struct client *next;
+};
+
+static struct {
+	int fd;
+	char *path;
+	ev_io accept;
+	struct client *clients;
+	int nclients;
+	struct task *tasks;
+	size_t ntasks;
+	const struct manifest *manifest;
+	ev_tstamp started;
+} ctl = {.fd = -1};
+
+static void client_close(struct client *);
+
+/* Answers. */
+
+static void
+client_flush(struct client *c)
+{
+	if (c->out.len > CLIENT_OUT_MAX) {
+		log_msg(LOG_WARNING, "control: answer to pid %ld too large, "
+				     "dropped",
+		    (long)c->peer.pid);
+		client_close(c);
+		return;
+	}
+	ev_io_start(EV_DEFAULT, &c->wio);
+}
+
+static void
+client_msg(struct client *c, const char *type, const char *fmt, ...)
+    PRINTFLIKE(3, 4);
+
+static void
+client_msg(struct client *c, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	proto_begin(&c->out, type);
+	proto_add(&c->out, "text", text);
+	proto_end(&c->out);
+	free(text);
+}
+
+/* End the answer with tendctl's exit status; the client closes after. */
+static void
+client_end(struct client *c, int code)
+{
+	c->wait = WAIT_NONE;
+	proto_begin(&c->out, "end");
+	proto_addf(&c->out, "code", "%d", code);
+	proto_end(&c->out);
+	client_flush(c);
+}
+
+/* Status. */
+
+static void
+status_task(struct buf *b, const struct task *t, ev_tstamp now)
+{
+	const struct task_config *cfg = t->cfg;
+	bool one = cfg->class != CLASS_PER_REQUEST && t->runs != NULL;
+
+	proto_begin(b, "task");
+	proto_add(b, "name", cfg->name);
+	proto_add(b, "class", manifest_class_name(cfg->class));
+	proto_add(b, "state", policy_state_name(t->policy.state));
+	if (one) {
+		proto_addf(b, "pid", "%ld", (long)t->runs->pid);
+		proto_addf(b, "uptime", "%.3f", now - t->runs->started);
+	}
+	proto_addf(b, "restarts", "%lu", t->policy.restarts);
+	if (t->policy.state == STATE_BACKOFF)
+		proto_addf(b, "next_start", "%.3f",
+		    t->next_start > now ? t->next_start - now : 0.0);
+	if (t->has_last_exit && WIFSIGNALED(t->last_wstatus)) {
+		const char *name = signame_name(WTERMSIG(t->last_wstatus));
+		proto_add(b, "signal", name ? name : "unnamed");
+		proto_addf(b, "signo", "%d", WTERMSIG(t->last_wstatus));
+		if (WCOREDUMP(t->last_wstatus))
+			proto_add(b, "core", "1");
+	} else if (t->has_last_exit)
+		proto_addf(b, "code", "%d", WEXITSTATUS(t->last_wstatus));
+	proto_addf(b, "active", "%lu",
+	    cfg->class == CLASS_PER_REQUEST ? t->policy.active : 0);
+	proto_addf(b, "requests", "%lu", t->requests);
+	proto_addf(b, "failures", "%lu", t->failures);
+	proto_end(b);
+}
+
+/* Whether status should exit 3 for t: SPEC section 6. */
+static bool
+status_unhealthy(const struct task *t)
+{
+	if (t->cfg->class == CLASS_DURABLE)
+		return t->policy.state != STATE_RUNNING;
+	if (t->cfg->class == CLASS_LOG_ONLY)
+		return t->policy.state == STATE_FAILED;
+	return false;
+}
+
+static struct task *
+control_find(const char *name)
+{
+	for (size_t i = 0; i < ctl.ntasks; i++)
+		if (strcmp(ctl.tasks[i].cfg->name, name) == 0)
+			return &ctl.tasks[i];
+	return NULL;
+}
+
+/* Resolve every name of r into c->tasks; on an unknown one, answer 1. */
+static bool
+client_resolve(struct client *c, const struct proto_request *r)
+{
+	for (int i = 0; i < r->ntasks; i++) {
+		if ((c->tasks[i] = control_find(r->tasks[i])) == NULL) {
+			client_msg(c, "err", "unknown task '%s'", r->tasks[i]);
+			client_end(c, EXIT_ERROR);
+			return false;
+		}
+	}
+	c->ntasks = r->ntasks;
+	return true;
+}
+
+static void
+do_status(struct client *c, const struct proto_request *r)
+{
+	ev_tstamp now = ev_now(EV_DEFAULT);
+	bool unhealthy = false;
+
+	if (!client_resolve(c, r))
+		return;
+	proto_begin(&c->out, "daemon");
+	proto_addf(&c->out, "pid", "%ld", (long)getpid());
+	proto_add(&c->out, "version", TEND_VERSION);
+	proto_add(&c->out, "manifest", ctl.manifest->path);
+	proto_addf(&c->out, "uptime", "%.3f", now - ctl.started);
+	proto_end(&c->out);
+	for (size_t i = 0; i < (r->ntasks ? (size_t)c->ntasks : ctl.ntasks);
+	     i++) {
+		const struct task *t = r->ntasks ? c->tasks[i] : &ctl.tasks[i];
+		status_task(&c->out, t, now);
+		unhealthy |= status_unhealthy(t);
+	}
+	c->ntasks = 0;
+	client_end(c, unhealthy ? EXIT_NOT_RUNNING : EXIT_OK);
+}
+
+/* Waiting for changes to be done. */
+
+static bool
+client_wait_over(const struct client *c)
+{
+	for (int i = 0; i < c->ntasks; i++) {
+		const struct task *t = c->tasks[i];
+		if (c->wait == WAIT_STOPPED && t->runs != NULL)
+			return false;
+		if (c->wait == WAIT_RESTARTED &&
+		    t->policy.state == STATE_STOPPING)
+			return false;
+	}
+	return true;
+}
+
+static void
+client_wait_check(struct client *c)
+{
+	if ((c->wait == WAIT_STOPPED || c->wait == WAIT_RESTARTED) &&
+	    client_wait_over(c)) {
+		for (int i = 0; i < c->ntasks; i++)
+			client_msg(c, "msg", "%s %s", c->tasks[i]->cfg->name,
+			    policy_state_name(c->tasks[i]->policy.state));
+		client_end(c, EXIT_OK);
+	}
+}
+
+/* A task changed: answer the clients whose change is now done. */
+void
+control_task_changed(struct task *t)
+{
+	struct client *c, *next;
+
+	(void)t;
+	for (c = ctl.clients; c; c = next) {
+		next = c->next;
+		client_wait_check(c);
+	}
+}
+
+/* A run ended: answer "run --wait" with its exit status. */
+void
+control_run_ended(struct run *r)
+{
+	int code;
+
+	for (struct client *c = ctl.clients; c; c = c->next) {
+		if (c->wait != WAIT_RUN || c->run != r)
+			continue;
+		code = r->exec_failed ? 127 : describe_exit_code(r->wstatus);
+		c->run = NULL;
+		client_end(c, code);
+	}
+}
+
+/* tendd is about to exit: answer "shutdown", as well as can be. */
+void
+control_shutdown_done(void)
+{
+	for (struct client *c = ctl.clients; c; c = c->next) {
+		if (c->wait != WAIT_SHUTDOWN)
+			continue;
+		client_end(c, EXIT_OK);
+		ssize_t n = send(c->fd, c->out.data, c->out.len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)n;
+	}
+}
+
+/* State-changing commands. */
+
+static void
+do_start_stop(struct client *c, const struct proto_request *r)
+{
+	if (r->ntasks == 0) {
+		client_msg(c, "err", "%s needs a task name",
+		    proto_cmd_name(r->cmd));
+		client_end(c, EXIT_ERROR);
+		return;
+	}
+	if (!client_resolve(c, r))
+		return;
+	for (int i = 0; i < c->ntasks; i++) {
+		if (r->cmd != CMD_START)
+			task_handle(c->tasks[i], EVENT_STOP);
+		if (r->cmd != CMD_STOP)
+			task_handle(c->tasks[i], EVENT_START);
+	}
+	c->wait = r->cmd == CMD_STOP ? WAIT_STOPPED : WAIT_RESTARTED;
+	client_wait_check(c);
+}
+
+static void
+do_signal(struct client *c, const struct proto_request *r)
+{
+	int signo = r->signal ? signame_parse(r->signal) : -1;
+	int failed = 0;
+
+	if (signo == -1 || r->ntasks == 0) {
+		client_msg(c, "err", "usage: signal SIG NAME...");
+		client_end(c, EXIT_ERROR);
+		return;
+	}
+	if (!client_resolve(c, r))
+		return;
+	for (int i = 0; i < c->ntasks; i++) {
+		struct task *t = c->tasks[i];
+		if (t->runs == NULL) {
+			client_msg(c, "err", "%s has no process", t->cfg->name);
+			failed++;
+		}
+		for (struct run *run = t->runs; run; run = run->next_in_task)
+			run_signal(run, signo);
+	}
+	c->ntasks = 0;
+	client_end(c, failed ? EXIT_ERROR : EXIT_OK);
+}
+
+static void
+do_run(struct client *c, const struct proto_request *r)
+{
+	struct task *t;
+	struct run *run;
+	const char *why;
+
+	if (r->ntasks != 1) {
+		client_msg(c, "err", "usage: run NAME [--wait]");
+		client_end(c, EXIT_ERROR);
+		return;
+	}
+	if (!client_resolve(c, r))
+		return;
+	t = c->tasks[0];
+	c->ntasks = 0;
+	if ((run = task_run(t, &why)) == NULL) {
+		client_msg(c, "err", "%s: %s", t->cfg->name, why);
+		client_end(c, EXIT_ERROR);
+		return;
+	}
+	if (!r->wait) {
+		client_msg(c, "msg", "%s started, pid %ld", t->cfg->name,
+		    (long)run->pid);
+		client_end(c, EXIT_OK);
+		return;
+	}
+	c->wait = WAIT_RUN;
+	c->run = run;
+}
+
+static void
+client_request(struct client *c, const char *line, size_t len)
+{
+	struct proto_msg m;
+	struct proto_request r;
+	const char *why;
+
+	if ((why = proto_parse(line, len, &m)) != NULL ||
+	    (why = proto_request_decode(&m, &r)) != NULL) {
+		client_msg(c, "err", "bad request: %s", why);
+		client_end(c, EXIT_ERROR);
+		proto_msg_free(&m);
+		return;
+	}
+	if (proto_cmd_changes_state(r.cmd)) {
+		if (!c->privileged) {
+			client_msg(c, "err", "permission denied: uid %u may "
+					     "only query",
+			    (unsigned)c->peer.uid);
+			client_end(c, EXIT_ERROR);
+			proto_msg_free(&m);
+			return;
+		}
+		log_msg(LOG_INFO, "control: uid %u pid %ld: %.*s",
+		    (unsigned)c->peer.uid, (long)c->peer.pid, (int)len, line);
+	}
+	switch (r.cmd) {
+	case CMD_STATUS:
+		do_status(c, &r);
+		break;
+	case CMD_START:
+	case CMD_STOP:
+	case CMD_RESTART:
+		do_start_stop(c, &r);
+		break;
+	case CMD_SIGNAL:
+		do_signal(c, &r);
+		break;
+	case CMD_RUN:
+		do_run(c, &r);
+		break;
+	case CMD_SHUTDOWN:
+		c->wait = WAIT_SHUTDOWN;
+		supervisor_shutdown(0);
+		break;
+	case CMD_RELOAD:
+	case CMD_LOG:
+	case CMD_METRICS:
+		client_msg(c, "err", "%s is not implemented yet",
+		    proto_cmd_name(r.cmd));
+		client_end(c, EXIT_ERROR);
+		break;
+	}
+	proto_msg_free(&m);
+}
+
+/* Client I/O. */
+
+static void
+client_read_cb(EV_P_ ev_io *w, int revents)
+{
+	struct client *c = w->data;
+	char chunk[4096], *nl;
+	ssize_t n;
+
+	(void)revents;
+	n = read(c->fd, chunk, sizeof(chunk));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(c);
+		return;
+	}
+	buf_add(&c->in, chunk, (size_t)n);
+	nl = memchr(c->in.data, '\n', c->in.len);
+	if (nl == NULL && c->in.len < PROTO_LINE_MAX)
+		return;
+	/* One request per connection: stop reading, then answer. */
+	ev_io_stop(EV_A_ w);
+	ev_timer_stop(EV_A_ & c->idle);
+	if (nl == NULL) {
+		client_msg(c, "err", "request longer than %d bytes",
+		    PROTO_LINE_MAX);
+		client_end(c, EXIT_ERROR);
+		return;
+	}
+	client_request(c, c->in.data, (size_t)(nl - c->in.data));
+}
+
+static void
+client_write_cb(EV_P_ ev_io *w, int revents)
+{
+	struct client *c = w->data;
+	ssize_t n;
+
+	(void)revents;
+	n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(c);
+		return;
+	}
+	buf_consume(&c->out, (size_t)n);
+	if (c->out.len > 0)
+		return;
+	ev_io_stop(EV_A_ w);
+	if (c->wait == WAIT_NONE && !ev_is_active(&c->rio))
+		client_close(c);
+}
+
+static void
+client_idle_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct client *c = w->data;
+
+	(void)EV_A;
+	(void)revents;
+	client_close(c);
+}
+
+static void
+client_close(struct client *c)
+{
+	struct client **p;
+
+	ev_io_stop(EV_DEFAULT, &c->rio);
+	ev_io_stop(EV_DEFAULT, &c->wio);
+	ev_timer_stop(EV_DEFAULT, &c->idle);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	for (p = &ctl.clients; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	free(c);
+	if (ctl.nclients-- == CLIENTS_MAX)
+		ev_io_start(EV_DEFAULT, &ctl.accept);
+}
+
+static void
+accept_cb(EV_P_ ev_io *w, int revents)
+{
+	struct client *c;
+	socklen_t len = sizeof(struct ucred);
+	int fd;
+
+	(void)revents;
+	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno == EMFILE || errno == ENFILE)
+			log_msg(LOG_ERR, "control: accept: %s", strerror(errno));
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) == -1)
+		c->peer.uid = (uid_t)-1;
+	c->privileged = c->peer.uid == 0 || c->peer.uid == geteuid();
+	ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
+	ev_timer_init(&c->idle, client_idle_cb, CLIENT_IDLE, 0.);
+	c->rio.data = c->wio.data = c->idle.data = c;
+	ev_io_start(EV_A_ & c->rio);
+	ev_timer_start(EV_A_ & c->idle);
+	c->next = ctl.clients;
+	ctl.clients = c;
+	if (++ctl.nclients == CLIENTS_MAX)
+		ev_io_stop(EV_A_ w);
+}
+
+/* The socket. */
+
+/* Whether a tendd answers on path; a dead socket file is removed. */
+static int
+control_claim(const char *path, struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd == -1)
+		return -1;
+	rc = connect(fd, (struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (rc == 0) {
+		log_msg(LOG_ERR, "another tendd is running on %s", path);
+		return -1;
+	}
+	if (errno == ECONNREFUSED && unlink(path) == -1) {
+		log_msg(LOG_ERR, "cannot remove stale socket %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Create the control socket at path with mode (and gid when has_group).
+ * tasks are what requests act on. Returns 0, or -1 (logged).
+ */
+int
+control_open(const char *path, const struct manifest *m, struct task *tasks,
+    size_t ntasks)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	mode_t old;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_msg(LOG_ERR, "control socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (control_claim(path, &sun) == -1)
+		return -1;
+	ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl.fd == -1)
+		goto fail;
+	/* Never a moment with more permissions than socket_mode. */
+	old = umask((mode_t)(~m->socket_mode & 0777));
+	if (bind(ctl.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		goto fail;
+	}
+	umask(old);
+	if (chmod(path, m->socket_mode) == -1 ||
+	    (m->has_socket_group && chown(path, (uid_t)-1, m->socket_gid) == -1) ||
+	    listen(ctl.fd, 128) == -1) {
+		unlink(path);
+		goto fail;
+	}
+	ctl.path = xstrdup(path);
+	ctl.tasks = tasks;
+	ctl.ntasks = ntasks;
+	ctl.manifest = m;
+	ctl.started = ev_now(EV_DEFAULT);
+	ev_io_init(&ctl.accept, accept_cb, ctl.fd, EV_READ);
+	ev_io_start(EV_DEFAULT, &ctl.accept);
+	return 0;
+fail:
+	log_msg(LOG_ERR, "control socket %s: %s", path, strerror(errno));
+	if (ctl.fd != -1)
+		close(ctl.fd);
+	ctl.fd = -1;
+	return -1;
+}
+
+void
+control_close(void)
+{
+	while (ctl.clients)
+		client_close(ctl.clients);
+	if (ctl.fd == -1)
+		return;
+	ev_io_stop(EV_DEFAULT, &ctl.accept);
+	close(ctl.fd);
+	ctl.fd = -1;
+	unlink(ctl.path);
+	free(ctl.path);
+	ctl.path = NULL;
+}

@@ -1,0 +1,323 @@
+/*
+ * proto.c: the control protocol between tendctl and tendd, the one place
+ * that knows the wire format. Both binaries link it.
+ *
+ * Every message is one line: a type word, then KEY=VALUE fields separated
+ * by single spaces. Values are escaped (%XX for '%', blanks, '=', control
+ * bytes), so any text fits on one line. A keyed field may repeat (task=).
+ *
+ *   client: request v=1 cmd=stop task=web task=api
+ *   daemon: msg text=stopped%20web
+ *           end code=0
+ *
+ * A request is one line of at most PROTO_LINE_MAX bytes; the daemon answers
+ * with any number of lines and ends with "end code=N", N being tendctl's
+ * exit status. See tend.h for the types and limits.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tend.h"
+
+static const char *cmd_names[] = {
+    [CMD_STATUS] = "status",   [CMD_START] = "start",
+    [CMD_STOP] = "stop",       [CMD_RESTART] = "restart",
+    [CMD_SIGNAL] = "signal",   [CMD_RUN] = "run",
+    [CMD_RELOAD] = "reload",   [CMD_LOG] = "log",
+    [CMD_METRICS] = "metrics", [CMD_SHUTDOWN] = "shutdown",
+};
+
+const char *
+proto_cmd_name(enum proto_cmd cmd)
+{
+	return cmd_names[cmd];
+}
+
+int
+proto_cmd_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cmd_names) / sizeof(*cmd_names); i++)
+		if (strcmp(name, cmd_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Whether the command changes state (only root and tendd's uid may). */
+bool
+proto_cmd_changes_state(enum proto_cmd cmd)
+{
+	return cmd != CMD_STATUS && cmd != CMD_LOG && cmd != CMD_METRICS;
+}
+
+/* Growable buffers. */
+
+void
+buf_add(struct buf *b, const void *data, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->data = xreallocarray(b->data, cap, 1);
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	buf_add(b, s, strlen(s));
+	free(s);
+}
+
+/* Drop the first n bytes. */
+void
+buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+	} else {
+		memmove(b->data, b->data + n, b->len - n);
+		b->len -= n;
+	}
+	if (b->data)
+		b->data[b->len] = '\0';
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Writing messages. */
+
+static bool
+proto_plain(unsigned char c)
+{
+	return c > ' ' && c != '%' && c != '=' && c != 0x7f;
+}
+
+void
+proto_begin(struct buf *b, const char *type)
+{
+	buf_add(b, type, strlen(type));
+}
+
+void
+proto_add(struct buf *b, const char *key, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	buf_addf(b, " %s=", key);
+	for (p = (const unsigned char *)value; *p; p++) {
+		char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+		if (proto_plain(*p))
+			buf_add(b, p, 1);
+		else
+			buf_add(b, esc, 3);
+	}
+}
+
+void
+proto_addf(struct buf *b, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	proto_add(b, key, s);
+	free(s);
+}
+
+void
+proto_end(struct buf *b)
+{
+	buf_add(b, "\n", 1);
+}
+
+/* Reading messages. */
+
+static int
+proto_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Unescape s in place; returns -1 on a malformed escape. */
+static int
+proto_unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++) {
+		if (*s != '%') {
+			*d++ = *s;
+			continue;
+		}
+		if (proto_hex(s[1]) < 0 || proto_hex(s[2]) < 0)
+			return -1;
+		*d++ = (char)(proto_hex(s[1]) * 16 + proto_hex(s[2]));
+		s += 2;
+	}
+	*d = '\0';
+	return 0;
+}
+
+/*
+ * Parse one line (without its newline) into m, which keeps a copy. Returns
+ * NULL, or why the line is not a message.
+ */
+const char *
+proto_parse(const char *line, size_t len, struct proto_msg *m)
+{
+	char *p, *word;
+	size_t nspaces = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (len == 0 || memchr(line, '\0', len) != NULL)
+		return "empty line or NUL byte";
+	for (size_t i = 0; i < len; i++)
+		nspaces += line[i] == ' ';
+	if (nspaces >= PROTO_FIELDS_MAX)
+		return "too many fields";
+	m->fields = xcalloc(nspaces + 1, sizeof(*m->fields));
+	m->storage = xmalloc(len + 1);
+	memcpy(m->storage, line, len);
+	m->storage[len] = '\0';
+	p = m->storage;
+	m->type = strsep(&p, " ");
+	for (const char *t = m->type; *t; t++)
+		if (!islower((unsigned char)*t))
+			goto bad;
+	if (*m->type == '\0')
+		goto bad;
+	while ((word = strsep(&p, " ")) != NULL) {
+		char *eq = strchr(word, '=');
+		if (eq == NULL || eq == word)
+			goto bad;
+		*eq = '\0';
+		if (proto_unescape(eq + 1) == -1)
+			goto bad;
+		m->fields[m->nfields].key = word;
+		m->fields[m->nfields++].value = eq + 1;
+	}
+	return NULL;
+bad:
+	proto_msg_free(m);
+	return "malformed message";
+}
+
+/* The value of the n-th field named key, or NULL. */
+const char *
+proto_get_nth(const struct proto_msg *m, const char *key, int n)
+{
+	for (int i = 0; i < m->nfields; i++)
+		if (strcmp(m->fields[i].key, key) == 0 && n-- == 0)
+			return m->fields[i].value;
+	return NULL;
+}
+
+const char *
+proto_get(const struct proto_msg *m, const char *key)
+{
+	return proto_get_nth(m, key, 0);
+}
+
+void
+proto_msg_free(struct proto_msg *m)
+{
+	free(m->fields);
+	free(m->storage);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Requests. */
+
+void
+proto_request_encode(struct buf *b, const struct proto_request *r)
+{
+	proto_begin(b, "request");
+	proto_addf(b, "v", "%d", PROTO_VERSION);
+	proto_add(b, "cmd", cmd_names[r->cmd]);
+	for (int i = 0; i < r->ntasks; i++)
+		proto_add(b, "task", r->tasks[i]);
+	if (r->signal)
+		proto_add(b, "signal", r->signal);
+	if (r->json)
+		proto_add(b, "json", "1");
+	if (r->wait)
+		proto_add(b, "wait", "1");
+	if (r->dry_run)
+		proto_add(b, "dry_run", "1");
+	if (r->follow)
+		proto_add(b, "follow", "1");
+	if (r->lines)
+		proto_addf(b, "lines", "%ld", r->lines);
+	proto_end(b);
+}
+
+static bool
+proto_flag(const struct proto_msg *m, const char *key)
+{
+	const char *v = proto_get(m, key);
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/*
+ * Decode a parsed request; r points into m. Returns NULL, or what is wrong
+ * with it (the daemon sends that back).
+ */
+const char *
+proto_request_decode(const struct proto_msg *m, struct proto_request *r)
+{
+	const char *v = proto_get(m, "v"), *cmd = proto_get(m, "cmd"), *t;
+	long lines = 0;
+	int c;
+
+	memset(r, 0, sizeof(*r));
+	if (strcmp(m->type, "request") != 0)
+		return "not a request";
+	if (v == NULL || strcmp(v, PROTO_VERSION_STRING) != 0)
+		return "unsupported protocol version (tendctl and tendd differ)";
+	if (cmd == NULL || (c = proto_cmd_parse(cmd)) < 0)
+		return "unknown command";
+	r->cmd = (enum proto_cmd)c;
+	while ((t = proto_get_nth(m, "task", r->ntasks)) != NULL) {
+		if (r->ntasks == PROTO_TASKS_MAX)
+			return "too many tasks in one request";
+		r->tasks[r->ntasks++] = t;
+	}
+	r->signal = proto_get(m, "signal");
+	r->json = proto_flag(m, "json");
+	r->wait = proto_flag(m, "wait");
+	r->dry_run = proto_flag(m, "dry_run");
+	r->follow = proto_flag(m, "follow");
+	if ((v = proto_get(m, "lines")) != NULL &&
+	    value_count(v, 1, 1000000, &lines) != NULL)
+		return "bad line count";
+	r->lines = lines;
+	return NULL;
+}

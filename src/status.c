@@ -1,0 +1,231 @@
+/*
+ * status.c: how tendctl shows a status answer: an aligned table for people,
+ * or the JSON object of SPEC section 6 for programs. The daemon sends the
+ * figures (proto.c); only their presentation is decided here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tend.h"
+
+/* A JSON string literal for s, quotes included. */
+char *
+status_json_string(const char *s)
+{
+	struct buf b = {0};
+
+	buf_add(&b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_addf(&b, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			buf_addf(&b, "\\u%04x", *p);
+		else
+			buf_add(&b, p, 1);
+	}
+	buf_add(&b, "\"", 1);
+	return b.data;
+}
+
+/* A field as a JSON number, or null when absent or not a number. */
+static void
+json_number(FILE *fp, const struct proto_msg *m, const char *key)
+{
+	const char *v = proto_get(m, key);
+	char *end;
+
+	if (v == NULL || *v == '\0' || (strtod(v, &end), *end != '\0'))
+		fputs("null", fp);
+	else
+		fputs(v, fp);
+}
+
+static void
+json_string_field(FILE *fp, const struct proto_msg *m, const char *key)
+{
+	const char *v = proto_get(m, key);
+	char *s;
+
+	if (v == NULL) {
+		fputs("null", fp);
+		return;
+	}
+	s = status_json_string(v);
+	fputs(s, fp);
+	free(s);
+}
+
+static void
+json_last_exit(FILE *fp, const struct proto_msg *t)
+{
+	const char *sig = proto_get(t, "signal");
+
+	if (sig != NULL) {
+		fputs("{\"signal\": ", fp);
+		json_string_field(fp, t, "signal");
+		fprintf(fp, ", \"core\": %s}",
+		    proto_get(t, "core") ? "true" : "false");
+	} else if (proto_get(t, "code") != NULL) {
+		fputs("{\"code\": ", fp);
+		json_number(fp, t, "code");
+		fputs("}", fp);
+	} else
+		fputs("null", fp);
+}
+
+static void
+status_json(const struct proto_msg *d, const struct proto_msg *tasks,
+    size_t n, FILE *fp)
+{
+	fputs("{\"daemon\": {\"pid\": ", fp);
+	json_number(fp, d, "pid");
+	fputs(", \"version\": ", fp);
+	json_string_field(fp, d, "version");
+	fputs(", \"manifest\": ", fp);
+	json_string_field(fp, d, "manifest");
+	fputs(", \"uptime_s\": ", fp);
+	json_number(fp, d, "uptime");
+	fputs("},\n \"tasks\": [", fp);
+	for (size_t i = 0; i < n; i++) {
+		const struct proto_msg *t = &tasks[i];
+		static const struct {
+			const char *json, *wire;
+		} numbers[] = {
+		    {"pid", "pid"},
+		    {"uptime_s", "uptime"},
+		    {"restarts", "restarts"},
+		    {"next_start_in_s", "next_start"},
+		};
+		fputs(i ? ",\n  {" : "{", fp);
+		fputs("\"name\": ", fp);
+		json_string_field(fp, t, "name");
+		fputs(", \"class\": ", fp);
+		json_string_field(fp, t, "class");
+		fputs(", \"state\": ", fp);
+		json_string_field(fp, t, "state");
+		for (size_t k = 0; k < sizeof(numbers) / sizeof(*numbers); k++) {
+			fprintf(fp, ", \"%s\": ", numbers[k].json);
+			json_number(fp, t, numbers[k].wire);
+		}
+		fputs(", \"last_exit\": ", fp);
+		json_last_exit(fp, t);
+		fputs(", \"active\": ", fp);
+		json_number(fp, t, "active");
+		fputs(", \"requests\": ", fp);
+		json_number(fp, t, "requests");
+		fputs(", \"failures\": ", fp);
+		json_number(fp, t, "failures");
+		fputs("}", fp);
+	}
+	fputs("]}\n", fp);
+}
+
+/* The text of one table cell. */
+static char *
+cell(const struct proto_msg *t, const char *column)
+{
+	const char *v;
+	char dur[32];
+
+	if (strcmp(column, "STATE") == 0 &&
+	    (v = proto_get(t, "next_start")) != NULL)
+		return xasprintf("%s %s", proto_get(t, "state"),
+		    describe_duration(strtod(v, NULL), dur, sizeof(dur)));
+	if (strcmp(column, "UPTIME") == 0) {
+		v = proto_get(t, "uptime");
+		return xstrdup(v ? describe_duration(strtod(v, NULL), dur,
+				       sizeof(dur))
+				 : "-");
+	}
+	if (strcmp(column, "LAST-EXIT") == 0) {
+		if ((v = proto_get(t, "signal")) != NULL)
+			return xasprintf("%s%s", v,
+			    proto_get(t, "core") ? " (core)" : "");
+		v = proto_get(t, "code");
+		return v ? xasprintf("exit %s", v) : xstrdup("-");
+	}
+	/* NAME CLASS STATE PID RESTARTS ACTIVE REQUESTS FAILURES */
+	{
+		char key[32];
+		size_t i;
+		for (i = 0; column[i] && i < sizeof(key) - 1; i++)
+			key[i] = (char)(column[i] >= 'A' && column[i] <= 'Z'
+					    ? column[i] - 'A' + 'a'
+					    : column[i]);
+		key[i] = '\0';
+		v = proto_get(t, key);
+	}
+	return xstrdup(v ? v : "-");
+}
+
+static void
+table_row(FILE *fp, const char **texts, const size_t *width, int ncols)
+{
+	for (int c = 0; c < ncols - 1; c++)
+		fprintf(fp, "%-*s  ", (int)width[c], texts[c]);
+	fprintf(fp, "%s\n", texts[ncols - 1]);
+}
+
+/* One aligned table of the rows whose class matches (or not). */
+static void
+status_table(const struct proto_msg *tasks, size_t n, bool per_request,
+    FILE *fp)
+{
+	static const char *durable_cols[] = {"NAME", "CLASS", "STATE", "PID",
+	    "UPTIME", "RESTARTS", "LAST-EXIT"};
+	static const char *request_cols[] = {"NAME", "CLASS", "STATE",
+	    "ACTIVE", "REQUESTS", "FAILURES", "LAST-EXIT"};
+	const char **cols = per_request ? request_cols : durable_cols;
+	enum { NCOLS = 7 };
+	size_t width[NCOLS], rows = 0;
+	char **cells = xcalloc(n * NCOLS + 1, sizeof(char *));
+
+	for (int c = 0; c < NCOLS; c++)
+		width[c] = strlen(cols[c]);
+	for (size_t i = 0; i < n; i++) {
+		const char *class = proto_get(&tasks[i], "class");
+		if (class == NULL ||
+		    (strcmp(class, "per-request") == 0) != per_request)
+			continue;
+		for (int c = 0; c < NCOLS; c++) {
+			char *s = cell(&tasks[i], cols[c]);
+			cells[rows * NCOLS + (size_t)c] = s;
+			if (strlen(s) > width[c])
+				width[c] = strlen(s);
+		}
+		rows++;
+	}
+	if (rows > 0)
+		table_row(fp, cols, width, NCOLS);
+	for (size_t r = 0; r < rows; r++)
+		table_row(fp, (const char **)cells + r * NCOLS, width, NCOLS);
+	for (size_t i = 0; i < rows * NCOLS; i++)
+		free(cells[i]);
+	free(cells);
+}
+
+/* Print a status answer: JSON, or one table per kind of task. */
+void
+status_print(const struct proto_msg *d, const struct proto_msg *tasks,
+    size_t n, bool json, FILE *fp)
+{
+	bool any_request = false, any_other = false;
+
+	if (json) {
+		status_json(d, tasks, n, fp);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *class = proto_get(&tasks[i], "class");
+		if (class && strcmp(class, "per-request") == 0)
+			any_request = true;
+		else
+			any_other = true;
+	}
+	if (any_other)
+		status_table(tasks, n, false, fp);
+	if (any_other && any_request)
+		fputc('\n', fp);
+	if (any_request)
+		status_table(tasks, n, true, fp);
+}
