@@ -350,6 +350,24 @@ do_run(struct client *c, const struct proto_request *r)
 	c->run = run;
 }
 
+/* Log a state-changing request with who asked: SPEC section 7. */
+static void
+control_log_request(const struct client *c, const struct proto_request *r)
+{
+	struct buf words = {0};
+
+	buf_add(&words, proto_cmd_name(r->cmd), strlen(proto_cmd_name(r->cmd)));
+	if (r->signal)
+		buf_addf(&words, " %s", r->signal);
+	for (int i = 0; i < r->ntasks; i++)
+		buf_addf(&words, " %s", r->tasks[i]);
+	if (r->wait || r->dry_run)
+		buf_addf(&words, " %s", r->wait ? "--wait" : "--dry-run");
+	log_msg(LOG_INFO, "control: uid %u pid %ld: %s", (unsigned)c->peer.uid,
+	    (long)c->peer.pid, words.data);
+	buf_free(&words);
+}
+
 static void
 client_request(struct client *c, const char *line, size_t len)
 {
@@ -373,8 +391,7 @@ client_request(struct client *c, const char *line, size_t len)
 			proto_msg_free(&m);
 			return;
 		}
-		log_msg(LOG_INFO, "control: uid %u pid %ld: %.*s",
-		    (unsigned)c->peer.uid, (long)c->peer.pid, (int)len, line);
+		control_log_request(c, &r);
 	}
 	switch (r.cmd) {
 	case CMD_STATUS:

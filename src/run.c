@@ -4,8 +4,9 @@
  * amount per wakeup so that a flooding child cannot starve the others.
  *
  * A run ends when its process is reaped: what it wrote before exiting is
- * then drained from the pipes. Pipes are not waited on to EOF, since a grandchild may keep
- * them open forever. Ended runs are freed in an ev_prepare, after every
+ * then drained from the pipes, and what is left of its process group is
+ * killed. Pipes are not waited on to EOF, since a grandchild that left the
+ * group may keep them open forever. Ended runs are freed in an ev_prepare, after every
  * callback of the loop iteration has run: libev may deliver one exit to a
  * run's watcher and to the orphan watcher, in either order, and both must
  * still find the run.
@@ -98,6 +99,12 @@ child_cb(EV_P_ ev_child *w, int revents)
 	ev_child_stop(EV_A_ w);
 	ev_timer_stop(EV_A_ & r->kill);
 	r->wstatus = w->rstatus;
+	/*
+	 * The run is over: what it left in its process group goes too, as
+	 * systemd does, so that no restart piles up strays. The group id
+	 * cannot be reused while a member lives, so this hits only them.
+	 */
+	kill(-r->pid, SIGKILL);
 	/* What the process wrote before it exited is in the pipes now. */
 	if (r->out.io.fd >= 0)
 		output_read(&r->out, DRAIN_MAX);
@@ -125,8 +132,8 @@ kill_cb(EV_P_ ev_timer *w, int revents)
 }
 
 /*
- * Spawn a process for task t. Returns the run, or NULL (logged) when tendd
- * could not fork.
+ * Spawn a process for task t. Returns the run, or NULL with errno set when
+ * tendd could not (pipe, clone).
  */
 struct run *
 run_start(struct task *t, const struct spawn_io *io)
@@ -134,11 +141,8 @@ run_start(struct task *t, const struct spawn_io *io)
 	struct spawned sp;
 	struct run *r;
 
-	if (spawn_process(t->cfg, io, &sp) == -1) {
-		log_msg(LOG_ERR, "task %s: cannot spawn: %s", t->cfg->name,
-		    strerror(errno));
+	if (spawn_process(t->cfg, io, &sp) == -1)
 		return NULL;
-	}
 	r = xcalloc(1, sizeof(*r));
 	r->task = t;
 	r->pid = sp.pid;

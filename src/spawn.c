@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -64,6 +65,17 @@ static char child_stack[64 * 1024] __attribute__((aligned(16)));
  */
 static int changed_signals[NSIG];
 static int nchanged = -1;
+
+/* tendd's own open-file limit, raised for itself; tasks get the original. */
+static struct rlimit child_nofile;
+static bool child_nofile_set;
+
+void
+spawn_set_child_nofile(const struct rlimit *rl)
+{
+	child_nofile = *rl;
+	child_nofile_set = true;
+}
 
 static void
 spawn_scan_signals(void)
@@ -235,8 +247,15 @@ child_exec(void *arg)
 			child_fail(p->status_fd, STEP_SETGID, errno);
 		if (syscall(SYS_setuid, p->uid) == -1)
 			child_fail(p->status_fd, STEP_SETUID, errno);
-	} else if (p->set_gid && syscall(SYS_setgid, p->gid) == -1)
-		child_fail(p->status_fd, STEP_SETGID, errno);
+	} else if (p->set_gid) {
+		/* As root, drop root's supplementary groups with it. */
+		if (geteuid() == 0 && syscall(SYS_setgroups, 1, &p->gid) == -1)
+			child_fail(p->status_fd, STEP_SETGROUPS, errno);
+		if (syscall(SYS_setgid, p->gid) == -1)
+			child_fail(p->status_fd, STEP_SETGID, errno);
+	}
+	if (child_nofile_set)
+		setrlimit(RLIMIT_NOFILE, &child_nofile);
 	for (size_t i = 0; p->paths[i]; i++) {
 		execve(p->paths[i], p->argv, p->envp);
 		/* Like execvp: keep the most telling error along PATH. */

@@ -5,6 +5,7 @@
  * From here on tendd does not exit on an error: it logs and goes on.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static struct {
 	ev_signal sighup;
 	ev_child orphans;
 	ev_prepare reclaim;
+	bool wrote_pid_file;
 } sv;
 
 /* Whether no task has a process left. */
@@ -133,6 +135,7 @@ supervisor_raise_nofile(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
+	spawn_set_child_nofile(&rl); /* tasks keep what tendd was given */
 	if (geteuid() == 0 && (fp = fopen("/proc/sys/fs/nr_open", "re"))) {
 		if (fscanf(fp, "%ld", &nr_open) == 1 &&
 		    (rlim_t)nr_open > rl.rlim_max)
@@ -144,6 +147,43 @@ supervisor_raise_nofile(void)
 		getrlimit(RLIMIT_NOFILE, &rl);
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static bool
+pidfile_write(const char *path)
+{
+	FILE *fp = fopen(path, "we");
+
+	if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 ||
+	    fclose(fp) == EOF) {
+		log_msg(LOG_ERR, "cannot write pid file %s: %s", path,
+		    strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Started, with the control socket ours: write the pid file (-d), let
+ * "tendd -d" return, and (without -e) let go of stderr.
+ */
+static void
+supervisor_ready(const struct supervisor_options *o)
+{
+	int fd;
+
+	if (o->ready_fd < 0)
+		return;
+	if (sv.manifest->pid_file)
+		sv.wrote_pid_file = pidfile_write(sv.manifest->pid_file);
+	if (write(o->ready_fd, "1", 1) != 1)
+		log_msg(LOG_WARNING, "cannot tell the starting tendd: %s",
+		    strerror(errno));
+	close(o->ready_fd);
+	if (!o->log_stderr && (fd = open("/dev/null", O_WRONLY)) >= 0) {
+		dup2(fd, 2);
+		close(fd);
 	}
 }
 
@@ -209,6 +249,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 			task_handle(&sv.tasks[i], EVENT_START);
 	if (!sv.shutting_down)
 		notify_send("READY=1");
+	supervisor_ready(o);
 
 	ev_run(EV_DEFAULT, 0);
 
@@ -216,6 +257,8 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	    sv.exit_code);
 	control_shutdown_done();
 	control_close();
+	if (sv.wrote_pid_file)
+		unlink(sv.manifest->pid_file);
 	run_reclaim();
 	for (size_t i = 0; i < sv.ntasks; i++)
 		task_free(&sv.tasks[i]);

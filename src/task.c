@@ -54,13 +54,23 @@ task_spawn(struct task *t)
 {
 	struct run *r = run_start(t, NULL);
 	struct run_end end = {.spawn_failed = true};
+	struct decision d;
+	char delay[32];
+	int err = errno;
 
 	if (r != NULL) {
 		task_add_run(t, r);
 		return;
 	}
-	t->has_last_exit = false;
-	task_apply(t, policy_handle(&t->policy, EVENT_EXIT, &end));
+	d = policy_handle(&t->policy, EVENT_EXIT, &end);
+	describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
+	if (d.actions & ACTION_ARM_BACKOFF)
+		log_msg(LOG_ERR, "task %s: cannot spawn: %s; restart %lu in %s",
+		    t->cfg->name, strerror(err), t->policy.restarts, delay);
+	else
+		log_msg(LOG_ERR, "task %s: cannot spawn: %s", t->cfg->name,
+		    strerror(err));
+	task_apply(t, d);
 }
 
 static void
@@ -232,8 +242,10 @@ task_run_instance(struct task *t, const struct spawn_io *io, const char **why)
 
 	t->requests++;
 	if ((r = run_start(t, io)) == NULL) {
+		*why = strerror(errno);
+		log_msg(LOG_ERR, "task %s: cannot spawn an instance: %s",
+		    t->cfg->name, *why);
 		t->failures++;
-		*why = "cannot spawn (see the log)";
 		return NULL;
 	}
 	task_add_run(t, r);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -230,6 +231,7 @@ struct spawned {
 int spawn_process(const struct task_config *, const struct spawn_io *,
     struct spawned *);
 const char *spawn_step_name(int step);
+void spawn_set_child_nofile(const struct rlimit *);
 
 /* policy.c: the task state machine's decisions, pure (no libev, no I/O). */
 enum task_state {
@@ -358,6 +360,7 @@ struct supervisor_options {
 	const char *socket;
 	bool detach;
 	bool log_stderr;
+	int ready_fd; /* -d: written once running, then closed; or -1 */
 };
 
 int supervisor_run(struct manifest *, const struct supervisor_options *);

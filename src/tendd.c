@@ -89,23 +89,37 @@ fds_sanitize(void)
 		;
 	if (fd > 2)
 		close(fd);
-	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	/* Before Linux 5.11: mark each open fd by hand. */
+	for (fd = 3; fd < 1024; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-/* -d: fork twice, a new session, stdio to /dev/null (stderr kept with -e). */
+/*
+ * -d: fork twice into a new session, stdin and stdout to /dev/null. The
+ * first process waits on a pipe and exits 0 once the daemon says it is
+ * ready (supervisor_options.ready_fd), or 1 if the daemon dies before:
+ * so "tendd -d" fails visibly, and returns after the pid file exists.
+ */
 static int
-daemonize(bool keep_stderr)
+daemonize(int *ready_fd)
 {
-	int fd;
+	int pfd[2], fd;
+	char c;
 
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		return -1;
 	switch (fork()) {
 	case -1:
 		return -1;
 	case 0:
 		break;
 	default:
-		_exit(0);
+		close(pfd[1]);
+		_exit(read(pfd[0], &c, 1) == 1 ? 0 : EXIT_INVALID);
 	}
+	close(pfd[0]);
 	if (setsid() == -1)
 		return -1;
 	switch (fork()) {
@@ -120,54 +134,44 @@ daemonize(bool keep_stderr)
 		return -1;
 	dup2(fd, 0);
 	dup2(fd, 1);
-	if (!keep_stderr)
-		dup2(fd, 2);
 	close(fd);
 	umask(022);
+	*ready_fd = pfd[1];
 	return chdir("/");
-}
-
-static int
-pidfile_write(const char *path)
-{
-	FILE *fp = fopen(path, "we");
-
-	if (fp == NULL)
-		return -1;
-	fprintf(fp, "%ld\n", (long)getpid());
-	return fclose(fp);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct options o = {0};
+	struct options o = {.sv.ready_fd = -1};
+	char *abs_manifest = NULL;
 	struct manifest m;
 	struct diag diag = {0};
 	int rc;
 
 	options_parse(argc, argv, &o);
 	fds_sanitize();
+	/* Absolute, so that -d's chdir("/") and a later reload find it. */
+	if ((abs_manifest = realpath(o.manifest, NULL)) != NULL)
+		o.manifest = abs_manifest;
 	rc = manifest_load(o.manifest, &m, &diag);
 	diag_print(&diag, stderr);
 	diag_free(&diag);
 	if (rc == -1 || o.check) {
 		manifest_free(&m);
+		free(abs_manifest);
 		return rc == -1 ? EXIT_INVALID : 0;
 	}
-	if (o.sv.detach && daemonize(o.sv.log_stderr) == -1) {
+	if (o.sv.detach && daemonize(&o.sv.ready_fd) == -1) {
 		fprintf(stderr, "tendd: cannot detach: %s\n", strerror(errno));
 		manifest_free(&m);
+		free(abs_manifest);
 		return EXIT_INVALID;
 	}
 	log_open(m.syslog_ident, m.syslog_facility, o.sv.log_stderr);
-	if (o.sv.detach && m.pid_file && pidfile_write(m.pid_file) == -1)
-		log_msg(LOG_ERR, "cannot write pid file %s: %s", m.pid_file,
-		    strerror(errno));
 	rc = supervisor_run(&m, &o.sv);
-	if (o.sv.detach && m.pid_file)
-		unlink(m.pid_file);
 	log_close();
 	manifest_free(&m);
+	free(abs_manifest);
 	return rc;
 }
