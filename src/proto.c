@@ -278,6 +278,20 @@ proto_request_encode(struct buf *b, const struct proto_request *r)
 	proto_end(b);
 }
 
+/* Whether s is 1 to max letters, digits or characters of extra. */
+static bool
+proto_word(const char *s, const char *extra, size_t max)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > max)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+			return false;
+	return true;
+}
+
 static bool
 proto_flag(const struct proto_msg *m, const char *key)
 {
@@ -308,9 +322,13 @@ proto_request_decode(const struct proto_msg *m, struct proto_request *r)
 	while ((t = proto_get_nth(m, "task", r->ntasks)) != NULL) {
 		if (r->ntasks == PROTO_TASKS_MAX)
 			return "too many tasks in one request";
+		if (!proto_word(t, "_.-", PROTO_NAME_MAX))
+			return "bad task name";
 		r->tasks[r->ntasks++] = t;
 	}
 	r->signal = proto_get(m, "signal");
+	if (r->signal && !proto_word(r->signal, "+", 16))
+		return "bad signal name";
 	r->json = proto_flag(m, "json");
 	r->wait = proto_flag(m, "wait");
 	r->dry_run = proto_flag(m, "dry_run");

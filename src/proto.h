@@ -14,6 +14,7 @@
 #define PROTO_LINE_MAX	     8192 /* a request line, newline included */
 #define PROTO_FIELDS_MAX     512  /* fields in one message */
 #define PROTO_TASKS_MAX	     256  /* task names in one request */
+#define PROTO_NAME_MAX	     64	  /* a task name: SPEC section 3 */
 
 enum proto_cmd {
 	CMD_STATUS,

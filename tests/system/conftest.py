@@ -8,11 +8,13 @@ expires, so a hung tendd fails a test instead of hanging the suite.
 
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import textwrap
+import time
 
 import pytest
 
@@ -137,3 +139,381 @@ def write_manifest(tmp_path):
         return path
 
     return _write
+
+
+# A running tendd.
+#
+# start_tendd() runs a real tendd with -e, its stderr (the log) and stdout
+# going to files in tmp_path, never to pipes: a pipe nobody reads would
+# block the daemon. Observations are made through the log, the files the
+# tasks write, and /proc. Every wait is bounded polling (wait_for), with
+# timeouts generous enough for tendd running under valgrind.
+
+WAIT = 20  # seconds: the bound of every wait for something that must happen
+POLL = 0.02  # seconds between two looks
+LOG_LINE = re.compile(r"tendd: (emerg|alert|crit|err|warning|notice|info|debug): (.*)")
+# What may stand between the process we start and tendd itself: a wrapper
+# script ($TENDD running valgrind), unshare --fork.
+WRAPPERS = {"sh", "dash", "bash", "env", "unshare", "timeout"}
+
+
+def wait_for(predicate, timeout=WAIT, what=None, details=None):
+    """Call predicate every POLL seconds until it returns something true,
+    and return that. After timeout seconds, fail the test, saying what was
+    awaited (what, or the predicate's name) and details() if given."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            msg = f"timed out after {timeout}s waiting for " + (
+                what or getattr(predicate, "__name__", repr(predicate)))
+            if details is not None:
+                msg += "\n" + str(details())
+            pytest.fail(msg)
+        time.sleep(POLL)
+
+
+def proc_stat(pid):
+    """/proc/PID/stat as a dict (state, ppid, pgrp, session, start), or
+    None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # comm is in parentheses and may itself hold spaces and parentheses.
+    comm = data[data.index("(") + 1:data.rindex(")")]
+    fields = data[data.rindex(")") + 2:].split()
+    return {
+        "pid": pid,
+        "comm": comm,
+        "state": fields[0],
+        "ppid": int(fields[1]),
+        "pgrp": int(fields[2]),
+        "session": int(fields[3]),
+        "start": int(fields[19]),
+    }
+
+
+def all_pids():
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def children(pid):
+    """The pids of pid's children (of every thread), [] when it is gone."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except (FileNotFoundError, ProcessLookupError):
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return found
+
+
+def descendants(pid):
+    """Every process below pid, found by walking children()."""
+    found, todo = [], children(pid)
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children(p)
+    return found
+
+
+class ProcRef:
+    """A process, told apart from a later one with the same pid by its
+    start time."""
+
+    def __init__(self, pid):
+        st = proc_stat(pid)
+        self.pid = pid
+        self.start = st["start"] if st else None
+        self.comm = st["comm"] if st else "?"
+        self.session = st["session"] if st else None
+        self.pgrp = st["pgrp"] if st else None
+
+    def stat(self):
+        st = proc_stat(self.pid)
+        return st if st and st["start"] == self.start else None
+
+    def alive(self):
+        """Whether the process still runs (a zombie is dead)."""
+        st = self.stat()
+        return st is not None and st["state"] not in "ZX"
+
+    def __repr__(self):
+        return f"{self.comm}[{self.pid}]"
+
+
+def zombies_of(pid):
+    """The zombie children of pid."""
+    found = []
+    for p in children(pid):
+        st = proc_stat(p)
+        if st and st["state"] == "Z" and st["ppid"] == pid:
+            found.append(p)
+    return found
+
+
+def processes_with_env(entry):
+    """The live processes whose environment holds entry ("KEY=VALUE")."""
+    found = []
+    needle = entry.encode() + b"\0"
+    for p in all_pids():
+        try:
+            with open(f"/proc/{p}/environ", "rb") as f:
+                env = b"\0" + f.read()
+        except OSError:
+            continue
+        if b"\0" + needle in env + b"\0":
+            ref = ProcRef(p)
+            if ref.alive():
+                found.append(ref)
+    return found
+
+
+def processes_in_sessions(sessions):
+    """The live processes whose session is one of sessions."""
+    found = []
+    for p in all_pids():
+        st = proc_stat(p)
+        if st and st["session"] in sessions and st["state"] not in "ZX":
+            found.append(ProcRef(p))
+    return found
+
+
+class Tendd:
+    """A tendd started by start_tendd(). log_lines() and messages() read
+    its log so far; pid is tendd's own pid (below any wrapper)."""
+
+    def __init__(self, argv, env, tmp_path, cwd, preexec_fn, pass_fds):
+        n = len(list(tmp_path.glob("tendd-*.log")))
+        self.log_path = tmp_path / f"tendd-{n}.log"
+        self.out_path = tmp_path / f"tendd-{n}.out"
+        self.argv = [str(a) for a in argv]
+        # Inherited by every task that does not clear its environment: how
+        # the cleanup finds them even if tendd is gone.
+        self.token = f"TEND_TEST_TOKEN={os.getpid()}.{n}.{time.time_ns()}"
+        env = dict(env)
+        env["TEND_TEST_TOKEN"] = self.token.split("=", 1)[1]
+        self.sessions = set()  # of the tasks seen, for the cleanup
+        self.extra = []  # processes to kill at the cleanup (detached tendd)
+        self.stop_sent = False  # the test sent SIGTERM or SIGINT
+        self._pid = None
+        self._pos = 0
+        self._lines = []
+        with open(self.log_path, "wb") as err, open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                env=env, cwd=cwd, start_new_session=True,
+                preexec_fn=preexec_fn, pass_fds=pass_fds)
+
+    @property
+    def pid(self):
+        """tendd's pid: the started process, or below the wrappers."""
+        if self._pid is None:
+            self._pid = wait_for(self._resolve, what="tendd to start",
+                                 details=self.tail)
+        return self._pid
+
+    def _resolve(self):
+        """tendd's pid, or None while a wrapper has not yet exec'd it."""
+        pid = self.proc.pid
+        while True:
+            try:
+                exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+            except OSError:
+                exe = None
+            if exe is None:
+                if self.proc.poll() is not None:
+                    pytest.fail(f"tendd exited with {self.proc.returncode}"
+                                f" at once\n{self.tail()}")
+                return None
+            if exe not in WRAPPERS:
+                return pid
+            kids = children(pid)
+            if len(kids) != 1:
+                return None  # not yet forked, or not yet exec'd
+            pid = kids[0]
+
+    def log_lines(self):
+        """The complete lines of the log so far (read incrementally)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self._pos)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end:
+            self._pos += end
+            self._lines += data[:end].decode("utf-8", "replace").split("\n")[:-1]
+        return list(self._lines)
+
+    def messages(self, level=None):
+        """The (level, message) of each log line of tendd's, or only the
+        messages of the given level."""
+        found = []
+        for line in self.log_lines():
+            m = LOG_LINE.fullmatch(line)
+            if m and level is None:
+                found.append((m[1], m[2]))
+            elif m and m[1] == level:
+                found.append(m[2])
+        return found
+
+    def find(self, pattern, level=None):
+        """re.search matches of pattern over the messages (of level)."""
+        rx = re.compile(pattern)
+        msgs = self.messages(level) if level else [m for _, m in self.messages()]
+        return [m for m in map(rx.search, msgs) if m]
+
+    def wait_log(self, pattern, count=1, level=None, timeout=WAIT):
+        """Wait until pattern matches count messages (of level); return the
+        matches. Each look reads only the lines logged since the last."""
+        rx = re.compile(pattern)
+        found, seen = [], 0
+
+        def enough():
+            nonlocal seen
+            exited = self.proc.poll() is not None  # before reading
+            lines = self.log_lines()
+            for line in lines[seen:]:
+                m = LOG_LINE.fullmatch(line)
+                if m and (level is None or m[1] == level):
+                    hit = rx.search(m[2])
+                    if hit:
+                        found.append(hit)
+            seen = len(lines)
+            if len(found) >= count:
+                return found
+            if exited:
+                pytest.fail(f"tendd exited ({self.proc.returncode}) before "
+                            f"logging {count} message(s) matching "
+                            f"{pattern!r}\n{self.tail()}")
+            return None
+
+        return wait_for(enough, timeout,
+                        f"{count} log message(s) matching {pattern!r}"
+                        + (f" at {level}" if level else ""), self.tail)
+
+    def tail(self, n=40):
+        lines = self.log_lines()
+        return f"--- last {n} of {len(lines)} log lines:\n" + "\n".join(lines[-n:])
+
+    def output(self):
+        return self.out_path.read_text(errors="replace")
+
+    def children(self):
+        kids = children(self.pid)
+        self._note(kids)
+        return kids
+
+    def descendants(self):
+        found = descendants(self.pid)
+        self._note(found)
+        return found
+
+    def _note(self, pids):
+        for p in pids:
+            st = proc_stat(p)
+            if st and st["session"] != self.proc.pid:
+                self.sessions.add(st["session"])
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, signo):
+        if signo in (signal.SIGTERM, signal.SIGINT):
+            self.stop_sent = True
+        os.kill(self.pid, signo)
+
+    def kill(self):
+        """SIGKILL tendd (its tasks live on, for the cleanup) and wait."""
+        os.kill(self.pid, signal.SIGKILL)
+        return self.wait()
+
+    def wait(self, timeout=WAIT):
+        """Wait for tendd to exit; return its exit status."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"tendd still running after {timeout}s\n{self.tail()}")
+
+    def terminate(self, timeout=WAIT):
+        """SIGTERM, then wait for the exit; return the exit status."""
+        self.descendants()
+        self.signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def cleanup(self):
+        """Leave nothing behind: SIGTERM tendd, SIGKILL it if it lingers,
+        then SIGKILL every process that inherited its token (its tasks and
+        theirs) or is in its tasks' sessions."""
+        if self.alive():
+            # Once the test's own SIGTERM failed, do not wait long again.
+            grace = 1 if self.stop_sent else 10
+            try:
+                target = self._pid or self._resolve() or self.proc.pid
+                self._note(descendants(target))
+                os.kill(target, signal.SIGTERM)
+            except (ProcessLookupError, pytest.fail.Exception):
+                pass
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        for _ in range(100):
+            left = [r for r in self.extra if r.alive()]
+            left += processes_in_sessions(self.sessions | {self.proc.pid})
+            left += processes_with_env(self.token)
+            if not left:
+                break
+            for ref in left:
+                try:
+                    os.kill(ref.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(POLL)
+
+
+@pytest.fixture
+def start_tendd(tendd_bin, tend_env, tmp_path, sock_dir, write_manifest):
+    """start_tendd(manifest, *args, env=None, prefix=(), cwd=None,
+    preexec_fn=None, pass_fds=()) -> Tendd.
+
+    manifest is a path, or INI text (dedented, written to tmp_path). tendd
+    runs with -e -f MANIFEST -s SOCK_DIR/tend.sock and args, under prefix
+    (e.g. unshare) if given; env entries are added to tend_env (None
+    removes one). Every tendd started is stopped at the end of the test,
+    with everything it left.
+    """
+    started = []
+
+    def _start(manifest, *args, env=None, prefix=(), cwd=None,
+               preexec_fn=None, pass_fds=()):
+        if not isinstance(manifest, pathlib.Path):
+            manifest = write_manifest(manifest,
+                                      name=f"tend-{len(started)}.ini")
+        full = dict(tend_env)
+        for k, v in (env or {}).items():
+            if v is None:
+                full.pop(k, None)
+            else:
+                full[k] = str(v)
+        argv = [*prefix, tendd_bin, "-e", "-f", manifest,
+                "-s", sock_dir / f"tend-{len(started)}.sock", *args]
+        t = Tendd(argv, full, tmp_path, cwd, preexec_fn, pass_fds)
+        started.append(t)
+        return t
+
+    yield _start
+    for t in started:
+        t.cleanup()

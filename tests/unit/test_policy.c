@@ -100,8 +100,7 @@ struct transition {
 };
 
 static const struct transition transitions[] = {
-    /* class   state      event  want  next      actions         want strk delay
-       rst */
+    /* class, state, event, want_up -> state, actions, want_up, streak... */
     {DURABLE, STOPPED, START, DOWN, RUNNING, SPAWN, UP, 0, 0, 0},
     {DURABLE, STOPPED, STOP, DOWN, STOPPED, 0, DOWN, 2, 0, 0},
     {DURABLE, STOPPED, EXIT, DOWN, STOPPED, 0, DOWN, 2, 0, 0},
