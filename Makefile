@@ -49,7 +49,7 @@ LINT_DEPS  = clang-format cppcheck mandoc
 PYTEST	= /usr/bin/python3 -m pytest
 
 .PHONY: all run check unit unit-san system lint install clean \
-	deps test-deps lint-deps bench valgrind
+	deps test-deps lint-deps bench bench-control valgrind
 
 all: $(B)/tendd $(B)/tendctl
 
@@ -75,8 +75,9 @@ $(SAN)/libtend.a: $(SAN_OBJS)
 $(B)/tendd: $(B)/tendd.o $(B)/libtend.a
 	$(call say,LD)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
+# tendctl needs neither libev nor inih: it starts faster without them.
 $(B)/tendctl: $(B)/tendctl.o $(B)/libtend.a
-	$(call say,LD)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(call say,LD)$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LIBS)
 
 $(B)/test_%: tests/unit/test_%.c $(B)/libtend.a $(HEADERS)
 	$(call say,CC)$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libtend.a \
@@ -150,6 +151,10 @@ $(B)/bench/ping: bench/ping.c
 
 bench: all $(B)/bench/ping
 	/usr/bin/python3 bench/engine.py
+
+bench-control: all
+	$(call apt_install,supervisor runit)
+	/usr/bin/python3 bench/control.py
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \

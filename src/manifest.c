@@ -402,25 +402,12 @@ static const struct global_key {
 
 #define NGLOBAL_KEYS (sizeof(global_keys) / sizeof(*global_keys))
 
-/* The default control socket: SPEC section 3. */
-char *
-manifest_default_socket(void)
-{
-	const char *dir = getenv("XDG_RUNTIME_DIR");
-
-	if (geteuid() == 0)
-		return xstrdup("/run/tend.sock");
-	if (dir != NULL && dir[0] == '/')
-		return xasprintf("%s/tend.sock", dir);
-	return xasprintf("/run/user/%u/tend.sock", (unsigned)geteuid());
-}
-
 static void
 manifest_defaults(struct manifest *m, const char *path)
 {
 	memset(m, 0, sizeof(*m));
 	m->path = xstrdup(path);
-	m->control_socket = manifest_default_socket();
+	m->control_socket = proto_default_socket();
 	m->socket_mode = 0600;
 	m->syslog_ident = xstrdup("tendd");
 	m->syslog_facility = LOG_DAEMON;

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tend.h"
 
@@ -49,6 +50,22 @@ bool
 proto_cmd_changes_state(enum proto_cmd cmd)
 {
 	return cmd != CMD_STATUS && cmd != CMD_LOG && cmd != CMD_METRICS;
+}
+
+/*
+ * The default control socket (SPEC section 3): /run/tend.sock for root,
+ * else $XDG_RUNTIME_DIR/tend.sock, or /run/user/UID/tend.sock without it.
+ */
+char *
+proto_default_socket(void)
+{
+	const char *dir = getenv("XDG_RUNTIME_DIR");
+
+	if (geteuid() == 0)
+		return xstrdup("/run/tend.sock");
+	if (dir != NULL && dir[0] == '/')
+		return xasprintf("%s/tend.sock", dir);
+	return xasprintf("/run/user/%u/tend.sock", (unsigned)geteuid());
 }
 
 /* Growable buffers. */
@@ -122,27 +139,43 @@ proto_add(struct buf *b, const char *key, const char *value)
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p;
 
-	buf_addf(b, " %s=", key);
-	for (p = (const unsigned char *)value; *p; p++) {
-		char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-		if (proto_plain(*p))
-			buf_add(b, p, 1);
-		else
+	buf_add(b, " ", 1);
+	buf_add(b, key, strlen(key));
+	buf_add(b, "=", 1);
+	for (p = (const unsigned char *)value; *p;) {
+		const unsigned char *run = p;
+		while (*p && proto_plain(*p))
+			p++;
+		buf_add(b, run, (size_t)(p - run));
+		if (*p) {
+			char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
 			buf_add(b, esc, 3);
+			p++;
+		}
 	}
 }
 
 void
 proto_addf(struct buf *b, const char *key, const char *fmt, ...)
 {
+	char small[64], *s = small;
 	va_list ap;
-	char *s;
+	int n;
 
+	/* Most values are numbers: no allocation for them. */
 	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(small)) {
+		va_start(ap, fmt);
+		s = xvasprintf(fmt, ap);
+		va_end(ap);
+	}
 	proto_add(b, key, s);
-	free(s);
+	if (s != small)
+		free(s);
 }
 
 void

@@ -89,6 +89,7 @@ struct proto_request {
 	long lines;
 };
 
+char *proto_default_socket(void);
 const char *proto_cmd_name(enum proto_cmd);
 int proto_cmd_parse(const char *);
 bool proto_cmd_changes_state(enum proto_cmd);

@@ -173,7 +173,6 @@ int manifest_read(FILE *, const char *path, struct manifest *,
     struct diag *);
 void manifest_free(struct manifest *);
 const char *manifest_class_name(enum task_class);
-char *manifest_default_socket(void);
 
 /* log.c: syslog, mirrored on stderr with -e or when syslog is absent. */
 void log_open(const char *ident, int facility, bool mirror);

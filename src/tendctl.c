@@ -199,7 +199,7 @@ static int
 read_answer(int fd, struct status *st)
 {
 	struct buf in = {0};
-	char chunk[65536], *nl;
+	char chunk[65536], *nl, *line;
 	bool ended = false;
 	int code = EXIT_ERROR;
 	ssize_t n;
@@ -211,11 +211,13 @@ read_answer(int fd, struct status *st)
 		if (n <= 0)
 			break;
 		buf_add(&in, chunk, (size_t)n);
-		while (!ended && (nl = memchr(in.data, '\n', in.len)) != NULL) {
-			code = answer_line(st, in.data, (size_t)(nl - in.data),
-			    &ended);
-			buf_consume(&in, (size_t)(nl - in.data) + 1);
+		line = in.data;
+		while (!ended && (nl = memchr(line, '\n',
+				      in.len - (size_t)(line - in.data)))) {
+			code = answer_line(st, line, (size_t)(nl - line), &ended);
+			line = nl + 1;
 		}
+		buf_consume(&in, (size_t)(line - in.data));
 	}
 	buf_free(&in);
 	if (!ended) {
@@ -262,7 +264,7 @@ main(int argc, char **argv)
 	}
 	if (socket_path == NULL)
 		socket_path = env && *env ? xstrdup(env)
-					  : manifest_default_socket();
+					  : proto_default_socket();
 	if ((fd = control_connect(socket_path)) == -1) {
 		fprintf(stderr, "tendctl: cannot reach tendd at %s: %s\n",
 		    socket_path, strerror(errno));

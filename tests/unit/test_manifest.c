@@ -181,7 +181,7 @@ static void
 test_empty_manifest(void **state)
 {
 	struct manifest m;
-	char *sock = manifest_default_socket();
+	char *sock = proto_default_socket();
 
 	(void)state;
 	parse_ok("", &m);
@@ -210,7 +210,7 @@ test_empty_manifest(void **state)
 static void
 test_default_socket(void **state)
 {
-	char *sock = manifest_default_socket();
+	char *sock = proto_default_socket();
 
 	(void)state;
 	if (geteuid() == 0)
@@ -1279,7 +1279,7 @@ test_long_line_in_tend(void **state)
 	struct manifest m;
 	struct diag d;
 	char *path = repeat('p', 300), *text;
-	char *sock = manifest_default_socket();
+	char *sock = proto_default_socket();
 
 	(void)state;
 	path[0] = '/';
