@@ -46,7 +46,8 @@ cmdline_word(const char **src, char **dst)
 			for (s++; *s != '"'; s++) {
 				if (*s == '\0')
 					return "unterminated double quote";
-				if (*s == '\\' && s[1] && strchr("\\\"$`", s[1]))
+				if (*s == '\\' && s[1] &&
+				    strchr("\\\"$`", s[1]))
 					s++;
 				*d++ = *s;
 			}
@@ -70,7 +71,8 @@ const char *
 cmdline_split(const char *s, char ***argvp, int *argcp)
 {
 	size_t len = strlen(s);
-	size_t maxwords = len / 2 + 2; /* each word but the last takes a blank */
+	size_t maxwords =
+	    len / 2 + 2; /* each word but the last takes a blank */
 	char **argv = xmalloc(maxwords * sizeof(char *) + len + 1);
 	char *d = (char *)(argv + maxwords);
 	const char *why = NULL;

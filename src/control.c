@@ -19,16 +19,16 @@
 
 #include "tend.h"
 
-#define CLIENTS_MAX  1024	      /* beyond, accepting waits */
-#define CLIENT_IDLE  10.0	      /* seconds to send a request */
+#define CLIENTS_MAX    1024       /* beyond, accepting waits */
+#define CLIENT_IDLE    10.0       /* seconds to send a request */
 #define CLIENT_OUT_MAX (64 << 20) /* an answer that big is dropped */
 
 enum client_wait {
 	WAIT_NONE,
-	WAIT_STOPPED,	/* until the tasks have no process */
+	WAIT_STOPPED,   /* until the tasks have no process */
 	WAIT_RESTARTED, /* until the tasks are no longer stopping */
-	WAIT_RUN,	/* until one run ends */
-	WAIT_SHUTDOWN,	/* until tendd exits */
+	WAIT_RUN,       /* until one run ends */
+	WAIT_SHUTDOWN,  /* until tendd exits */
 };
 
 struct client {
@@ -67,17 +67,17 @@ static void
 client_flush(struct client *c)
 {
 	if (c->out.len > CLIENT_OUT_MAX) {
-		log_msg(LOG_WARNING, "control: answer to pid %ld too large, "
-				     "dropped",
-		    (long)c->peer.pid);
+		log_msg(LOG_WARNING,
+		        "control: answer to pid %ld too large, "
+		        "dropped",
+		        (long)c->peer.pid);
 		client_close(c);
 		return;
 	}
 	ev_io_start(EV_DEFAULT, &c->wio);
 }
 
-static void
-client_msg(struct client *c, const char *type, const char *fmt, ...)
+static void client_msg(struct client *c, const char *type, const char *fmt, ...)
     PRINTFLIKE(3, 4);
 
 static void
@@ -125,7 +125,7 @@ status_task(struct buf *b, const struct task *t, ev_tstamp now)
 	proto_addf(b, "restarts", "%lu", t->policy.restarts);
 	if (t->policy.state == STATE_BACKOFF)
 		proto_addf(b, "next_start", "%.3f",
-		    t->next_start > now ? t->next_start - now : 0.0);
+		           t->next_start > now ? t->next_start - now : 0.0);
 	if (t->has_last_exit && WIFSIGNALED(t->last_wstatus)) {
 		const char *name = signame_name(WTERMSIG(t->last_wstatus));
 		proto_add(b, "signal", name ? name : "unnamed");
@@ -135,7 +135,7 @@ status_task(struct buf *b, const struct task *t, ev_tstamp now)
 	} else if (t->has_last_exit)
 		proto_addf(b, "code", "%d", WEXITSTATUS(t->last_wstatus));
 	proto_addf(b, "active", "%lu",
-	    cfg->class == CLASS_PER_REQUEST ? t->policy.active : 0);
+	           cfg->class == CLASS_PER_REQUEST ? t->policy.active : 0);
 	proto_addf(b, "requests", "%lu", t->requests);
 	proto_addf(b, "failures", "%lu", t->failures);
 	proto_end(b);
@@ -222,7 +222,8 @@ client_wait_check(struct client *c)
 	if ((c->wait == WAIT_STOPPED || c->wait == WAIT_RESTARTED) &&
 	    client_wait_over(c)) {
 		for (int i = 0; i < c->ntasks; i++)
-			client_msg(c, "msg", "%s %s", c->tasks[i]->cfg->name,
+			client_msg(
+			    c, "msg", "%s %s", c->tasks[i]->cfg->name,
 			    policy_state_name(c->tasks[i]->policy.state));
 		client_end(c, EXIT_OK);
 	}
@@ -265,7 +266,7 @@ control_shutdown_done(void)
 			continue;
 		client_end(c, EXIT_OK);
 		ssize_t n = send(c->fd, c->out.data, c->out.len,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		                 MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)n;
 	}
 }
@@ -277,7 +278,7 @@ do_start_stop(struct client *c, const struct proto_request *r)
 {
 	if (r->ntasks == 0) {
 		client_msg(c, "err", "%s needs a task name",
-		    proto_cmd_name(r->cmd));
+		           proto_cmd_name(r->cmd));
 		client_end(c, EXIT_ERROR);
 		return;
 	}
@@ -342,7 +343,7 @@ do_run(struct client *c, const struct proto_request *r)
 	}
 	if (!r->wait) {
 		client_msg(c, "msg", "%s started, pid %ld", t->cfg->name,
-		    (long)run->pid);
+		           (long)run->pid);
 		client_end(c, EXIT_OK);
 		return;
 	}
@@ -364,7 +365,7 @@ control_log_request(const struct client *c, const struct proto_request *r)
 	if (r->wait || r->dry_run)
 		buf_addf(&words, " %s", r->wait ? "--wait" : "--dry-run");
 	log_msg(LOG_INFO, "control: uid %u pid %ld: %s", (unsigned)c->peer.uid,
-	    (long)c->peer.pid, words.data);
+	        (long)c->peer.pid, words.data);
 	buf_free(&words);
 }
 
@@ -384,9 +385,10 @@ client_request(struct client *c, const char *line, size_t len)
 	}
 	if (proto_cmd_changes_state(r.cmd)) {
 		if (!c->privileged) {
-			client_msg(c, "err", "permission denied: uid %u may "
-					     "only query",
-			    (unsigned)c->peer.uid);
+			client_msg(c, "err",
+			           "permission denied: uid %u may "
+			           "only query",
+			           (unsigned)c->peer.uid);
 			client_end(c, EXIT_ERROR);
 			proto_msg_free(&m);
 			return;
@@ -416,7 +418,7 @@ client_request(struct client *c, const char *line, size_t len)
 	case CMD_LOG:
 	case CMD_METRICS:
 		client_msg(c, "err", "%s is not implemented yet",
-		    proto_cmd_name(r.cmd));
+		           proto_cmd_name(r.cmd));
 		client_end(c, EXIT_ERROR);
 		break;
 	}
@@ -449,7 +451,7 @@ client_read_cb(EV_P_ ev_io *w, int revents)
 	ev_timer_stop(EV_A_ & c->idle);
 	if (nl == NULL) {
 		client_msg(c, "err", "request longer than %d bytes",
-		    PROTO_LINE_MAX);
+		           PROTO_LINE_MAX);
 		client_end(c, EXIT_ERROR);
 		return;
 	}
@@ -520,7 +522,8 @@ accept_cb(EV_P_ ev_io *w, int revents)
 	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
 		if (errno == EMFILE || errno == ENFILE)
-			log_msg(LOG_ERR, "control: accept: %s", strerror(errno));
+			log_msg(LOG_ERR, "control: accept: %s",
+			        strerror(errno));
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -559,7 +562,7 @@ control_claim(const char *path, struct sockaddr_un *sun)
 	}
 	if (errno == ECONNREFUSED && unlink(path) == -1) {
 		log_msg(LOG_ERR, "cannot remove stale socket %s: %s", path,
-		    strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -571,7 +574,7 @@ control_claim(const char *path, struct sockaddr_un *sun)
  */
 int
 control_open(const char *path, const struct manifest *m, struct task *tasks,
-    size_t ntasks)
+             size_t ntasks)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	mode_t old;
@@ -594,7 +597,8 @@ control_open(const char *path, const struct manifest *m, struct task *tasks,
 	}
 	umask(old);
 	if (chmod(path, m->socket_mode) == -1 ||
-	    (m->has_socket_group && chown(path, (uid_t)-1, m->socket_gid) == -1) ||
+	    (m->has_socket_group &&
+	     chown(path, (uid_t)-1, m->socket_gid) == -1) ||
 	    listen(ctl.fd, 128) == -1) {
 		unlink(path);
 		goto fail;

@@ -38,8 +38,8 @@ describe_wait_status(int status, char *buf, size_t size)
 	} else if (WIFSIGNALED(status)) {
 		const char *name = signame_name(WTERMSIG(status));
 		snprintf(buf, size, "killed by signal %d (%s)%s",
-		    WTERMSIG(status), name ? name : "unnamed",
-		    WCOREDUMP(status) ? ", core dumped" : "");
+		         WTERMSIG(status), name ? name : "unnamed",
+		         WCOREDUMP(status) ? ", core dumped" : "");
 	} else
 		snprintf(buf, size, "wait status %#x", status);
 	return buf;

@@ -46,11 +46,11 @@ struct reader {
 	size_t bufcap;
 	int lineno;
 	enum line_kind kind;
-	bool too_long;	 /* the current line's value is lost */
-	bool handled;	 /* libinih called the handler for it */
+	bool too_long;           /* the current line's value is lost */
+	bool handled;            /* libinih called the handler for it */
 	const char *const *keys; /* known keys, to catch indented ones */
-	int section;	 /* current section, -1 before the first */
-	bool have_key;	 /* libinih's prev_name: a key since the header */
+	int section;             /* current section, -1 before the first */
+	bool have_key;   /* libinih's prev_name: a key since the header */
 	long last_entry; /* the entry continuation lines extend, or -1 */
 };
 
@@ -89,18 +89,18 @@ inifile_section(struct reader *r, const char *line)
 	r->section = SECTION_BROKEN;
 	if (close == NULL) {
 		diag_add(r->diag, r->filename, r->lineno,
-		    "section header has no closing ']'");
+		         "section header has no closing ']'");
 		return;
 	}
 	for (p = close + 1; inifile_blank(*p); p++)
 		;
 	if (*p != '\0' && *p != ';' && *p != '#') {
 		diag_add(r->diag, r->filename, r->lineno,
-		    "unexpected text after section header");
+		         "unexpected text after section header");
 		return;
 	}
 	ini->sections = xreallocarray(ini->sections, ini->nsections + 1,
-	    sizeof(*ini->sections));
+	                              sizeof(*ini->sections));
 	ini->sections[ini->nsections].name =
 	    strndup(open + 1, (size_t)(close - open - 1));
 	if (ini->sections[ini->nsections].name == NULL)
@@ -123,12 +123,12 @@ inifile_next(char *str, int num, void *stream)
 
 	if (r->kind == LINE_KEY && !r->handled && !r->too_long)
 		diag_add(r->diag, r->filename, r->lineno,
-		    "expected KEY = VALUE, a [section] or a comment");
+		         "expected KEY = VALUE, a [section] or a comment");
 	len = getline(&r->buf, &r->bufcap, r->fp);
 	if (len < 0) {
 		if (ferror(r->fp))
 			diag_add(r->diag, r->filename, 0, "cannot read: %s",
-			    strerror(errno));
+			         strerror(errno));
 		r->kind = LINE_BLANK;
 		return NULL;
 	}
@@ -141,7 +141,7 @@ inifile_next(char *str, int num, void *stream)
 		line += 3, len -= 3;
 	if (strlen(line) != (size_t)len) {
 		diag_add(r->diag, r->filename, r->lineno,
-		    "line contains a NUL byte");
+		         "line contains a NUL byte");
 		line[0] = '\0';
 	}
 
@@ -166,7 +166,8 @@ inifile_next(char *str, int num, void *stream)
 	}
 
 	r->too_long = true;
-	diag_add(r->diag, r->filename, r->lineno,
+	diag_add(
+	    r->diag, r->filename, r->lineno,
 	    "line too long (%zd bytes; libinih takes %zu): continue the value "
 	    "on indented lines",
 	    len, limit);
@@ -181,7 +182,8 @@ inifile_next(char *str, int num, void *stream)
 	/* Give libinih the key alone, so the key is still known. */
 	sep = strpbrk(line, "=:");
 	if (sep != NULL && (size_t)(sep - line) < limit)
-		snprintf(str, (size_t)num, "%.*s\n", (int)(sep - line + 1), line);
+		snprintf(str, (size_t)num, "%.*s\n", (int)(sep - line + 1),
+		         line);
 	else
 		strcpy(str, "\n");
 	return str;
@@ -198,7 +200,8 @@ inifile_cut_comment(char *value)
 			*p = '\0';
 			break;
 		}
-	for (end = value + strlen(value); end > value && inifile_blank(end[-1]);)
+	for (end = value + strlen(value);
+	     end > value && inifile_blank(end[-1]);)
 		*--end = '\0';
 }
 
@@ -233,7 +236,8 @@ inifile_continue(struct reader *r, const char *value)
 		return;
 	e = &r->ini->entries[r->last_entry];
 	if ((key = inifile_indented_key(r, value)) != NULL) {
-		diag_add(r->diag, r->filename, r->lineno,
+		diag_add(
+		    r->diag, r->filename, r->lineno,
 		    "indented line continues the value of '%s'; to set '%s', "
 		    "start the line in the first column",
 		    e->key, key);
@@ -251,7 +255,7 @@ inifile_continue(struct reader *r, const char *value)
 
 static int
 inifile_handler(void *user, const char *section, const char *name,
-    const char *value)
+                const char *value)
 {
 	struct reader *r = user;
 	struct inifile *ini = r->ini;
@@ -272,7 +276,7 @@ inifile_handler(void *user, const char *section, const char *name,
 	if (r->section == SECTION_BROKEN)
 		return 1;
 	ini->entries = xreallocarray(ini->entries, ini->nentries + 1,
-	    sizeof(*ini->entries));
+	                             sizeof(*ini->entries));
 	e = &ini->entries[ini->nentries];
 	e->section = r->section;
 	e->key = xstrdup(name);
@@ -284,12 +288,12 @@ inifile_handler(void *user, const char *section, const char *name,
 
 /*
  * Read fp into ini. keys (NULL-terminated, or NULL) are the key names an
- * indented line must not start with. Problems go to diag; returns 0 if there were none here,
- * else -1. ini is filled either way and must be freed.
+ * indented line must not start with. Problems go to diag; returns 0 if there
+ * were none here, else -1. ini is filled either way and must be freed.
  */
 int
 inifile_read(FILE *fp, const char *filename, const char *const *keys,
-    struct inifile *ini, struct diag *diag)
+             struct inifile *ini, struct diag *diag)
 {
 	struct reader r = {
 	    .fp = fp,

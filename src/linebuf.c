@@ -22,7 +22,7 @@ linebuf_keep(struct linebuf *lb, const char *data, size_t n)
 /* Emit the kept partial line joined with data[0..n). */
 static void
 linebuf_emit_joined(struct linebuf *lb, const char *data, size_t n,
-    linebuf_emit_fn emit, void *ctx)
+                    linebuf_emit_fn emit, void *ctx)
 {
 	linebuf_keep(lb, data, n);
 	emit(ctx, lb->partial, lb->len);
@@ -34,7 +34,7 @@ linebuf_emit_joined(struct linebuf *lb, const char *data, size_t n,
 /* Feed n bytes; emit every complete line (without its newline). */
 void
 linebuf_feed(struct linebuf *lb, const char *data, size_t n,
-    linebuf_emit_fn emit, void *ctx)
+             linebuf_emit_fn emit, void *ctx)
 {
 	while (n > 0) {
 		const char *nl = memchr(data, '\n', n);

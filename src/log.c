@@ -24,8 +24,8 @@ static struct {
 static const char *
 log_level_name(int prio)
 {
-	static const char *names[] = {"emerg", "alert", "crit", "err",
-	    "warning", "notice", "info", "debug"};
+	static const char *names[] = {"emerg",   "alert",  "crit", "err",
+	                              "warning", "notice", "info", "debug"};
 
 	return names[LOG_PRI(prio)];
 }
@@ -66,7 +66,7 @@ log_open(const char *ident, int facility, bool mirror)
 		openlog(ident, LOG_PID | LOG_NDELAY, facility);
 	else
 		fprintf(stderr, "%s: no syslog at %s (%s): logging to stderr\n",
-		    ident, SYSLOG_PATH, strerror(err));
+		        ident, SYSLOG_PATH, strerror(err));
 }
 
 void
@@ -91,7 +91,7 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	if (logger.to_stderr) {
 		char *line = xvasprintf(fmt, ap);
 		fprintf(stderr, "%s: %s: %s\n", logger.ident,
-		    log_level_name(prio), line);
+		        log_level_name(prio), line);
 		free(line);
 	}
 }

@@ -16,7 +16,7 @@
 
 #include "tend.h"
 
-#define DURABLE	    (1u << CLASS_DURABLE)
+#define DURABLE     (1u << CLASS_DURABLE)
 #define LOG_ONLY    (1u << CLASS_LOG_ONLY)
 #define PER_REQUEST (1u << CLASS_PER_REQUEST)
 #define ALL_CLASSES (DURABLE | LOG_ONLY | PER_REQUEST)
@@ -29,8 +29,7 @@ static const char *class_names[] = {
     [CLASS_PER_REQUEST] = "per-request",
 };
 
-const char *
-manifest_class_name(enum task_class class)
+const char *manifest_class_name(enum task_class class)
 {
 	return class_names[class];
 }
@@ -348,10 +347,11 @@ key_syslog_facility(struct manifest *m, const char *v)
 		const char *name;
 		int facility;
 	} facilities[] = {
-	    {"daemon", LOG_DAEMON}, {"user", LOG_USER},	    {"local0", LOG_LOCAL0},
-	    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
-	    {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
-	    {"local7", LOG_LOCAL7},
+	    {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+	    {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+	    {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+	    {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+	    {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
 	};
 
 	for (size_t i = 0; i < sizeof(facilities) / sizeof(*facilities); i++)
@@ -481,29 +481,29 @@ task_key_find(const char *name)
  */
 static void
 task_apply(struct build *b, struct task_config *t, const struct ini_entry *e,
-    bool class_ok, int *first_line)
+           bool class_ok, int *first_line)
 {
 	const struct task_key *k = task_key_find(e->key);
 	size_t idx;
 	const char *why;
 
 	if (k == NULL) {
-		diag_add(b->diag, b->file, e->line, "unknown key '%s' in task %s",
-		    e->key, t->name);
+		diag_add(b->diag, b->file, e->line,
+		         "unknown key '%s' in task %s", e->key, t->name);
 		return;
 	}
 	idx = (size_t)(k - task_keys);
 	if (first_line[idx] && idx != KEY_ENV) {
 		diag_add(b->diag, b->file, e->line,
-		    "duplicate key '%s' (first at line %d)", e->key,
-		    first_line[idx]);
+		         "duplicate key '%s' (first at line %d)", e->key,
+		         first_line[idx]);
 		return;
 	}
 	first_line[idx] = e->line;
 	if (class_ok && !(k->classes & (1u << t->class))) {
 		diag_add(b->diag, b->file, e->line,
-		    "key '%s' does not apply to a %s task", e->key,
-		    class_names[t->class]);
+		         "key '%s' does not apply to a %s task", e->key,
+		         class_names[t->class]);
 		return;
 	}
 	if (e->value == NULL) /* lost to a long line, already reported */
@@ -516,7 +516,7 @@ task_apply(struct build *b, struct task_config *t, const struct ini_entry *e,
 		why = k->parse(t, e->value);
 	if (why != NULL)
 		diag_add(b->diag, b->file, e->line, "%s = %s: %s", e->key,
-		    e->value, why);
+		         e->value, why);
 }
 
 /* Checks that need the whole task. */
@@ -525,15 +525,16 @@ task_check(struct build *b, struct task_config *t, const int *first_line)
 {
 	if (!first_line[KEY_COMMAND])
 		diag_add(b->diag, b->file, t->line,
-		    "task %s: missing required key 'command'", t->name);
+		         "task %s: missing required key 'command'", t->name);
 	if (t->has_user && t->user == NULL && !t->has_group)
 		diag_add(b->diag, b->file, first_line[KEY_USER],
-		    "user %u has no passwd entry: set group too",
-		    (unsigned)t->uid);
+		         "user %u has no passwd entry: set group too",
+		         (unsigned)t->uid);
 	if (t->class == CLASS_DURABLE && t->backoff_min_ms > t->backoff_max_ms)
-		diag_add(b->diag, b->file,
+		diag_add(
+		    b->diag, b->file,
 		    first_line[KEY_BACKOFF_MIN] ? first_line[KEY_BACKOFF_MIN]
-						: first_line[KEY_BACKOFF_MAX],
+		                                : first_line[KEY_BACKOFF_MAX],
 		    "backoff_min (%lldms) is longer than backoff_max (%lldms)",
 		    (long long)t->backoff_min_ms, (long long)t->backoff_max_ms);
 }
@@ -554,14 +555,15 @@ task_build(struct build *b, int section, const char *name)
 
 	if (!task_name_valid(name)) {
 		diag_add(b->diag, b->file, s->line,
-		    "bad task name '%s': 1 to 64 of A-Z a-z 0-9 _ . -", name);
+		         "bad task name '%s': 1 to 64 of A-Z a-z 0-9 _ . -",
+		         name);
 		keep = false;
 	}
 	for (size_t i = 0; keep && i < m->ntasks; i++)
 		if (strcmp(m->tasks[i].name, name) == 0) {
 			diag_add(b->diag, b->file, s->line,
-			    "duplicate task '%s' (first at line %d)", name,
-			    m->tasks[i].line);
+			         "duplicate task '%s' (first at line %d)", name,
+			         m->tasks[i].line);
 			keep = false;
 		}
 	task_defaults(&t, name, s->line);
@@ -574,7 +576,7 @@ task_build(struct build *b, int section, const char *name)
 			continue;
 		if ((why = key_class(&t, e->value)) != NULL)
 			diag_add(b->diag, b->file, e->line, "class = %s: %s",
-			    e->value, why);
+			         e->value, why);
 		else
 			class_ok = true;
 		break;
@@ -582,10 +584,10 @@ task_build(struct build *b, int section, const char *name)
 	for (size_t i = 0; i < b->ini->nentries; i++)
 		if (b->ini->entries[i].section == section)
 			task_apply(b, &t, &b->ini->entries[i], class_ok,
-			    first_line);
+			           first_line);
 	if (!first_line[KEY_CLASS])
 		diag_add(b->diag, b->file, s->line,
-		    "task %s: missing required key 'class'", t.name);
+		         "task %s: missing required key 'class'", t.name);
 	task_check(b, &t, first_line);
 	if (!keep) {
 		task_config_free(&t);
@@ -611,13 +613,13 @@ global_build(struct build *b, int section)
 				break;
 		if (k == NGLOBAL_KEYS) {
 			diag_add(b->diag, b->file, e->line,
-			    "unknown key '%s' in [tend]", e->key);
+			         "unknown key '%s' in [tend]", e->key);
 			continue;
 		}
 		if (first_line[k]) {
 			diag_add(b->diag, b->file, e->line,
-			    "duplicate key '%s' (first at line %d)", e->key,
-			    first_line[k]);
+			         "duplicate key '%s' (first at line %d)",
+			         e->key, first_line[k]);
 			continue;
 		}
 		first_line[k] = e->line;
@@ -625,7 +627,7 @@ global_build(struct build *b, int section)
 			continue;
 		if ((why = global_keys[k].parse(b->m, e->value)) != NULL)
 			diag_add(b->diag, b->file, e->line, "%s = %s: %s",
-			    e->key, e->value, why);
+			         e->key, e->value, why);
 	}
 }
 
@@ -637,13 +639,14 @@ manifest_build(struct build *b)
 	for (size_t i = 0; i < b->ini->nentries; i++)
 		if (b->ini->entries[i].section < 0)
 			diag_add(b->diag, b->file, b->ini->entries[i].line,
-			    "key '%s' outside any section",
-			    b->ini->entries[i].key);
+			         "key '%s' outside any section",
+			         b->ini->entries[i].key);
 	for (size_t i = 0; i < b->ini->nsections; i++) {
 		const struct ini_section *s = &b->ini->sections[i];
 		if (strcmp(s->name, "tend") == 0) {
 			if (tend_line)
-				diag_add(b->diag, b->file, s->line,
+				diag_add(
+				    b->diag, b->file, s->line,
 				    "duplicate section [tend] (first at line "
 				    "%d)",
 				    tend_line);
@@ -653,9 +656,9 @@ manifest_build(struct build *b)
 			task_build(b, (int)i, s->name + 5);
 		else
 			diag_add(b->diag, b->file, s->line,
-			    "unknown section [%s]: expected [tend] or "
-			    "[task:NAME]",
-			    s->name);
+			         "unknown section [%s]: expected [tend] or "
+			         "[task:NAME]",
+			         s->name);
 	}
 	for (size_t i = 0; i < b->m->ntasks; i++)
 		if (b->m->tasks[i].stop_timeout_ms == STOP_TIMEOUT_INHERIT)
@@ -667,8 +670,7 @@ manifest_build(struct build *b)
  * every problem in diag. m is filled either way and must be freed.
  */
 int
-manifest_read(FILE *fp, const char *path, struct manifest *m,
-    struct diag *diag)
+manifest_read(FILE *fp, const char *path, struct manifest *m, struct diag *diag)
 {
 	const char *keys[NTASK_KEYS + NGLOBAL_KEYS + 1];
 	struct inifile ini;

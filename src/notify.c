@@ -26,8 +26,10 @@ notify_send(const char *state)
 	if (path == NULL || *path == '\0')
 		return;
 	plen = strlen(path);
-	if ((path[0] != '/' && path[0] != '@') || plen >= sizeof(sun.sun_path)) {
-		log_msg(LOG_WARNING, "NOTIFY_SOCKET %s: not a socket path", path);
+	if ((path[0] != '/' && path[0] != '@') ||
+	    plen >= sizeof(sun.sun_path)) {
+		log_msg(LOG_WARNING, "NOTIFY_SOCKET %s: not a socket path",
+		        path);
 		return;
 	}
 	memcpy(sun.sun_path, path, plen);
@@ -36,9 +38,9 @@ notify_send(const char *state)
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    sendto(fd, state, strlen(state), MSG_DONTWAIT | MSG_NOSIGNAL,
-		(struct sockaddr *)&sun, len) == -1)
+	           (struct sockaddr *)&sun, len) == -1)
 		log_msg(LOG_WARNING, "cannot notify %s to %s: %s", state, path,
-		    strerror(errno));
+		        strerror(errno));
 	if (fd != -1)
 		close(fd);
 }

@@ -13,8 +13,8 @@
 static const char *state_names[] = {
     [STATE_STOPPED] = "stopped", [STATE_RUNNING] = "running",
     [STATE_BACKOFF] = "backoff", [STATE_STOPPING] = "stopping",
-    [STATE_DONE] = "done",	 [STATE_FAILED] = "failed",
-    [STATE_IDLE] = "idle",	 [STATE_LISTENING] = "listening",
+    [STATE_DONE] = "done",       [STATE_FAILED] = "failed",
+    [STATE_IDLE] = "idle",       [STATE_LISTENING] = "listening",
 };
 
 const char *
@@ -56,7 +56,7 @@ durable_restart(struct task_policy *p, const struct run_end *end)
 	p->streak++;
 	p->restarts++;
 	d.delay_ms = policy_backoff_delay(p->backoff_min_ms, p->backoff_max_ms,
-	    p->streak);
+	                                  p->streak);
 	if (end->spawn_failed && d.delay_ms < SPAWN_RETRY_MS)
 		d.delay_ms = SPAWN_RETRY_MS;
 	if (d.delay_ms == 0) {
@@ -70,7 +70,7 @@ durable_restart(struct task_policy *p, const struct run_end *end)
 
 static struct decision
 durable_handle(struct task_policy *p, enum task_event ev,
-    const struct run_end *end)
+               const struct run_end *end)
 {
 	switch (p->state) {
 	case STATE_STOPPED:
@@ -119,7 +119,7 @@ durable_handle(struct task_policy *p, enum task_event ev,
 
 static struct decision
 log_only_handle(struct task_policy *p, enum task_event ev,
-    const struct run_end *end)
+                const struct run_end *end)
 {
 	switch (p->state) {
 	case STATE_STOPPED:
@@ -141,7 +141,7 @@ log_only_handle(struct task_policy *p, enum task_event ev,
 		p->want_up = false;
 		p->state = end->success ? STATE_DONE : STATE_FAILED;
 		return decide(!end->success && p->essential ? ACTION_ESSENTIAL
-							    : 0);
+		                                            : 0);
 	case STATE_STOPPING:
 		if (ev == EVENT_START || ev == EVENT_STOP)
 			p->want_up = ev == EVENT_START;
@@ -191,7 +191,7 @@ per_request_handle(struct task_policy *p, enum task_event ev)
  */
 struct decision
 policy_handle(struct task_policy *p, enum task_event ev,
-    const struct run_end *end)
+              const struct run_end *end)
 {
 	static const struct run_end none = {.success = true};
 

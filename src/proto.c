@@ -158,7 +158,7 @@ proto_add(struct buf *b, const char *key, const char *value)
 void
 proto_addf(struct buf *b, const char *key, const char *fmt, ...)
 {
-	char small[64], *s = small;
+	char small[64], *heap = NULL;
 	va_list ap;
 	int n;
 
@@ -170,12 +170,11 @@ proto_addf(struct buf *b, const char *key, const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof(small)) {
 		va_start(ap, fmt);
-		s = xvasprintf(fmt, ap);
+		heap = xvasprintf(fmt, ap);
 		va_end(ap);
 	}
-	proto_add(b, key, s);
-	if (s != small)
-		free(s);
+	proto_add(b, key, heap ? heap : small);
+	free(heap);
 }
 
 void
@@ -233,7 +232,7 @@ proto_parse(const char *line, size_t len, struct proto_msg *m)
 		return "empty line or NUL byte";
 	for (size_t i = 0; i < len; i++)
 		nspaces += line[i] == ' ';
-	if (nspaces >= PROTO_FIELDS_MAX)
+	if (nspaces > PROTO_FIELDS_MAX)
 		return "too many fields";
 	m->fields = xcalloc(nspaces + 1, sizeof(*m->fields));
 	m->storage = xmalloc(len + 1);
@@ -348,7 +347,8 @@ proto_request_decode(const struct proto_msg *m, struct proto_request *r)
 	if (strcmp(m->type, "request") != 0)
 		return "not a request";
 	if (v == NULL || strcmp(v, PROTO_VERSION_STRING) != 0)
-		return "unsupported protocol version (tendctl and tendd differ)";
+		return "unsupported protocol version (tendctl and tendd "
+		       "differ)";
 	if (cmd == NULL || (c = proto_cmd_parse(cmd)) < 0)
 		return "unknown command";
 	r->cmd = (enum proto_cmd)c;

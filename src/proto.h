@@ -9,12 +9,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define PROTO_VERSION	     1
+#define PROTO_VERSION        1
 #define PROTO_VERSION_STRING "1"
-#define PROTO_LINE_MAX	     8192 /* a request line, newline included */
+#define PROTO_LINE_MAX       8192 /* a request line, newline included */
 #define PROTO_FIELDS_MAX     512  /* fields in one message */
-#define PROTO_TASKS_MAX	     256  /* task names in one request */
-#define PROTO_NAME_MAX	     64	  /* a task name: SPEC section 3 */
+#define PROTO_TASKS_MAX      256  /* task names in one request */
+#define PROTO_NAME_MAX       64   /* a task name: SPEC section 3 */
 
 enum proto_cmd {
 	CMD_STATUS,
@@ -30,10 +30,10 @@ enum proto_cmd {
 };
 
 /* Exit statuses of tendctl, also sent by tendd in "end code=N". */
-#define EXIT_OK		  0
-#define EXIT_ERROR	  1
-#define EXIT_NOT_RUNNING  3
-#define EXIT_UNREACHABLE  4
+#define EXIT_OK          0
+#define EXIT_ERROR       1
+#define EXIT_NOT_RUNNING 3
+#define EXIT_UNREACHABLE 4
 
 /* A growable byte buffer, always NUL-terminated. */
 struct buf {
@@ -72,8 +72,8 @@ const char *proto_get_nth(const struct proto_msg *, const char *key, int n);
 void proto_msg_free(struct proto_msg *);
 
 /* status.c: tendctl's rendering of a status answer. */
-void status_print(const struct proto_msg *daemon,
-    const struct proto_msg *tasks, size_t ntasks, bool json, FILE *);
+void status_print(const struct proto_msg *daemon, const struct proto_msg *tasks,
+                  size_t ntasks, bool json, FILE *);
 char *status_json_string(const char *);
 
 /* A request, as tendctl builds it and tendd reads it. */
@@ -95,6 +95,6 @@ int proto_cmd_parse(const char *);
 bool proto_cmd_changes_state(enum proto_cmd);
 void proto_request_encode(struct buf *, const struct proto_request *);
 const char *proto_request_decode(const struct proto_msg *,
-    struct proto_request *);
+                                 struct proto_request *);
 
 #endif

@@ -6,10 +6,10 @@
  * A run ends when its process is reaped: what it wrote before exiting is
  * then drained from the pipes, and what is left of its process group is
  * killed. Pipes are not waited on to EOF, since a grandchild that left the
- * group may keep them open forever. Ended runs are freed in an ev_prepare, after every
- * callback of the loop iteration has run: libev may deliver one exit to a
- * run's watcher and to the orphan watcher, in either order, and both must
- * still find the run.
+ * group may keep them open forever. Ended runs are freed in an ev_prepare,
+ * after every callback of the loop iteration has run: libev may deliver one
+ * exit to a run's watcher and to the orphan watcher, in either order, and both
+ * must still find the run.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,8 +20,8 @@
 
 #include "tend.h"
 
-#define READ_CHUNK     16384	   /* per wakeup, per pipe */
-#define DRAIN_MAX      (4 * 65536) /* read at reap: a pipe or four */
+#define READ_CHUNK 16384       /* per wakeup, per pipe */
+#define DRAIN_MAX  (4 * 65536) /* read at reap: a pipe or four */
 
 static struct run *all_runs;  /* live and ended-but-not-freed */
 static struct run *dead_runs; /* ended, freed by run_reclaim */
@@ -32,7 +32,7 @@ run_log_line(void *ctx, const char *line, size_t len)
 	struct run_output *o = ctx;
 
 	log_msg(o->prio, "%s[%ld]: %.*s", o->run->task->cfg->name,
-	    (long)o->run->pid, (int)len, line);
+	        (long)o->run->pid, (int)len, line);
 }
 
 static void
@@ -58,7 +58,8 @@ output_read(struct run_output *o, size_t max)
 	while (total < max) {
 		n = read(o->io.fd, buf, sizeof(buf));
 		if (n > 0) {
-			linebuf_feed(&o->lines, buf, (size_t)n, run_log_line, o);
+			linebuf_feed(&o->lines, buf, (size_t)n, run_log_line,
+			             o);
 			total += (size_t)n;
 			continue;
 		}
@@ -125,9 +126,10 @@ kill_cb(EV_P_ ev_timer *w, int revents)
 
 	(void)EV_A;
 	(void)revents;
-	log_msg(LOG_WARNING, "task %s (pid %ld): still running after "
-			     "stop_timeout, sending SIGKILL",
-	    r->task->cfg->name, (long)r->pid);
+	log_msg(LOG_WARNING,
+	        "task %s (pid %ld): still running after "
+	        "stop_timeout, sending SIGKILL",
+	        r->task->cfg->name, (long)r->pid);
 	run_signal(r, SIGKILL);
 }
 

@@ -19,13 +19,14 @@
 
 #include "tend.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static const char *step_names[] = {
-    [STEP_SETSID] = "setsid",	  [STEP_DUP2] = "dup2",
-    [STEP_UMASK] = "umask",	  [STEP_CHDIR] = "chdir",
+    [STEP_SETSID] = "setsid",       [STEP_DUP2] = "dup2",
+    [STEP_UMASK] = "umask",         [STEP_CHDIR] = "chdir",
     [STEP_SETGROUPS] = "setgroups", [STEP_SETGID] = "setgid",
-    [STEP_SETUID] = "setuid",	  [STEP_EXEC] = "exec",
+    [STEP_SETUID] = "setuid",       [STEP_EXEC] = "exec",
 };
 
 const char *
@@ -85,7 +86,7 @@ spawn_scan_signals(void)
 	nchanged = 0;
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig == SIGCHLD || (sigaction(sig, NULL, &sa) == 0 &&
-					  sa.sa_handler != SIG_DFL))
+		                       sa.sa_handler != SIG_DFL))
 			changed_signals[nchanged++] = sig;
 }
 
@@ -162,7 +163,7 @@ plan_paths(const char *prog, char *const *envp)
 		size_t len = strcspn(p, ":");
 		/* An empty PATH element means the current directory. */
 		paths[n++] = len ? xasprintf("%.*s/%s", (int)len, p, prog)
-				 : xasprintf("./%s", prog);
+		                 : xasprintf("./%s", prog);
 		p += len;
 		if (*p == '\0')
 			break;
@@ -322,7 +323,7 @@ spawn_output(enum output_mode mode, int fd, int pipefds[2])
  */
 int
 spawn_process(const struct task_config *cfg, const struct spawn_io *io,
-    struct spawned *out)
+              struct spawned *out)
 {
 	struct plan p = {.argv = cfg->argv, .umask = cfg->umask};
 	int status[2] = {-1, -1}, opipe[2] = {-1, -1}, epipe[2] = {-1, -1};
@@ -336,8 +337,8 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	p.paths = plan_paths(cfg->argv[0], p.envp);
 	plan_ids(&p, cfg);
 	p.fd[0] = io && io->in >= 0 ? io->in : spawn_devnull();
-	p.fd[1] = io && io->out >= 0 ? io->out
-				      : spawn_output(cfg->out, 1, opipe);
+	p.fd[1] =
+	    io && io->out >= 0 ? io->out : spawn_output(cfg->out, 1, opipe);
 	p.fd[2] = spawn_output(cfg->err, 2, epipe);
 	if (p.fd[0] == -1 || p.fd[1] == -1 || p.fd[2] == -1 ||
 	    pipe2(status, O_CLOEXEC) == -1)
@@ -350,7 +351,7 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = clone(child_exec, child_stack + sizeof(child_stack),
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, &p);
+	            CLONE_VM | CLONE_VFORK | SIGCHLD, &p);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {

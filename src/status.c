@@ -27,17 +27,51 @@ status_json_string(const char *s)
 	return b.data;
 }
 
+static const char *
+skip_digits(const char *s)
+{
+	while (*s >= '0' && *s <= '9')
+		s++;
+	return s;
+}
+
+/* Whether s is a number as JSON writes them: -?(0|[1-9]d*)(.d+)?(e[+-]?d+)? */
+static bool
+json_is_number(const char *s)
+{
+	const char *p;
+
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		s = skip_digits(s);
+	else
+		return false;
+	if (*s == '.') {
+		if ((p = skip_digits(s + 1)) == s + 1)
+			return false;
+		s = p;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if ((p = skip_digits(s)) == s)
+			return false;
+		s = p;
+	}
+	return *s == '\0';
+}
+
 /* A field as a JSON number, or null when absent or not a number. */
 static void
 json_number(FILE *fp, const struct proto_msg *m, const char *key)
 {
 	const char *v = proto_get(m, key);
-	char *end;
 
-	if (v == NULL || *v == '\0' || (strtod(v, &end), *end != '\0'))
-		fputs("null", fp);
-	else
-		fputs(v, fp);
+	fputs(v != NULL && json_is_number(v) ? v : "null", fp);
 }
 
 static void
@@ -64,7 +98,7 @@ json_last_exit(FILE *fp, const struct proto_msg *t)
 		fputs("{\"signal\": ", fp);
 		json_string_field(fp, t, "signal");
 		fprintf(fp, ", \"core\": %s}",
-		    proto_get(t, "core") ? "true" : "false");
+		        proto_get(t, "core") ? "true" : "false");
 	} else if (proto_get(t, "code") != NULL) {
 		fputs("{\"code\": ", fp);
 		json_number(fp, t, "code");
@@ -74,8 +108,8 @@ json_last_exit(FILE *fp, const struct proto_msg *t)
 }
 
 static void
-status_json(const struct proto_msg *d, const struct proto_msg *tasks,
-    size_t n, FILE *fp)
+status_json(const struct proto_msg *d, const struct proto_msg *tasks, size_t n,
+            FILE *fp)
 {
 	fputs("{\"daemon\": {\"pid\": ", fp);
 	json_number(fp, d, "pid");
@@ -103,7 +137,8 @@ status_json(const struct proto_msg *d, const struct proto_msg *tasks,
 		json_string_field(fp, t, "class");
 		fputs(", \"state\": ", fp);
 		json_string_field(fp, t, "state");
-		for (size_t k = 0; k < sizeof(numbers) / sizeof(*numbers); k++) {
+		for (size_t k = 0; k < sizeof(numbers) / sizeof(*numbers);
+		     k++) {
 			fprintf(fp, ", \"%s\": ", numbers[k].json);
 			json_number(fp, t, numbers[k].wire);
 		}
@@ -129,18 +164,19 @@ cell(const struct proto_msg *t, const char *column)
 
 	if (strcmp(column, "STATE") == 0 &&
 	    (v = proto_get(t, "next_start")) != NULL)
-		return xasprintf("%s %s", proto_get(t, "state"),
+		return xasprintf(
+		    "%s %s", proto_get(t, "state"),
 		    describe_duration(strtod(v, NULL), dur, sizeof(dur)));
 	if (strcmp(column, "UPTIME") == 0) {
 		v = proto_get(t, "uptime");
-		return xstrdup(v ? describe_duration(strtod(v, NULL), dur,
-				       sizeof(dur))
-				 : "-");
+		return xstrdup(
+		    v ? describe_duration(strtod(v, NULL), dur, sizeof(dur))
+		      : "-");
 	}
 	if (strcmp(column, "LAST-EXIT") == 0) {
 		if ((v = proto_get(t, "signal")) != NULL)
 			return xasprintf("%s%s", v,
-			    proto_get(t, "core") ? " (core)" : "");
+			                 proto_get(t, "core") ? " (core)" : "");
 		v = proto_get(t, "code");
 		return v ? xasprintf("exit %s", v) : xstrdup("-");
 	}
@@ -148,10 +184,10 @@ cell(const struct proto_msg *t, const char *column)
 	{
 		char key[32];
 		size_t i;
-		for (i = 0; column[i] && i < sizeof(key) - 1; i++)
+		for (i = 0; i < sizeof(key) - 1 && column[i]; i++)
 			key[i] = (char)(column[i] >= 'A' && column[i] <= 'Z'
-					    ? column[i] - 'A' + 'a'
-					    : column[i]);
+			                    ? column[i] - 'A' + 'a'
+			                    : column[i]);
 		key[i] = '\0';
 		v = proto_get(t, key);
 	}
@@ -169,12 +205,13 @@ table_row(FILE *fp, const char **texts, const size_t *width, int ncols)
 /* One aligned table of the rows whose class matches (or not). */
 static void
 status_table(const struct proto_msg *tasks, size_t n, bool per_request,
-    FILE *fp)
+             FILE *fp)
 {
-	static const char *durable_cols[] = {"NAME", "CLASS", "STATE", "PID",
-	    "UPTIME", "RESTARTS", "LAST-EXIT"};
-	static const char *request_cols[] = {"NAME", "CLASS", "STATE",
-	    "ACTIVE", "REQUESTS", "FAILURES", "LAST-EXIT"};
+	static const char *durable_cols[] = {
+	    "NAME", "CLASS", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT"};
+	static const char *request_cols[] = {"NAME",     "CLASS",    "STATE",
+	                                     "ACTIVE",   "REQUESTS", "FAILURES",
+	                                     "LAST-EXIT"};
 	const char **cols = per_request ? request_cols : durable_cols;
 	enum { NCOLS = 7 };
 	size_t width[NCOLS], rows = 0;
@@ -206,8 +243,8 @@ status_table(const struct proto_msg *tasks, size_t n, bool per_request,
 
 /* Print a status answer: JSON, or one table per kind of task. */
 void
-status_print(const struct proto_msg *d, const struct proto_msg *tasks,
-    size_t n, bool json, FILE *fp)
+status_print(const struct proto_msg *d, const struct proto_msg *tasks, size_t n,
+             bool json, FILE *fp)
 {
 	bool any_request = false, any_other = false;
 

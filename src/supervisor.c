@@ -51,7 +51,7 @@ supervisor_shutdown(int exit_code)
 	sv.exit_code = exit_code;
 	notify_send("STOPPING=1");
 	log_msg(LOG_INFO, "stopping %zu task%s", sv.ntasks,
-	    sv.ntasks == 1 ? "" : "s");
+	        sv.ntasks == 1 ? "" : "s");
 	for (size_t i = 0; i < sv.ntasks; i++)
 		task_handle(&sv.tasks[i], EVENT_STOP);
 	if (supervisor_quiet())
@@ -69,7 +69,7 @@ stop_signal_cb(EV_P_ ev_signal *w, int revents)
 		return;
 	}
 	log_msg(LOG_WARNING, "%s received again: killing every task",
-	    signame_name(w->signum));
+	        signame_name(w->signum));
 	for (size_t i = 0; i < sv.ntasks; i++)
 		task_kill_now(&sv.tasks[i]);
 }
@@ -94,7 +94,7 @@ orphan_cb(EV_P_ ev_child *w, int revents)
 	if (run_is_ours(w->rpid))
 		return;
 	log_msg(LOG_DEBUG, "reaped orphan pid %ld: %s", (long)w->rpid,
-	    describe_wait_status(w->rstatus, how, sizeof(how)));
+	        describe_wait_status(w->rstatus, how, sizeof(how)));
 }
 
 static void
@@ -110,9 +110,10 @@ reclaim_cb(EV_P_ ev_prepare *w, int revents)
 void
 supervisor_essential_failed(struct task *t, int exit_code)
 {
-	log_msg(LOG_ERR, "essential task %s failed: shutting down with exit "
-			 "status %d",
-	    t->cfg->name, exit_code);
+	log_msg(LOG_ERR,
+	        "essential task %s failed: shutting down with exit "
+	        "status %d",
+	        t->cfg->name, exit_code);
 	supervisor_shutdown(exit_code);
 }
 
@@ -158,7 +159,7 @@ pidfile_write(const char *path)
 	if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 ||
 	    fclose(fp) == EOF) {
 		log_msg(LOG_ERR, "cannot write pid file %s: %s", path,
-		    strerror(errno));
+		        strerror(errno));
 		return false;
 	}
 	return true;
@@ -179,7 +180,7 @@ supervisor_ready(const struct supervisor_options *o)
 		sv.wrote_pid_file = pidfile_write(sv.manifest->pid_file);
 	if (write(o->ready_fd, "1", 1) != 1)
 		log_msg(LOG_WARNING, "cannot tell the starting tendd: %s",
-		    strerror(errno));
+		        strerror(errno));
 	close(o->ready_fd);
 	if (!o->log_stderr && (fd = open("/dev/null", O_WRONLY)) >= 0) {
 		dup2(fd, 2);
@@ -216,7 +217,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	if (!reaper && m->subreaper) {
 		if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 			log_msg(LOG_ERR, "cannot become a subreaper: %s",
-			    strerror(errno));
+			        strerror(errno));
 		else
 			reaper = true;
 	}
@@ -237,13 +238,13 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	for (size_t i = 0; i < m->ntasks; i++)
 		task_init(&sv.tasks[i], &m->tasks[i]);
 	if (control_open(o->socket ? o->socket : m->control_socket, m, sv.tasks,
-		sv.ntasks) == -1) {
+	                 sv.ntasks) == -1) {
 		free(sv.tasks);
 		ev_loop_destroy(EV_DEFAULT);
 		return 1;
 	}
 	log_msg(LOG_INFO, "tend %s starting %zu task%s from %s", TEND_VERSION,
-	    m->ntasks, m->ntasks == 1 ? "" : "s", m->path);
+	        m->ntasks, m->ntasks == 1 ? "" : "s", m->path);
 	for (size_t i = 0; i < sv.ntasks && !sv.shutting_down; i++)
 		if (sv.tasks[i].cfg->autostart)
 			task_handle(&sv.tasks[i], EVENT_START);
@@ -254,7 +255,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	ev_run(EV_DEFAULT, 0);
 
 	log_msg(LOG_INFO, "every task stopped; exiting with status %d",
-	    sv.exit_code);
+	        sv.exit_code);
 	control_shutdown_done();
 	control_close();
 	if (sv.wrote_pid_file)

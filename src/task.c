@@ -66,10 +66,10 @@ task_spawn(struct task *t)
 	describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
 	if (d.actions & ACTION_ARM_BACKOFF)
 		log_msg(LOG_ERR, "task %s: cannot spawn: %s; restart %lu in %s",
-		    t->cfg->name, strerror(err), t->policy.restarts, delay);
+		        t->cfg->name, strerror(err), t->policy.restarts, delay);
 	else
 		log_msg(LOG_ERR, "task %s: cannot spawn: %s", t->cfg->name,
-		    strerror(err));
+		        strerror(err));
 	task_apply(t, d);
 }
 
@@ -80,17 +80,20 @@ task_apply(struct task *t, struct decision d)
 		ev_timer_stop(EV_DEFAULT, &t->backoff);
 	if (d.actions & ACTION_SIGNAL_STOP)
 		for (struct run *r = t->runs; r; r = r->next_in_task)
-			run_stop(r, t->cfg->stop_signal, t->cfg->stop_timeout_ms);
+			run_stop(r, t->cfg->stop_signal,
+			         t->cfg->stop_timeout_ms);
 	if (d.actions & ACTION_SPAWN)
 		task_spawn(t);
 	if (d.actions & ACTION_ARM_BACKOFF) {
 		ev_timer_set(&t->backoff, (ev_tstamp)d.delay_ms / 1000.0, 0.);
 		ev_timer_start(EV_DEFAULT, &t->backoff);
-		t->next_start = ev_now(EV_DEFAULT) + (ev_tstamp)d.delay_ms / 1000.0;
+		t->next_start =
+		    ev_now(EV_DEFAULT) + (ev_tstamp)d.delay_ms / 1000.0;
 	}
 	if (d.actions & ACTION_ESSENTIAL)
-		supervisor_essential_failed(t, t->has_last_exit
-		    ? describe_exit_code(t->last_wstatus) : 1);
+		supervisor_essential_failed(
+		    t,
+		    t->has_last_exit ? describe_exit_code(t->last_wstatus) : 1);
 }
 
 /* The one entry point for events from outside a run. */
@@ -117,13 +120,13 @@ task_describe_end(const struct run *r, char *buf, size_t size)
 	else if (r->failure.step == STEP_CHDIR)
 		what = cfg->directory ? cfg->directory : "/";
 	snprintf(buf, size, "cannot %s%s%s: %s",
-	    spawn_step_name(r->failure.step), *what ? " " : "", what,
-	    strerror(r->failure.err));
+	         spawn_step_name(r->failure.step), *what ? " " : "", what,
+	         strerror(r->failure.err));
 }
 
 static void
 task_log_end(const struct task *t, const struct run *r,
-    const struct run_end *end, struct decision d)
+             const struct run_end *end, struct decision d)
 {
 	char how[256], ran[32], delay[32];
 	int prio;
@@ -132,22 +135,25 @@ task_log_end(const struct task *t, const struct run *r,
 	describe_duration(end->ran_ms / 1000.0, ran, sizeof(ran));
 	if (r->stopping) {
 		log_msg(LOG_INFO, "task %s (pid %ld): stopped, %s after %s",
-		    t->cfg->name, (long)r->pid, how, ran);
+		        t->cfg->name, (long)r->pid, how, ran);
 		return;
 	}
 	switch (t->cfg->class) {
 	case CLASS_DURABLE:
 		if (d.actions & ACTION_ESSENTIAL) {
-			log_msg(LOG_ERR, "task %s (pid %ld): %s after %s; "
-					 "essential task, shutting down",
-			    t->cfg->name, (long)r->pid, how, ran);
+			log_msg(LOG_ERR,
+			        "task %s (pid %ld): %s after %s; "
+			        "essential task, shutting down",
+			        t->cfg->name, (long)r->pid, how, ran);
 			return;
 		}
 		describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
-		log_msg(LOG_ERR, "task %s (pid %ld): %s after %s; restart %lu "
-				 "in %s",
-		    t->cfg->name, (long)r->pid, how, ran, t->policy.restarts,
-		    (d.actions & ACTION_SPAWN) ? "0ms" : delay);
+		log_msg(LOG_ERR,
+		        "task %s (pid %ld): %s after %s; restart %lu "
+		        "in %s",
+		        t->cfg->name, (long)r->pid, how, ran,
+		        t->policy.restarts,
+		        (d.actions & ACTION_SPAWN) ? "0ms" : delay);
 		return;
 	case CLASS_LOG_ONLY:
 		prio = end->success ? LOG_INFO : LOG_ERR;
@@ -158,7 +164,7 @@ task_log_end(const struct task *t, const struct run *r,
 		break;
 	}
 	log_msg(prio, "task %s (pid %ld): %s after %s", t->cfg->name,
-	    (long)r->pid, how, ran);
+	        (long)r->pid, how, ran);
 }
 
 static void
@@ -180,7 +186,7 @@ task_run_ended(struct task *t, struct run *r)
 {
 	struct run_end end = {
 	    .success = !r->exec_failed && WIFEXITED(r->wstatus) &&
-		       WEXITSTATUS(r->wstatus) == 0,
+	               WEXITSTATUS(r->wstatus) == 0,
 	    .ran_ms = (int64_t)((ev_now(EV_DEFAULT) - r->started) * 1000),
 	};
 	struct decision d;
@@ -244,7 +250,7 @@ task_run_instance(struct task *t, const struct spawn_io *io, const char **why)
 	if ((r = run_start(t, io)) == NULL) {
 		*why = strerror(errno);
 		log_msg(LOG_ERR, "task %s: cannot spawn an instance: %s",
-		    t->cfg->name, *why);
+		        t->cfg->name, *why);
 		t->failures++;
 		return NULL;
 	}

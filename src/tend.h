@@ -19,9 +19,9 @@
 
 #define TEND_VERSION "0.1.0"
 
-#define TASK_NAME_MAX	 64	       /* SPEC: [A-Za-z0-9_.-]{1,64} */
-#define DURATION_MAX_MS	 (30LL * 86400 * 1000) /* 30 days */
-#define INSTANCES_MAX	 100000
+#define TASK_NAME_MAX    64                    /* SPEC: [A-Za-z0-9_.-]{1,64} */
+#define DURATION_MAX_MS  (30LL * 86400 * 1000) /* 30 days */
+#define INSTANCES_MAX    100000
 #define SYSLOG_IDENT_MAX 64
 
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
@@ -107,7 +107,7 @@ struct inifile {
 };
 
 int inifile_read(FILE *, const char *filename, const char *const *keys,
-    struct inifile *, struct diag *);
+                 struct inifile *, struct diag *);
 void inifile_free(struct inifile *);
 
 /* manifest.c: the manifest, validated. */
@@ -169,8 +169,7 @@ struct manifest {
 };
 
 int manifest_load(const char *path, struct manifest *, struct diag *);
-int manifest_read(FILE *, const char *path, struct manifest *,
-    struct diag *);
+int manifest_read(FILE *, const char *path, struct manifest *, struct diag *);
 void manifest_free(struct manifest *);
 const char *manifest_class_name(enum task_class);
 
@@ -191,7 +190,7 @@ struct linebuf {
 typedef void (*linebuf_emit_fn)(void *ctx, const char *line, size_t len);
 
 void linebuf_feed(struct linebuf *, const char *, size_t, linebuf_emit_fn,
-    void *);
+                  void *);
 void linebuf_flush(struct linebuf *, linebuf_emit_fn, void *);
 void linebuf_free(struct linebuf *);
 
@@ -214,8 +213,8 @@ struct spawn_failure {
 };
 
 struct spawn_io {
-	int in;		  /* stdin, or -1 for /dev/null */
-	int out;	  /* stdout, or -1 for the task's stdout key */
+	int in;           /* stdin, or -1 for /dev/null */
+	int out;          /* stdout, or -1 for the task's stdout key */
 	char **extra_env; /* NULL-terminated "KEY=VALUE", or NULL */
 };
 
@@ -228,7 +227,7 @@ struct spawned {
 };
 
 int spawn_process(const struct task_config *, const struct spawn_io *,
-    struct spawned *);
+                  struct spawned *);
 const char *spawn_step_name(int step);
 void spawn_set_child_nofile(const struct rlimit *);
 
@@ -245,9 +244,9 @@ enum task_state {
 };
 
 enum task_event {
-	EVENT_START,	    /* autostart, or a user's start */
-	EVENT_STOP,	    /* a user's stop, or shutdown */
-	EVENT_EXIT,	    /* a run ended: reaped and its output drained */
+	EVENT_START,        /* autostart, or a user's start */
+	EVENT_STOP,         /* a user's stop, or shutdown */
+	EVENT_EXIT,         /* a run ended: reaped and its output drained */
 	EVENT_BACKOFF_OVER, /* the backoff timer fired */
 };
 
@@ -266,8 +265,8 @@ struct task_policy {
 	enum task_state state;
 	bool want_up;
 	bool essential;
-	bool has_listener;   /* per-request: listening rather than idle */
-	unsigned streak;     /* restarts since the last healthy run */
+	bool has_listener; /* per-request: listening rather than idle */
+	unsigned streak;   /* restarts since the last healthy run */
 	unsigned long restarts;
 	unsigned long active; /* runs not yet ended, this one excluded */
 	int64_t backoff_min_ms;
@@ -277,7 +276,7 @@ struct task_policy {
 
 /* How a run ended, for EVENT_EXIT. */
 struct run_end {
-	bool success;	   /* exit status 0 */
+	bool success;      /* exit status 0 */
 	bool spawn_failed; /* no process: fork or pipe failed in tendd */
 	int64_t ran_ms;
 };
@@ -291,7 +290,7 @@ struct decision {
 
 int64_t policy_backoff_delay(int64_t min_ms, int64_t max_ms, unsigned n);
 struct decision policy_handle(struct task_policy *, enum task_event,
-    const struct run_end *);
+                              const struct run_end *);
 const char *policy_state_name(enum task_state);
 
 /* run.c: one process of a task, from fork until reaped and drained. */
@@ -318,7 +317,7 @@ struct run {
 	int wstatus;
 	struct run *next_in_task;
 	struct run *prev_all, *next_all; /* every run, for orphan checks */
-	struct run *next_dead;		 /* ended, waiting to be freed */
+	struct run *next_dead;           /* ended, waiting to be freed */
 };
 
 struct run *run_start(struct task *, const struct spawn_io *);
@@ -347,7 +346,7 @@ void task_handle(struct task *, enum task_event);
 void task_run_ended(struct task *, struct run *);
 struct run *task_run(struct task *, const char **why);
 struct run *task_run_instance(struct task *, const struct spawn_io *,
-    const char **why);
+                              const char **why);
 void task_kill_now(struct task *);
 void task_free(struct task *);
 
@@ -369,7 +368,7 @@ void supervisor_task_changed(struct task *);
 
 /* control.c: the control socket, tendd's side. */
 int control_open(const char *path, const struct manifest *, struct task *,
-    size_t ntasks);
+                 size_t ntasks);
 void control_close(void);
 void control_task_changed(struct task *);
 void control_run_ended(struct run *);

@@ -17,11 +17,11 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: tendctl [-s SOCKET] COMMAND [ARGS]\n"
-	    "  status [NAME...] [--json]   start NAME...    stop NAME...\n"
-	    "  restart NAME...             signal SIG NAME...\n"
-	    "  run NAME [--wait]           reload [--dry-run]\n"
-	    "  log NAME [-n N] [-f]        metrics          shutdown\n");
+	        "usage: tendctl [-s SOCKET] COMMAND [ARGS]\n"
+	        "  status [NAME...] [--json]   start NAME...    stop NAME...\n"
+	        "  restart NAME...             signal SIG NAME...\n"
+	        "  run NAME [--wait]           reload [--dry-run]\n"
+	        "  log NAME [-n N] [-f]        metrics          shutdown\n");
 }
 
 static int fail_usage(const char *fmt, ...) PRINTFLIKE(1, 2);
@@ -69,7 +69,7 @@ parse_command(int argc, char **argv, struct proto_request *r)
 			r->signal = a;
 		else if (r->ntasks == PROTO_TASKS_MAX)
 			return fail_usage("too many names (at most %d)",
-			    PROTO_TASKS_MAX);
+			                  PROTO_TASKS_MAX);
 		else
 			r->tasks[r->ntasks++] = a;
 	}
@@ -212,9 +212,11 @@ read_answer(int fd, struct status *st)
 			break;
 		buf_add(&in, chunk, (size_t)n);
 		line = in.data;
-		while (!ended && (nl = memchr(line, '\n',
-				      in.len - (size_t)(line - in.data)))) {
-			code = answer_line(st, line, (size_t)(nl - line), &ended);
+		while (!ended &&
+		       (nl = memchr(line, '\n',
+		                    in.len - (size_t)(line - in.data)))) {
+			code =
+			    answer_line(st, line, (size_t)(nl - line), &ended);
 			line = nl + 1;
 		}
 		buf_consume(&in, (size_t)(line - in.data));
@@ -222,7 +224,7 @@ read_answer(int fd, struct status *st)
 	buf_free(&in);
 	if (!ended) {
 		fprintf(stderr, "tendctl: tendd closed the connection without "
-				"an answer\n");
+		                "an answer\n");
 		return EXIT_ERROR;
 	}
 	return code;
@@ -263,18 +265,18 @@ main(int argc, char **argv)
 		return code;
 	}
 	if (socket_path == NULL)
-		socket_path = env && *env ? xstrdup(env)
-					  : proto_default_socket();
+		socket_path =
+		    env && *env ? xstrdup(env) : proto_default_socket();
 	if ((fd = control_connect(socket_path)) == -1) {
 		fprintf(stderr, "tendctl: cannot reach tendd at %s: %s\n",
-		    socket_path, strerror(errno));
+		        socket_path, strerror(errno));
 		free(socket_path);
 		return EXIT_UNREACHABLE;
 	}
 	proto_request_encode(&out, &req);
 	if (send_all(fd, out.data, out.len) == -1) {
 		fprintf(stderr, "tendctl: cannot send to tendd at %s: %s\n",
-		    socket_path, strerror(errno));
+		        socket_path, strerror(errno));
 		code = EXIT_UNREACHABLE;
 	} else
 		code = read_answer(fd, &st);

@@ -19,8 +19,9 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: tendd [-f MANIFEST] [-s SOCKET] [-d] [-e] [--check] "
-		    "[-V] [-h]\n");
+	fprintf(fp,
+	        "usage: tendd [-f MANIFEST] [-s SOCKET] [-d] [-e] [--check] "
+	        "[-V] [-h]\n");
 }
 
 struct options {

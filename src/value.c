@@ -14,7 +14,7 @@ static const struct {
 	const char *suffix;
 	int64_t ms;
 } duration_units[] = {
-	{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"", 1000},
+    {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"", 1000},
 };
 
 /* Parse "250ms", "1.5s", "5m", "1h" or bare seconds into milliseconds. */
