@@ -63,9 +63,14 @@ static void client_close(struct client *);
 
 /* Answers. */
 
+/*
+ * Queue the answer. The idle timer runs again: a client that does not read
+ * its answer within CLIENT_IDLE of the last progress is dropped.
+ */
 static void
 client_flush(struct client *c)
 {
+	ev_timer_again(EV_DEFAULT, &c->idle);
 	if (c->out.len > CLIENT_OUT_MAX) {
 		log_msg(LOG_WARNING,
 		        "control: answer to pid %ld too large, "
@@ -257,17 +262,26 @@ control_run_ended(struct run *r)
 	}
 }
 
-/* tendd is about to exit: answer "shutdown", as well as can be. */
+/*
+ * tendd is about to exit: answer every client still waiting, and send what
+ * is queued, as well as a non-blocking send can.
+ */
 void
 control_shutdown_done(void)
 {
 	for (struct client *c = ctl.clients; c; c = c->next) {
-		if (c->wait != WAIT_SHUTDOWN)
-			continue;
-		client_end(c, EXIT_OK);
-		ssize_t n = send(c->fd, c->out.data, c->out.len,
-		                 MSG_DONTWAIT | MSG_NOSIGNAL);
-		(void)n;
+		if (c->wait == WAIT_SHUTDOWN)
+			client_end(c, EXIT_OK);
+		else if (c->wait == WAIT_RUN) {
+			client_msg(c, "err", "tendd shut down");
+			client_end(c, EXIT_ERROR);
+		} else if (c->wait != WAIT_NONE)
+			client_wait_check(c);
+		if (c->out.len > 0) {
+			ssize_t n = send(c->fd, c->out.data, c->out.len,
+			                 MSG_DONTWAIT | MSG_NOSIGNAL);
+			(void)n;
+		}
 	}
 }
 
@@ -384,6 +398,12 @@ client_request(struct client *c, const char *line, size_t len)
 		return;
 	}
 	if (proto_cmd_changes_state(r.cmd)) {
+		if (supervisor_shutting_down() && r.cmd != CMD_SHUTDOWN) {
+			client_msg(c, "err", "tendd is shutting down");
+			client_end(c, EXIT_ERROR);
+			proto_msg_free(&m);
+			return;
+		}
 		if (!c->privileged) {
 			client_msg(c, "err",
 			           "permission denied: uid %u may "
@@ -449,7 +469,7 @@ client_read_cb(EV_P_ ev_io *w, int revents)
 	/* One request per connection: stop reading, then answer. */
 	ev_io_stop(EV_A_ w);
 	ev_timer_stop(EV_A_ & c->idle);
-	if (nl == NULL) {
+	if (nl == NULL || nl - c->in.data >= PROTO_LINE_MAX) {
 		client_msg(c, "err", "request longer than %d bytes",
 		           PROTO_LINE_MAX);
 		client_end(c, EXIT_ERROR);
@@ -473,9 +493,11 @@ client_write_cb(EV_P_ ev_io *w, int revents)
 		return;
 	}
 	buf_consume(&c->out, (size_t)n);
+	ev_timer_again(EV_A_ & c->idle);
 	if (c->out.len > 0)
 		return;
 	ev_io_stop(EV_A_ w);
+	ev_timer_stop(EV_A_ & c->idle);
 	if (c->wait == WAIT_NONE && !ev_is_active(&c->rio))
 		client_close(c);
 }
@@ -533,7 +555,7 @@ accept_cb(EV_P_ ev_io *w, int revents)
 	c->privileged = c->peer.uid == 0 || c->peer.uid == geteuid();
 	ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
-	ev_timer_init(&c->idle, client_idle_cb, CLIENT_IDLE, 0.);
+	ev_timer_init(&c->idle, client_idle_cb, CLIENT_IDLE, CLIENT_IDLE);
 	c->rio.data = c->wio.data = c->idle.data = c;
 	ev_io_start(EV_A_ & c->rio);
 	ev_timer_start(EV_A_ & c->idle);
@@ -550,6 +572,7 @@ static int
 control_claim(const char *path, struct sockaddr_un *sun)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct stat st;
 	int rc;
 
 	if (fd == -1)
@@ -560,7 +583,13 @@ control_claim(const char *path, struct sockaddr_un *sun)
 		log_msg(LOG_ERR, "another tendd is running on %s", path);
 		return -1;
 	}
-	if (errno == ECONNREFUSED && unlink(path) == -1) {
+	if (errno != ECONNREFUSED)
+		return 0;
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		log_msg(LOG_ERR, "%s exists and is not a socket", path);
+		return -1;
+	}
+	if (unlink(path) == -1) {
 		log_msg(LOG_ERR, "cannot remove stale socket %s: %s", path,
 		        strerror(errno));
 		return -1;

@@ -18,6 +18,7 @@
 static struct {
 	bool to_syslog;
 	bool to_stderr;
+	bool starting; /* until log_started: errors reach the terminal too */
 	const char *ident;
 } logger = {.to_stderr = true, .ident = "tendd"};
 
@@ -60,6 +61,7 @@ log_open(const char *ident, int facility, bool mirror)
 	int err = 0;
 
 	logger.ident = ident;
+	logger.starting = true;
 	logger.to_syslog = log_syslog_reachable(&err);
 	logger.to_stderr = mirror || !logger.to_syslog;
 	if (logger.to_syslog)
@@ -67,6 +69,13 @@ log_open(const char *ident, int facility, bool mirror)
 	else
 		fprintf(stderr, "%s: no syslog at %s (%s): logging to stderr\n",
 		        ident, SYSLOG_PATH, strerror(err));
+}
+
+/* Start-up is over: from now on, stderr only with -e or without syslog. */
+void
+log_started(void)
+{
+	logger.starting = false;
 }
 
 void
@@ -88,7 +97,7 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 		vsyslog(prio, fmt, copy);
 		va_end(copy);
 	}
-	if (logger.to_stderr) {
+	if (logger.to_stderr || (logger.starting && prio <= LOG_ERR)) {
 		char *line = xvasprintf(fmt, ap);
 		fprintf(stderr, "%s: %s: %s\n", logger.ident,
 		        log_level_name(prio), line);

@@ -102,8 +102,10 @@ child_cb(EV_P_ ev_child *w, int revents)
 	r->wstatus = w->rstatus;
 	/*
 	 * The run is over: what it left in its process group goes too, as
-	 * systemd does, so that no restart piles up strays. The group id
-	 * cannot be reused while a member lives, so this hits only them.
+	 * systemd does, so that no restart piles up strays. While a member
+	 * lives the group id cannot be reused; once it is empty, a new
+	 * process would need this very pid within the instant since the
+	 * reap, which cyclic pid allocation makes all but impossible.
 	 */
 	kill(-r->pid, SIGKILL);
 	/* What the process wrote before it exited is in the pipes now. */

@@ -41,6 +41,12 @@ supervisor_quiet(void)
 	return true;
 }
 
+bool
+supervisor_shutting_down(void)
+{
+	return sv.shutting_down;
+}
+
 /* Stop every task; the loop ends once all are reaped. */
 void
 supervisor_shutdown(int exit_code)
@@ -174,6 +180,7 @@ supervisor_ready(const struct supervisor_options *o)
 {
 	int fd;
 
+	log_started();
 	if (o->ready_fd < 0)
 		return;
 	if (sv.manifest->pid_file)

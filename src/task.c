@@ -62,6 +62,7 @@ task_spawn(struct task *t)
 		task_add_run(t, r);
 		return;
 	}
+	t->has_last_exit = false; /* an essential task then exits 1 */
 	d = policy_handle(&t->policy, EVENT_EXIT, &end);
 	describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
 	if (d.actions & ACTION_ARM_BACKOFF)

@@ -175,6 +175,7 @@ const char *manifest_class_name(enum task_class);
 
 /* log.c: syslog, mirrored on stderr with -e or when syslog is absent. */
 void log_open(const char *ident, int facility, bool mirror);
+void log_started(void);
 void log_close(void);
 void log_msg(int prio, const char *fmt, ...) PRINTFLIKE(2, 3);
 void log_vmsg(int prio, const char *fmt, va_list) PRINTFLIKE(2, 0);
@@ -363,6 +364,7 @@ struct supervisor_options {
 
 int supervisor_run(struct manifest *, const struct supervisor_options *);
 void supervisor_shutdown(int exit_code);
+bool supervisor_shutting_down(void);
 void supervisor_essential_failed(struct task *, int exit_code);
 void supervisor_task_changed(struct task *);
 
