@@ -152,10 +152,12 @@ main(int argc, char **argv)
 
 	options_parse(argc, argv, &o);
 	fds_sanitize();
-	/* Absolute, so that -d's chdir("/") and a later reload find it. */
-	if ((abs_manifest = realpath(o.manifest, NULL)) != NULL)
-		o.manifest = abs_manifest;
 	rc = manifest_load(o.manifest, &m, &diag);
+	/* Messages name the file as given; -d's chdir("/") needs it whole. */
+	if ((abs_manifest = realpath(o.manifest, NULL)) != NULL) {
+		free(m.path);
+		m.path = xstrdup(abs_manifest);
+	}
 	diag_print(&diag, stderr);
 	diag_free(&diag);
 	if (rc == -1 || o.check) {
