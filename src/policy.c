@@ -154,32 +154,39 @@ log_only_handle(struct task_policy *p, enum task_event ev,
 	}
 }
 
-/* Per-request instances are spawned apart from the policy (task_run). */
+/*
+ * Per-request instances are spawned apart from the policy (task_run, the
+ * listener); here the task itself is up (idle, or listening once the
+ * engine has bound its socket) or down.
+ */
 static struct decision
 per_request_handle(struct task_policy *p, enum task_event ev)
 {
-	enum task_state up = p->has_listener ? STATE_LISTENING : STATE_IDLE;
+	unsigned listen = p->has_listener ? ACTION_LISTEN : 0;
+	unsigned unlisten = p->has_listener ? ACTION_UNLISTEN : 0;
 
 	switch (p->state) {
 	case STATE_STOPPED:
-		if (ev == EVENT_START) {
-			p->want_up = true;
-			p->state = up;
-		}
-		return decide(0);
+		if (ev != EVENT_START)
+			return decide(0);
+		p->want_up = true;
+		p->state = STATE_IDLE;
+		return decide(listen);
 	case STATE_IDLE:
 	case STATE_LISTENING:
 		if (ev != EVENT_STOP)
 			return decide(0);
 		p->want_up = false;
 		p->state = p->active > 0 ? STATE_STOPPING : STATE_STOPPED;
-		return decide(p->active > 0 ? ACTION_SIGNAL_STOP : 0);
+		return decide(unlisten |
+		              (p->active > 0 ? ACTION_SIGNAL_STOP : 0));
 	case STATE_STOPPING:
 		if (ev == EVENT_START || ev == EVENT_STOP)
 			p->want_up = ev == EVENT_START;
-		if (ev == EVENT_EXIT && p->active == 0)
-			p->state = p->want_up ? up : STATE_STOPPED;
-		return decide(0);
+		if (ev != EVENT_EXIT || p->active > 0)
+			return decide(0);
+		p->state = p->want_up ? STATE_IDLE : STATE_STOPPED;
+		return decide(p->want_up ? listen : 0);
 	default:
 		return decide(0);
 	}

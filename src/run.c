@@ -99,6 +99,7 @@ child_cb(EV_P_ ev_child *w, int revents)
 	(void)revents;
 	ev_child_stop(EV_A_ w);
 	ev_timer_stop(EV_A_ & r->kill);
+	ev_timer_stop(EV_A_ & r->timeout);
 	r->wstatus = w->rstatus;
 	/*
 	 * The run is over: what it left in its process group goes too, as
@@ -135,6 +136,26 @@ kill_cb(EV_P_ ev_timer *w, int revents)
 	run_signal(r, SIGKILL);
 }
 
+/* A per-request instance ran past timeout: stop it; it counts as failed. */
+static void
+timeout_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct run *r = w->data;
+	const struct task_config *cfg = r->task->cfg;
+	char after[32];
+
+	(void)EV_A;
+	(void)revents;
+	describe_duration((double)cfg->timeout_ms / 1000.0, after,
+	                  sizeof(after));
+	log_msg(LOG_ERR,
+	        "task %s (pid %ld): still running after timeout %s, "
+	        "stopping it",
+	        cfg->name, (long)r->pid, after);
+	r->timed_out = true;
+	run_stop(r, cfg->stop_signal, cfg->stop_timeout_ms);
+}
+
 /*
  * Spawn a process for task t. Returns the run, or NULL with errno set when
  * tendd could not (pipe, clone).
@@ -161,6 +182,13 @@ run_start(struct task *t, const struct spawn_io *io)
 	output_open(r, &r->err, sp.err_fd, LOG_WARNING);
 	ev_init(&r->kill, kill_cb);
 	r->kill.data = r;
+	ev_init(&r->timeout, timeout_cb);
+	r->timeout.data = r;
+	if (t->cfg->class == CLASS_PER_REQUEST && t->cfg->timeout_ms > 0) {
+		ev_timer_set(&r->timeout,
+		             (ev_tstamp)t->cfg->timeout_ms / 1000.0, 0.);
+		ev_timer_start(EV_DEFAULT, &r->timeout);
+	}
 
 	r->next_all = all_runs;
 	if (all_runs)

@@ -79,12 +79,18 @@ task_apply(struct task *t, struct decision d)
 {
 	if (d.actions & ACTION_CANCEL_BACKOFF)
 		ev_timer_stop(EV_DEFAULT, &t->backoff);
+	if (d.actions & ACTION_UNLISTEN) {
+		listener_close(t->listener);
+		t->listener = NULL;
+	}
 	if (d.actions & ACTION_SIGNAL_STOP)
 		for (struct run *r = t->runs; r; r = r->next_in_task)
 			run_stop(r, t->cfg->stop_signal,
 			         t->cfg->stop_timeout_ms);
 	if (d.actions & ACTION_SPAWN)
 		task_spawn(t);
+	if ((d.actions & ACTION_LISTEN) && t->listener == NULL)
+		t->listener = listener_open(t);
 	if (d.actions & ACTION_ARM_BACKOFF) {
 		ev_timer_set(&t->backoff, (ev_tstamp)d.delay_ms / 1000.0, 0.);
 		ev_timer_start(EV_DEFAULT, &t->backoff);
@@ -134,6 +140,11 @@ task_log_end(const struct task *t, const struct run *r,
 
 	task_describe_end(r, how, sizeof(how));
 	describe_duration(end->ran_ms / 1000.0, ran, sizeof(ran));
+	if (r->timed_out) {
+		log_msg(LOG_ERR, "task %s (pid %ld): timed out, %s after %s",
+		        t->cfg->name, (long)r->pid, how, ran);
+		return;
+	}
 	if (r->stopping) {
 		log_msg(LOG_INFO, "task %s (pid %ld): stopped, %s after %s",
 		        t->cfg->name, (long)r->pid, how, ran);
@@ -193,15 +204,19 @@ task_run_ended(struct task *t, struct run *r)
 	struct decision d;
 
 	task_remove_run(t, r);
+	end.success = end.success && !r->timed_out;
 	t->has_last_exit = true;
 	t->last_wstatus = r->exec_failed ? (127 << 8) : r->wstatus;
 	t->last_exec_failed = r->exec_failed;
-	if (t->cfg->class == CLASS_PER_REQUEST && !end.success && !r->stopping)
+	if (t->cfg->class == CLASS_PER_REQUEST && !end.success &&
+	    (!r->stopping || r->timed_out))
 		t->failures++;
 	d = policy_handle(&t->policy, EVENT_EXIT, &end);
 	task_log_end(t, r, &end, d);
 	control_run_ended(r);
 	task_apply(t, d);
+	if (t->listener != NULL)
+		listener_resume(t->listener); /* below the cap again */
 	supervisor_task_changed(t);
 }
 
@@ -259,6 +274,25 @@ task_run_instance(struct task *t, const struct spawn_io *io, const char **why)
 	return r;
 }
 
+/* Whether a per-request task may take a connection now: up, below the cap. */
+bool
+task_can_serve(const struct task *t)
+{
+	return (t->policy.state == STATE_IDLE ||
+	        t->policy.state == STATE_LISTENING) &&
+	       t->policy.active < (unsigned long)t->cfg->max_instances;
+}
+
+/* The listener has (or no longer has) its socket: listening, or idle. */
+void
+task_listening(struct task *t, bool bound)
+{
+	if (bound && t->policy.state == STATE_IDLE)
+		t->policy.state = STATE_LISTENING;
+	else if (!bound && t->policy.state == STATE_LISTENING)
+		t->policy.state = STATE_IDLE;
+}
+
 /* A second SIGTERM: no more waiting for anyone. */
 void
 task_kill_now(struct task *t)
@@ -271,4 +305,6 @@ void
 task_free(struct task *t)
 {
 	ev_timer_stop(EV_DEFAULT, &t->backoff);
+	listener_close(t->listener);
+	t->listener = NULL;
 }

@@ -258,6 +258,8 @@ enum task_action {
 	ACTION_SPAWN = 1 << 2,
 	ACTION_ARM_BACKOFF = 1 << 3, /* for delay_ms */
 	ACTION_ESSENTIAL = 1 << 4,   /* an essential task failed: shut down */
+	ACTION_LISTEN = 1 << 5,      /* open the per-request listener */
+	ACTION_UNLISTEN = 1 << 6,    /* close it */
 };
 
 /* The part of a task the policy reads and writes. */
@@ -266,7 +268,7 @@ struct task_policy {
 	enum task_state state;
 	bool want_up;
 	bool essential;
-	bool has_listener; /* per-request: listening rather than idle */
+	bool has_listener; /* per-request: has a listen key */
 	unsigned streak;   /* restarts since the last healthy run */
 	unsigned long restarts;
 	unsigned long active; /* runs not yet ended, this one excluded */
@@ -311,7 +313,9 @@ struct run {
 	ev_child child;
 	struct run_output out;
 	struct run_output err;
-	ev_timer kill; /* SIGKILL once stop_timeout is over */
+	ev_timer kill;    /* SIGKILL once stop_timeout is over */
+	ev_timer timeout; /* per-request: stop once timeout is over */
+	bool timed_out;
 	bool exec_failed;
 	struct spawn_failure failure;
 	bool stopping; /* tend signalled it */
@@ -327,6 +331,18 @@ void run_stop(struct run *, int signo, int64_t timeout_ms);
 bool run_is_ours(pid_t);
 void run_reclaim(void);
 
+/* listener.c: a per-request task's socket. */
+struct listener {
+	struct task *task;
+	ev_io io; /* fd -1 until bound */
+	ev_timer retry;
+	ev_tstamp retry_delay;
+};
+
+struct listener *listener_open(struct task *);
+void listener_resume(struct listener *);
+void listener_close(struct listener *);
+
 /* task.c: a task's life, driven by the policy. */
 struct task {
 	struct task_config *cfg;
@@ -340,6 +356,7 @@ struct task {
 	ev_tstamp last_started; /* of the newest run */
 	unsigned long requests;
 	unsigned long failures;
+	struct listener *listener; /* per-request with listen, once started */
 };
 
 void task_init(struct task *, struct task_config *);
@@ -349,6 +366,8 @@ struct run *task_run(struct task *, const char **why);
 struct run *task_run_instance(struct task *, const struct spawn_io *,
                               const char **why);
 void task_kill_now(struct task *);
+bool task_can_serve(const struct task *);
+void task_listening(struct task *, bool);
 void task_free(struct task *);
 
 /* notify.c: systemd's readiness protocol, when $NOTIFY_SOCKET is set. */

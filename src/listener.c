@@ -1,0 +1,223 @@
+/*
+ * listener.c: the socket of a per-request task, inetd-style. Each accepted
+ * connection becomes one instance with the connection as its stdin and
+ * stdout; tendd closes its copy at once.
+ *
+ * At max_instances the watcher stops and connections wait in the kernel's
+ * backlog; an instance's exit starts it again. Errors that would make an
+ * event loop spin (EMFILE, a failed spawn) or a bind that fails (port in
+ * use) pause the listener on a timer instead, doubling from 100 ms to 10 s.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "tend.h"
+
+#define ACCEPT_BATCH   32 /* connections per wakeup: fairness */
+#define LISTEN_BACKLOG SOMAXCONN
+#define RETRY_MIN      0.1 /* seconds */
+#define RETRY_MAX      10.0
+
+static void listener_accept_cb(EV_P_ ev_io *, int);
+
+/* Pause for the retry delay (doubling), then try again. */
+static void
+listener_pause(struct listener *l)
+{
+	ev_io_stop(EV_DEFAULT, &l->io);
+	l->retry_delay = l->retry_delay > 0 ? l->retry_delay * 2 : RETRY_MIN;
+	if (l->retry_delay > RETRY_MAX)
+		l->retry_delay = RETRY_MAX;
+	ev_timer_set(&l->retry, l->retry_delay, 0.);
+	ev_timer_start(EV_DEFAULT, &l->retry);
+}
+
+/* Bind and listen; returns the fd or -1 with errno set. */
+static int
+listener_bind(const struct endpoint *ep)
+{
+	int fd, one = 1, saved;
+
+	fd = socket(ep->addr.ss_family,
+	            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (ep->kind == ENDPOINT_TCP &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+		goto fail;
+	if (ep->kind == ENDPOINT_UNIX) {
+		const struct sockaddr_un *sun = (const void *)&ep->addr;
+		struct stat st;
+		/* A socket file left by an earlier run is ours to replace. */
+		if (lstat(sun->sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(sun->sun_path);
+	}
+	if (bind(fd, (const struct sockaddr *)&ep->addr, ep->addrlen) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Try to bind; on failure log and retry later. Returns 0 once listening. */
+static int
+listener_try_open(struct listener *l)
+{
+	struct task *t = l->task;
+	int fd = listener_bind(&t->cfg->listen);
+
+	if (fd == -1) {
+		log_msg(LOG_ERR, "task %s: cannot listen on %s: %s; retrying",
+		        t->cfg->name, t->cfg->listen.text, strerror(errno));
+		listener_pause(l);
+		return -1;
+	}
+	l->retry_delay = 0;
+	ev_io_init(&l->io, listener_accept_cb, fd, EV_READ);
+	l->io.data = l;
+	task_listening(t, true);
+	listener_resume(l);
+	return 0;
+}
+
+static void
+listener_retry_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct listener *l = w->data;
+
+	(void)EV_A;
+	(void)revents;
+	if (l->io.fd < 0)
+		listener_try_open(l);
+	else
+		listener_resume(l);
+}
+
+/* The remote address of a tcp connection, for the instance's environment. */
+static void
+listener_remote_env(const struct sockaddr_storage *ss, char *addr, size_t asz,
+                    char *port, size_t psz)
+{
+	const struct sockaddr_in *sin = (const void *)ss;
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
+	char host[INET6_ADDRSTRLEN] = "";
+
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(port, psz, "TEND_REMOTE_PORT=%u",
+		         ntohs(sin->sin_port));
+	} else {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(port, psz, "TEND_REMOTE_PORT=%u",
+		         ntohs(sin6->sin6_port));
+	}
+	snprintf(addr, asz, "TEND_REMOTE_ADDR=%s", host);
+}
+
+/* One connection: one instance. Returns false when the listener paused. */
+static bool
+listener_serve(struct listener *l, int fd, const struct sockaddr_storage *ss)
+{
+	char addr[64], port[32];
+	char *env[3] = {NULL, NULL, NULL};
+	struct spawn_io io = {.in = fd, .out = fd, .extra_env = env};
+	const char *why;
+
+	if (l->task->cfg->listen.kind == ENDPOINT_TCP) {
+		listener_remote_env(ss, addr, sizeof(addr), port, sizeof(port));
+		env[0] = addr;
+		env[1] = port;
+	}
+	if (task_run_instance(l->task, &io, &why) == NULL) {
+		close(fd); /* the client sees the connection closed */
+		listener_pause(l);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+static void
+listener_accept_cb(EV_P_ ev_io *w, int revents)
+{
+	struct listener *l = w->data;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	(void)EV_A;
+	(void)revents;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		if (!task_can_serve(l->task)) {
+			ev_io_stop(EV_DEFAULT, &l->io); /* the cap: backlog */
+			return;
+		}
+		len = sizeof(ss);
+		fd = accept4(l->io.fd, (struct sockaddr *)&ss, &len,
+		             SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				log_msg(LOG_ERR, "task %s: accept: %s; pausing",
+				        l->task->cfg->name, strerror(errno));
+				listener_pause(l);
+			}
+			return; /* EAGAIN, or a connection reset meanwhile */
+		}
+		if (!listener_serve(l, fd, &ss))
+			return;
+	}
+}
+
+/* Accept again, unless at the cap or waiting out an error. */
+void
+listener_resume(struct listener *l)
+{
+	if (l->io.fd < 0 || ev_is_active(&l->retry) || !task_can_serve(l->task))
+		return;
+	ev_io_start(EV_DEFAULT, &l->io);
+}
+
+/* Start listening for task t (logged and retried on failure). */
+struct listener *
+listener_open(struct task *t)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+
+	l->task = t;
+	l->io.fd = -1;
+	ev_init(&l->retry, listener_retry_cb);
+	l->retry.data = l;
+	listener_try_open(l);
+	return l;
+}
+
+void
+listener_close(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	ev_timer_stop(EV_DEFAULT, &l->retry);
+	if (l->io.fd >= 0) {
+		ev_io_stop(EV_DEFAULT, &l->io);
+		close(l->io.fd);
+		if (l->task->cfg->listen.kind == ENDPOINT_UNIX)
+			unlink(((const struct sockaddr_un *)&l->task->cfg
+			            ->listen.addr)
+			           ->sun_path);
+	}
+	task_listening(l->task, false);
+	free(l);
+}
