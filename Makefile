@@ -50,7 +50,8 @@ LINT_DEPS  = clang-format cppcheck mandoc
 PYTEST	= /usr/bin/python3 -m pytest
 
 .PHONY: all run check unit unit-san system lint install clean \
-	deps test-deps lint-deps bench bench-control valgrind
+	deps test-deps lint-deps bench bench-control bench-requests \
+	valgrind
 
 all: $(B)/tendd $(B)/tendctl
 
@@ -152,6 +153,22 @@ $(B)/bench/ping: bench/ping.c
 
 bench: all $(B)/bench/ping
 	/usr/bin/python3 bench/engine.py
+
+$(B)/bench/hello: bench/hello.c
+	$(Q)mkdir -p $(B)/bench
+	$(call say,LD)$(CC) -std=gnu11 $(WARNINGS) -O2 -static -o $@ $<
+
+$(B)/bench/vforkd: bench/vforkd.c
+	$(Q)mkdir -p $(B)/bench
+	$(call say,LD)$(CC) -std=gnu11 $(WARNINGS) -O2 -o $@ $<
+
+$(B)/bench/loadgen: bench/loadgen.c
+	$(Q)mkdir -p $(B)/bench
+	$(call say,LD)$(CC) -std=gnu11 $(WARNINGS) -O2 -pthread -o $@ $<
+
+bench-requests: all $(B)/bench/hello $(B)/bench/vforkd $(B)/bench/loadgen
+	$(call apt_install,xinetd ucspi-tcp)
+	/usr/bin/python3 bench/requests.py
 
 bench-control: all
 	$(call apt_install,supervisor runit)
