@@ -184,7 +184,7 @@ client_resolve(struct client *c, const struct proto_request *r)
 static void
 do_status(struct client *c, const struct proto_request *r)
 {
-	ev_tstamp now = ev_now(EV_DEFAULT);
+	ev_tstamp now = ev_time();
 	bool unhealthy = false;
 
 	if (!client_resolve(c, r))

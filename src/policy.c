@@ -59,10 +59,12 @@ durable_restart(struct task_policy *p, const struct run_end *end)
 	                                  p->streak);
 	if (end->spawn_failed && d.delay_ms < SPAWN_RETRY_MS)
 		d.delay_ms = SPAWN_RETRY_MS;
-	if (d.delay_ms == 0) {
-		d.actions = ACTION_SPAWN;
-		return d;
-	}
+	/*
+	 * Even a zero delay goes through the timer, so the loop polls between
+	 * a death and the restart: respawning from inside the exit callback,
+	 * libev would reap and feed exits to us without ever returning to
+	 * poll while tasks crash at once, and SIGTERM would wait forever.
+	 */
 	d.actions = ACTION_ARM_BACKOFF;
 	p->state = STATE_BACKOFF;
 	return d;

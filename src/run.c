@@ -171,7 +171,8 @@ run_start(struct task *t, const struct spawn_io *io)
 	r = xcalloc(1, sizeof(*r));
 	r->task = t;
 	r->pid = sp.pid;
-	r->started = ev_now(EV_DEFAULT);
+	r->started =
+	    ev_time(); /* not the loop's cached time: start-up spawns many */
 	/* Watch for the exit before the loop runs again: no exit is missed. */
 	ev_child_init(&r->child, child_cb, sp.pid, 0);
 	r->child.data = r;

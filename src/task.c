@@ -199,7 +199,7 @@ task_run_ended(struct task *t, struct run *r)
 	struct run_end end = {
 	    .success = !r->exec_failed && WIFEXITED(r->wstatus) &&
 	               WEXITSTATUS(r->wstatus) == 0,
-	    .ran_ms = (int64_t)((ev_now(EV_DEFAULT) - r->started) * 1000),
+	    .ran_ms = (int64_t)((ev_time() - r->started) * 1000),
 	};
 	struct decision d;
 

@@ -462,7 +462,7 @@ test_durable_success_is_restarted(void **state)
 	exit_backs_off(&p, &success, 1000);
 }
 
-/* backoff_min = 0: restarted at once, with no timer, every time. */
+/* backoff_min = 0: restarted after a zero timer, every time. */
 static void
 test_durable_zero_backoff_restarts_at_once(void **state)
 {
@@ -473,11 +473,14 @@ test_durable_zero_backoff_restarts_at_once(void **state)
 	for (unsigned long i = 1; i <= 1000; i++) {
 		struct decision d = policy_handle(&p, EVENT_EXIT, &end);
 
-		assert_int_equal(d.actions, ACTION_SPAWN);
+		assert_int_equal(d.actions, ACTION_ARM_BACKOFF);
 		assert_int_equal(d.delay_ms, 0);
-		assert_int_equal(p.state, STATE_RUNNING);
+		assert_int_equal(p.state, STATE_BACKOFF);
 		assert_true(p.want_up);
 		assert_int_equal(p.restarts, i);
+		d = policy_handle(&p, EVENT_BACKOFF_OVER, NULL);
+		assert_int_equal(d.actions, ACTION_CANCEL_BACKOFF | ACTION_SPAWN);
+		assert_int_equal(p.state, STATE_RUNNING);
 	}
 }
 
@@ -495,8 +498,9 @@ test_spawn_failure_waits(void **state)
 	exit_backs_off(&p, &failed, SPAWN_RETRY_MS);
 	/* Once it forks again, backoff_min = 0 restarts at once again. */
 	d = policy_handle(&p, EVENT_EXIT, &quick);
-	assert_int_equal(d.actions, ACTION_SPAWN);
-	assert_int_equal(p.state, STATE_RUNNING);
+	assert_int_equal(d.actions, ACTION_ARM_BACKOFF);
+	assert_int_equal(d.delay_ms, 0);
+	assert_int_equal(p.state, STATE_BACKOFF);
 
 	/* With a longer backoff the longer delay wins. */
 	p = durable_running(5000);
