@@ -4,6 +4,11 @@ The binaries come from $TENDD and $TENDCTL, else <repo>/build/tendd and
 <repo>/build/tendctl (run `make` first). Every process is run through run(),
 which always has a timeout and kills the process's whole session when it
 expires, so a hung tendd fails a test instead of hanging the suite.
+
+A tendd that keeps running is started with start_tendd() (a Tendd: its log,
+its pid, its children); wait_for() polls, with a bound, for what must
+happen; at the end of the test the daemon and every process it started
+are killed, whatever happened.
 """
 
 import os
@@ -151,7 +156,8 @@ def write_manifest(tmp_path):
 
 WAIT = 20  # seconds: the bound of every wait for something that must happen
 POLL = 0.02  # seconds between two looks
-LOG_LINE = re.compile(r"tendd: (emerg|alert|crit|err|warning|notice|info|debug): (.*)")
+LOG_LINE = re.compile(
+    r"tendd: (emerg|alert|crit|err|warning|notice|info|debug): (.*)")
 # What may stand between the process we start and tendd itself: a wrapper
 # script ($TENDD running valgrind), unshare --fork.
 WRAPPERS = {"sh", "dash", "bash", "env", "unshare", "timeout"}
@@ -181,7 +187,7 @@ def proc_stat(pid):
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read().decode(errors="replace")
-    except (FileNotFoundError, ProcessLookupError):
+    except OSError:  # gone, or going
         return None
     # comm is in parentheses and may itself hold spaces and parentheses.
     comm = data[data.index("(") + 1:data.rindex(")")]
@@ -206,13 +212,13 @@ def children(pid):
     found = []
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
-    except (FileNotFoundError, ProcessLookupError):
+    except OSError:  # gone, or going
         return found
     for tid in tasks:
         try:
             with open(f"/proc/{pid}/task/{tid}/children") as f:
                 found += [int(c) for c in f.read().split()]
-        except (FileNotFoundError, ProcessLookupError):
+        except OSError:  # gone, or going
             pass
     return found
 
