@@ -78,15 +78,28 @@ spawn_set_child_nofile(const struct rlimit *rl)
 	child_nofile_set = true;
 }
 
+/*
+ * The kernel's struct sigaction, big enough for every layout. All zeroes is
+ * SIG_DFL with no flags and no mask, and the handler comes first: that is
+ * all this file needs to know of it. Raw system calls, because libc hides
+ * its own real-time signals (32 and 33), which a parent may have ignored.
+ */
+struct ksigaction {
+	unsigned long words[4];
+};
+
+#define KSIGSET_SIZE 8 /* _NSIG / 8 */
+
 static void
 spawn_scan_signals(void)
 {
-	struct sigaction sa;
+	struct ksigaction old;
 
 	nchanged = 0;
 	for (int sig = 1; sig < NSIG; sig++)
-		if (sig == SIGCHLD || (sigaction(sig, NULL, &sa) == 0 &&
-		                       sa.sa_handler != SIG_DFL))
+		if (sig == SIGCHLD || (syscall(SYS_rt_sigaction, sig, NULL,
+		                               &old, KSIGSET_SIZE) == 0 &&
+		                       old.words[0] != 0))
 			changed_signals[nchanged++] = sig;
 }
 
@@ -220,15 +233,15 @@ static int
 child_exec(void *arg)
 {
 	const struct plan *p = arg;
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigset_t none;
+	const struct ksigaction dfl = {{0}};
+	const unsigned long none = 0;
 	int err = ENOENT;
 
 	/* Dispositions first: signals are blocked until the mask is reset. */
 	for (int i = 0; i < nchanged; i++)
-		sigaction(changed_signals[i], &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+		syscall(SYS_rt_sigaction, changed_signals[i], &dfl, NULL,
+		        KSIGSET_SIZE);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, KSIGSET_SIZE);
 	if (setsid() == -1)
 		child_fail(p->status_fd, STEP_SETSID, errno);
 	for (int fd = 0; fd < 3; fd++)
