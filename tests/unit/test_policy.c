@@ -479,7 +479,8 @@ test_durable_zero_backoff_restarts_at_once(void **state)
 		assert_true(p.want_up);
 		assert_int_equal(p.restarts, i);
 		d = policy_handle(&p, EVENT_BACKOFF_OVER, NULL);
-		assert_int_equal(d.actions, ACTION_CANCEL_BACKOFF | ACTION_SPAWN);
+		assert_int_equal(d.actions,
+		                 ACTION_CANCEL_BACKOFF | ACTION_SPAWN);
 		assert_int_equal(p.state, STATE_RUNNING);
 	}
 }
