@@ -40,6 +40,22 @@ decide(unsigned actions)
 	return (struct decision){.actions = actions, .delay_ms = 0};
 }
 
+/*
+ * Stopping, in every class: remember what the user wants meanwhile; once
+ * the last run has ended, go down, or up again (a restart).
+ */
+static struct decision
+stopping_handle(struct task_policy *p, enum task_event ev, enum task_state up,
+                unsigned up_actions)
+{
+	if (ev == EVENT_START || ev == EVENT_STOP)
+		p->want_up = ev == EVENT_START;
+	if (ev != EVENT_EXIT || p->active > 0)
+		return decide(0);
+	p->state = p->want_up ? up : STATE_STOPPED;
+	return decide(p->want_up ? up_actions : 0);
+}
+
 /* A durable task's run ended on its own: restart it after the backoff. */
 static struct decision
 durable_restart(struct task_policy *p, const struct run_end *end)
@@ -74,6 +90,8 @@ static struct decision
 durable_handle(struct task_policy *p, enum task_event ev,
                const struct run_end *end)
 {
+	struct decision d;
+
 	switch (p->state) {
 	case STATE_STOPPED:
 		if (ev != EVENT_START)
@@ -103,17 +121,10 @@ durable_handle(struct task_policy *p, enum task_event ev,
 		}
 		return decide(0);
 	case STATE_STOPPING:
-		if (ev == EVENT_START || ev == EVENT_STOP)
-			p->want_up = ev == EVENT_START;
-		if (ev != EVENT_EXIT || p->active > 0)
-			return decide(0);
-		if (!p->want_up) {
-			p->state = STATE_STOPPED;
-			return decide(0);
-		}
-		p->streak = 0;
-		p->state = STATE_RUNNING;
-		return decide(ACTION_SPAWN);
+		d = stopping_handle(p, ev, STATE_RUNNING, ACTION_SPAWN);
+		if (d.actions & ACTION_SPAWN)
+			p->streak = 0; /* a user's restart: a new sequence */
+		return d;
 	default:
 		return decide(0);
 	}
@@ -145,12 +156,7 @@ log_only_handle(struct task_policy *p, enum task_event ev,
 		return decide(!end->success && p->essential ? ACTION_ESSENTIAL
 		                                            : 0);
 	case STATE_STOPPING:
-		if (ev == EVENT_START || ev == EVENT_STOP)
-			p->want_up = ev == EVENT_START;
-		if (ev != EVENT_EXIT || p->active > 0)
-			return decide(0);
-		p->state = p->want_up ? STATE_RUNNING : STATE_STOPPED;
-		return decide(p->want_up ? ACTION_SPAWN : 0);
+		return stopping_handle(p, ev, STATE_RUNNING, ACTION_SPAWN);
 	default:
 		return decide(0);
 	}
@@ -183,12 +189,7 @@ per_request_handle(struct task_policy *p, enum task_event ev)
 		return decide(unlisten |
 		              (p->active > 0 ? ACTION_SIGNAL_STOP : 0));
 	case STATE_STOPPING:
-		if (ev == EVENT_START || ev == EVENT_STOP)
-			p->want_up = ev == EVENT_START;
-		if (ev != EVENT_EXIT || p->active > 0)
-			return decide(0);
-		p->state = p->want_up ? STATE_IDLE : STATE_STOPPED;
-		return decide(p->want_up ? listen : 0);
+		return stopping_handle(p, ev, STATE_IDLE, listen);
 	default:
 		return decide(0);
 	}
