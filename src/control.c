@@ -51,6 +51,7 @@ static struct {
 	int fd;
 	char *path;
 	ev_io accept;
+	ev_timer accept_pause; /* after EMFILE: accepting again would spin */
 	struct client *clients;
 	int nclients;
 	struct task *tasks;
@@ -529,7 +530,7 @@ client_close(struct client *c)
 			break;
 		}
 	free(c);
-	if (ctl.nclients-- == CLIENTS_MAX)
+	if (ctl.nclients-- == CLIENTS_MAX && !ev_is_active(&ctl.accept_pause))
 		ev_io_start(EV_DEFAULT, &ctl.accept);
 }
 
@@ -543,9 +544,13 @@ accept_cb(EV_P_ ev_io *w, int revents)
 	(void)revents;
 	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
-		if (errno == EMFILE || errno == ENFILE)
-			log_msg(LOG_ERR, "control: accept: %s",
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_msg(LOG_ERR, "control: accept: %s; pausing 1s",
 			        strerror(errno));
+			ev_io_stop(EV_A_ w);
+			ev_timer_start(EV_A_ & ctl.accept_pause);
+		}
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -563,6 +568,15 @@ accept_cb(EV_P_ ev_io *w, int revents)
 	ctl.clients = c;
 	if (++ctl.nclients == CLIENTS_MAX)
 		ev_io_stop(EV_A_ w);
+}
+
+static void
+accept_pause_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	if (ctl.nclients < CLIENTS_MAX)
+		ev_io_start(EV_A_ & ctl.accept);
 }
 
 /* The socket. */
@@ -639,6 +653,7 @@ control_open(const char *path, const struct manifest *m, struct task *tasks,
 	ctl.started = ev_now(EV_DEFAULT);
 	ev_io_init(&ctl.accept, accept_cb, ctl.fd, EV_READ);
 	ev_io_start(EV_DEFAULT, &ctl.accept);
+	ev_timer_init(&ctl.accept_pause, accept_pause_cb, 1., 0.);
 	return 0;
 fail:
 	log_msg(LOG_ERR, "control socket %s: %s", path, strerror(errno));
@@ -656,6 +671,7 @@ control_close(void)
 	if (ctl.fd == -1)
 		return;
 	ev_io_stop(EV_DEFAULT, &ctl.accept);
+	ev_timer_stop(EV_DEFAULT, &ctl.accept_pause);
 	close(ctl.fd);
 	ctl.fd = -1;
 	unlink(ctl.path);

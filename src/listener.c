@@ -40,6 +40,30 @@ listener_pause(struct listener *l)
 	ev_timer_start(EV_DEFAULT, &l->retry);
 }
 
+/*
+ * A unix socket file left by an earlier run is replaced; one that answers
+ * belongs to a live server: EADDRINUSE, as for a tcp port.
+ */
+static int
+listener_unix_stale(const struct endpoint *ep)
+{
+	const struct sockaddr_un *sun = (const void *)&ep->addr;
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(sun->sun_path, &st) == -1 || !S_ISSOCK(st.st_mode))
+		return 0; /* nothing, or not a socket: bind says what */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	rc = connect(fd, (const struct sockaddr *)sun, ep->addrlen);
+	close(fd);
+	if (rc == 0) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return unlink(sun->sun_path) == -1 && errno != ENOENT ? -1 : 0;
+}
+
 /* Bind and listen; returns the fd or -1 with errno set. */
 static int
 listener_bind(const struct endpoint *ep)
@@ -53,13 +77,8 @@ listener_bind(const struct endpoint *ep)
 	if (ep->kind == ENDPOINT_TCP &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
 		goto fail;
-	if (ep->kind == ENDPOINT_UNIX) {
-		const struct sockaddr_un *sun = (const void *)&ep->addr;
-		struct stat st;
-		/* A socket file left by an earlier run is ours to replace. */
-		if (lstat(sun->sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(sun->sun_path);
-	}
+	if (ep->kind == ENDPOINT_UNIX && listener_unix_stale(ep) == -1)
+		goto fail;
 	if (bind(fd, (const struct sockaddr *)&ep->addr, ep->addrlen) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1)
 		goto fail;
@@ -146,6 +165,7 @@ listener_serve(struct listener *l, int fd, const struct sockaddr_storage *ss)
 		return false;
 	}
 	close(fd);
+	l->retry_delay = 0; /* serving again: the next pause starts short */
 	return true;
 }
 

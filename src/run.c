@@ -211,6 +211,7 @@ void
 run_stop(struct run *r, int signo, int64_t timeout_ms)
 {
 	r->stopping = true;
+	ev_timer_stop(EV_DEFAULT, &r->timeout); /* stopped: no timeout now */
 	run_signal(r, signo);
 	/* A stopped process must run to handle the signal, as systemd does. */
 	if (signo != SIGKILL && signo != SIGCONT)

@@ -143,7 +143,8 @@ plan_env(const struct task_config *cfg, char *const *extra, char **tend_task)
 		max++;
 	env = xcalloc(max, sizeof(*env));
 	for (i = 0; !cfg->clear_env && environ[i]; i++)
-		env[n++] = environ[i]; /* already one entry a key */
+		if (strncmp(environ[i], "TEND_REMOTE_", 12) != 0)
+			env[n++] = environ[i]; /* one entry a key already */
 	for (i = 0; i < cfg->nenv; i++)
 		env_put(env, &n, cfg->env[i]);
 	*tend_task = xasprintf("TEND_TASK=%s", cfg->name);

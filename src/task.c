@@ -164,8 +164,7 @@ task_log_end(const struct task *t, const struct run *r,
 		        "task %s (pid %ld): %s after %s; restart %lu "
 		        "in %s",
 		        t->cfg->name, (long)r->pid, how, ran,
-		        t->policy.restarts,
-		        (d.actions & ACTION_SPAWN) ? "0ms" : delay);
+		        t->policy.restarts, delay);
 		return;
 	case CLASS_LOG_ONLY:
 		prio = end->success ? LOG_INFO : LOG_ERR;
