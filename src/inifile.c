@@ -106,6 +106,8 @@ inifile_section(struct reader *r, const char *line)
 	if (ini->sections[ini->nsections].name == NULL)
 		ini->sections[ini->nsections].name = xstrdup("");
 	ini->sections[ini->nsections].line = r->lineno;
+	ini->sections[ini->nsections].first_entry = ini->nentries;
+	ini->sections[ini->nsections].nentries = 0;
 	r->section = (int)ini->nsections++;
 }
 
@@ -282,6 +284,8 @@ inifile_handler(void *user, const char *section, const char *name,
 	e->key = xstrdup(name);
 	e->value = r->too_long ? NULL : xstrdup(value);
 	e->line = r->lineno;
+	if (r->section >= 0)
+		ini->sections[r->section].nentries++;
 	r->last_entry = (long)ini->nentries++;
 	return 1;
 }

@@ -451,7 +451,36 @@ struct build {
 	const struct inifile *ini;
 	struct manifest *m;
 	struct diag *diag;
+	size_t *names;    /* open addressing: task index + 1, 0 when free */
+	size_t names_cap; /* a power of two, over twice the sections */
 };
+
+static size_t
+name_hash(const char *s)
+{
+	size_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/*
+ * The task already named name, or NULL; with add, a new name is recorded as
+ * the next task's. A hash, so that a manifest of 10 000 tasks reads fast.
+ */
+static const struct task_config *
+name_find(struct build *b, const char *name, bool add)
+{
+	size_t i = name_hash(name) & (b->names_cap - 1);
+
+	for (; b->names[i]; i = (i + 1) & (b->names_cap - 1))
+		if (strcmp(b->m->tasks[b->names[i] - 1].name, name) == 0)
+			return &b->m->tasks[b->names[i] - 1];
+	if (add)
+		b->names[i] = b->m->ntasks + 1;
+	return NULL;
+}
 
 static bool
 task_name_valid(const char *name)
@@ -548,6 +577,7 @@ task_build(struct build *b, int section, const char *name)
 {
 	const struct ini_section *s = &b->ini->sections[section];
 	struct manifest *m = b->m;
+	const struct task_config *first;
 	struct task_config t;
 	int first_line[NTASK_KEYS] = {0};
 	bool class_ok = false, keep = true;
@@ -559,20 +589,18 @@ task_build(struct build *b, int section, const char *name)
 		         name);
 		keep = false;
 	}
-	for (size_t i = 0; keep && i < m->ntasks; i++)
-		if (strcmp(m->tasks[i].name, name) == 0) {
-			diag_add(b->diag, b->file, s->line,
-			         "duplicate task '%s' (first at line %d)", name,
-			         m->tasks[i].line);
-			keep = false;
-		}
+	if (keep && (first = name_find(b, name, false)) != NULL) {
+		diag_add(b->diag, b->file, s->line,
+		         "duplicate task '%s' (first at line %d)", name,
+		         first->line);
+		keep = false;
+	}
 	task_defaults(&t, name, s->line);
 
 	/* The class decides which keys apply, so it goes first. */
-	for (size_t i = 0; i < b->ini->nentries; i++) {
+	for (size_t i = s->first_entry; i < s->first_entry + s->nentries; i++) {
 		const struct ini_entry *e = &b->ini->entries[i];
-		if (e->section != section || strcmp(e->key, "class") != 0 ||
-		    e->value == NULL)
+		if (strcmp(e->key, "class") != 0 || e->value == NULL)
 			continue;
 		if ((why = key_class(&t, e->value)) != NULL)
 			diag_add(b->diag, b->file, e->line, "class = %s: %s",
@@ -581,10 +609,8 @@ task_build(struct build *b, int section, const char *name)
 			class_ok = true;
 		break;
 	}
-	for (size_t i = 0; i < b->ini->nentries; i++)
-		if (b->ini->entries[i].section == section)
-			task_apply(b, &t, &b->ini->entries[i], class_ok,
-			           first_line);
+	for (size_t i = s->first_entry; i < s->first_entry + s->nentries; i++)
+		task_apply(b, &t, &b->ini->entries[i], class_ok, first_line);
 	if (!first_line[KEY_CLASS])
 		diag_add(b->diag, b->file, s->line,
 		         "task %s: missing required key 'class'", t.name);
@@ -593,6 +619,7 @@ task_build(struct build *b, int section, const char *name)
 		task_config_free(&t);
 		return;
 	}
+	name_find(b, t.name, true);
 	m->tasks = xreallocarray(m->tasks, m->ntasks + 1, sizeof(*m->tasks));
 	m->tasks[m->ntasks++] = t;
 }
@@ -600,14 +627,13 @@ task_build(struct build *b, int section, const char *name)
 static void
 global_build(struct build *b, int section)
 {
+	const struct ini_section *s = &b->ini->sections[section];
 	int first_line[NGLOBAL_KEYS] = {0};
 	const char *why;
 	size_t k;
 
-	for (size_t i = 0; i < b->ini->nentries; i++) {
+	for (size_t i = s->first_entry; i < s->first_entry + s->nentries; i++) {
 		const struct ini_entry *e = &b->ini->entries[i];
-		if (e->section != section)
-			continue;
 		for (k = 0; k < NGLOBAL_KEYS; k++)
 			if (strcmp(e->key, global_keys[k].name) == 0)
 				break;
@@ -684,7 +710,11 @@ manifest_read(FILE *fp, const char *path, struct manifest *m, struct diag *diag)
 	keys[n] = NULL;
 	manifest_defaults(m, path);
 	inifile_read(fp, path, keys, &ini, diag);
+	while (b.names_cap <= 2 * ini.nsections)
+		b.names_cap = b.names_cap ? b.names_cap * 2 : 16;
+	b.names = xcalloc(b.names_cap, sizeof(*b.names));
 	manifest_build(&b);
+	free(b.names);
 	inifile_free(&ini);
 	return diag->count == before ? 0 : -1;
 }

@@ -90,6 +90,8 @@ void endpoint_free(struct endpoint *);
 struct ini_section {
 	char *name; /* whole, however long */
 	int line;
+	size_t first_entry; /* its entries are contiguous */
+	size_t nentries;
 };
 
 struct ini_entry {
