@@ -19,7 +19,7 @@
 
 #include "tend.h"
 
-#define CLIENTS_MAX    1024       /* beyond, accepting waits */
+#define CLIENTS_MAX    1024       /* beyond, the oldest silent one goes */
 #define CLIENT_IDLE    10.0       /* seconds to send a request */
 #define CLIENT_OUT_MAX (64 << 20) /* an answer that big is dropped */
 
@@ -44,6 +44,7 @@ struct client {
 	struct task *tasks[PROTO_TASKS_MAX]; /* what WAIT_* waits on */
 	int ntasks;
 	struct run *run;
+	unsigned long stop_serial; /* stop waits for runs up to this one */
 	struct client *next;
 };
 
@@ -213,7 +214,8 @@ client_wait_over(const struct client *c)
 {
 	for (int i = 0; i < c->ntasks; i++) {
 		const struct task *t = c->tasks[i];
-		if (c->wait == WAIT_STOPPED && t->runs != NULL)
+		if (c->wait == WAIT_STOPPED &&
+		    task_has_run_before(t, c->stop_serial))
 			return false;
 		if (c->wait == WAIT_RESTARTED &&
 		    t->policy.state == STATE_STOPPING)
@@ -299,6 +301,7 @@ do_start_stop(struct client *c, const struct proto_request *r)
 	}
 	if (!client_resolve(c, r))
 		return;
+	c->stop_serial = run_serial_last(); /* not a run started after */
 	for (int i = 0; i < c->ntasks; i++) {
 		if (r->cmd != CMD_START)
 			task_handle(c->tasks[i], EVENT_STOP);
@@ -534,6 +537,25 @@ client_close(struct client *c)
 		ev_io_start(EV_DEFAULT, &ctl.accept);
 }
 
+/*
+ * At CLIENTS_MAX, make room by closing the oldest client that has not sent
+ * its request yet: tendctl sends at once, so that one is most likely idle,
+ * and silent connections cannot lock everyone out.
+ */
+static bool
+client_evict_silent(void)
+{
+	struct client *oldest = NULL;
+
+	for (struct client *c = ctl.clients; c; c = c->next)
+		if (ev_is_active(&c->rio))
+			oldest = c; /* the list is newest first */
+	if (oldest == NULL)
+		return false;
+	client_close(oldest);
+	return true;
+}
+
 static void
 accept_cb(EV_P_ ev_io *w, int revents)
 {
@@ -542,6 +564,10 @@ accept_cb(EV_P_ ev_io *w, int revents)
 	int fd;
 
 	(void)revents;
+	if (ctl.nclients >= CLIENTS_MAX && !client_evict_silent()) {
+		ev_io_stop(EV_A_ w); /* all busy: wait for one to finish */
+		return;
+	}
 	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -549,6 +575,7 @@ accept_cb(EV_P_ ev_io *w, int revents)
 			log_msg(LOG_ERR, "control: accept: %s; pausing 1s",
 			        strerror(errno));
 			ev_io_stop(EV_A_ w);
+			ev_timer_set(&ctl.accept_pause, 1., 0.);
 			ev_timer_start(EV_A_ & ctl.accept_pause);
 		}
 		return;
@@ -566,8 +593,7 @@ accept_cb(EV_P_ ev_io *w, int revents)
 	ev_timer_start(EV_A_ & c->idle);
 	c->next = ctl.clients;
 	ctl.clients = c;
-	if (++ctl.nclients == CLIENTS_MAX)
-		ev_io_stop(EV_A_ w);
+	ctl.nclients++;
 }
 
 static void
@@ -575,8 +601,7 @@ accept_pause_cb(EV_P_ ev_timer *w, int revents)
 {
 	(void)w;
 	(void)revents;
-	if (ctl.nclients < CLIENTS_MAX)
-		ev_io_start(EV_A_ & ctl.accept);
+	ev_io_start(EV_A_ & ctl.accept);
 }
 
 /* The socket. */

@@ -23,7 +23,8 @@
 #define READ_CHUNK 16384       /* per wakeup, per pipe */
 #define DRAIN_MAX  (4 * 65536) /* read at reap: a pipe or four */
 
-static struct run *all_runs;  /* live and ended-but-not-freed */
+static struct run *all_runs; /* live and ended-but-not-freed */
+static unsigned long last_serial;
 static struct run *dead_runs; /* ended, freed by run_reclaim */
 
 static void
@@ -171,6 +172,7 @@ run_start(struct task *t, const struct spawn_io *io)
 	r = xcalloc(1, sizeof(*r));
 	r->task = t;
 	r->pid = sp.pid;
+	r->serial = ++last_serial;
 	r->started =
 	    ev_time(); /* not the loop's cached time: start-up spawns many */
 	/* Watch for the exit before the loop runs again: no exit is missed. */
@@ -220,6 +222,13 @@ run_stop(struct run *r, int signo, int64_t timeout_ms)
 		ev_timer_set(&r->kill, (ev_tstamp)timeout_ms / 1000.0, 0.);
 		ev_timer_start(EV_DEFAULT, &r->kill);
 	}
+}
+
+/* The serial number of the newest run: runs are numbered as they start. */
+unsigned long
+run_serial_last(void)
+{
+	return last_serial;
 }
 
 /* Whether pid is (or was, this loop iteration) one of the runs. */

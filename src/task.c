@@ -282,6 +282,16 @@ task_can_serve(const struct task *t)
 	       t->policy.active < (unsigned long)t->cfg->max_instances;
 }
 
+/* Whether t still has a run that started no later than run serial. */
+bool
+task_has_run_before(const struct task *t, unsigned long serial)
+{
+	for (const struct run *r = t->runs; r; r = r->next_in_task)
+		if (r->serial <= serial)
+			return true;
+	return false;
+}
+
 /* The listener has (or no longer has) its socket: listening, or idle. */
 void
 task_listening(struct task *t, bool bound)

@@ -311,6 +311,7 @@ struct run_output {
 struct run {
 	struct task *task;
 	pid_t pid;
+	unsigned long serial; /* in start order */
 	ev_tstamp started;
 	ev_child child;
 	struct run_output out;
@@ -331,6 +332,7 @@ struct run *run_start(struct task *, const struct spawn_io *);
 void run_signal(struct run *, int signo);
 void run_stop(struct run *, int signo, int64_t timeout_ms);
 bool run_is_ours(pid_t);
+unsigned long run_serial_last(void);
 void run_reclaim(void);
 
 /* listener.c: a per-request task's socket. */
@@ -369,6 +371,7 @@ struct run *task_run_instance(struct task *, const struct spawn_io *,
                               const char **why);
 void task_kill_now(struct task *);
 bool task_can_serve(const struct task *);
+bool task_has_run_before(const struct task *, unsigned long serial);
 void task_listening(struct task *, bool);
 void task_free(struct task *);
 
