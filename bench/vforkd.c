@@ -1,11 +1,12 @@
 #define _GNU_SOURCE
 /*
  * vforkd.c: the machine's limit for inetd-style serving, to measure tend
- * against: a blocking accept loop that vforks and execs the handler with
- * the connection as stdin and stdout. Children are reaped by the kernel
- * (SIGCHLD ignored). No cap, no logging, no accounting.
+ * against: a blocking accept loop that vforks (or, with "fork", forks) and
+ * execs the handler with the connection as stdin and stdout. Children are
+ * reaped by the kernel (SIGCHLD ignored). No cap, no logging, no
+ * accounting.
  *
- *   vforkd PORT HANDLER
+ *   vforkd PORT HANDLER [fork]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,9 +21,10 @@ main(int argc, char **argv)
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	char *hargv[2];
 	char *envp[1] = {NULL};
-	int lfd, fd, one = 1;
+	int lfd, fd, one = 1, use_fork = argc == 4;
+	pid_t pid;
 
-	if (argc != 3)
+	if (argc != 3 && argc != 4)
 		return 2;
 	hargv[0] = argv[2];
 	hargv[1] = NULL;
@@ -37,7 +39,8 @@ main(int argc, char **argv)
 	for (;;) {
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 			continue;
-		if (vfork() == 0) {
+		pid = use_fork ? fork() : vfork();
+		if (pid == 0) {
 			dup2(fd, 0);
 			dup2(fd, 1);
 			execve(hargv[0], hargv, envp);

@@ -19,6 +19,7 @@ static struct {
 	bool to_syslog;
 	bool to_stderr;
 	bool starting; /* until log_started: errors reach the terminal too */
+	bool debug;    /* debug lines on stderr: with -e only */
 	const char *ident;
 } logger = {.to_stderr = true, .ident = "tendd"};
 
@@ -64,6 +65,7 @@ log_open(const char *ident, int facility, bool mirror)
 	logger.starting = true;
 	logger.to_syslog = log_syslog_reachable(&err);
 	logger.to_stderr = mirror || !logger.to_syslog;
+	logger.debug = mirror;
 	if (logger.to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, facility);
 	else
@@ -97,7 +99,9 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 		vsyslog(prio, fmt, copy);
 		va_end(copy);
 	}
-	if (logger.to_stderr || (logger.starting && prio <= LOG_ERR)) {
+	/* Without -e, a busy per-request task writes no line per request. */
+	if ((logger.to_stderr && (prio < LOG_DEBUG || logger.debug)) ||
+	    (logger.starting && prio <= LOG_ERR)) {
 		char *line = xvasprintf(fmt, ap);
 		fprintf(stderr, "%s: %s: %s\n", logger.ident,
 		        log_level_name(prio), line);
