@@ -135,6 +135,9 @@ def bench_runit(d, n, runs):
 def main(argv):
     n = int(argv[1]) if len(argv) > 1 else 1000
     runs = int(argv[2]) if len(argv) > 2 else 20
+    base, _ = timed(["/bin/true"], runs)
+    print("%-22s the cost of starting any command here: median %.1f ms"
+          % ("/bin/true", base))
     for name, fn, r in (("tendctl status --json", bench_tend, runs),
                         ("supervisorctl status", bench_supervisor,
                          max(3, runs // 4)),

@@ -108,7 +108,7 @@ client_end(struct client *c, int code)
 {
 	c->wait = WAIT_NONE;
 	proto_begin(&c->out, "end");
-	proto_addf(&c->out, "code", "%d", code);
+	proto_add_num(&c->out, "code", (long long)code);
 	proto_end(&c->out);
 	client_flush(c);
 }
@@ -126,25 +126,28 @@ status_task(struct buf *b, const struct task *t, ev_tstamp now)
 	proto_add(b, "class", manifest_class_name(cfg->class));
 	proto_add(b, "state", policy_state_name(t->policy.state));
 	if (one) {
-		proto_addf(b, "pid", "%ld", (long)t->runs->pid);
-		proto_addf(b, "uptime", "%.3f", now - t->runs->started);
+		proto_add_num(b, "pid", (long long)t->runs->pid);
+		proto_add_seconds(b, "uptime", now - t->runs->started);
 	}
-	proto_addf(b, "restarts", "%lu", t->policy.restarts);
+	proto_add_num(b, "restarts", (long long)t->policy.restarts);
 	if (t->policy.state == STATE_BACKOFF)
-		proto_addf(b, "next_start", "%.3f",
-		           t->next_start > now ? t->next_start - now : 0.0);
+		proto_add_seconds(b, "next_start",
+		                  t->next_start > now ? t->next_start - now
+		                                      : 0.0);
 	if (t->has_last_exit && WIFSIGNALED(t->last_wstatus)) {
 		const char *name = signame_name(WTERMSIG(t->last_wstatus));
 		proto_add(b, "signal", name ? name : "unnamed");
-		proto_addf(b, "signo", "%d", WTERMSIG(t->last_wstatus));
+		proto_add_num(b, "signo", (long long)WTERMSIG(t->last_wstatus));
 		if (WCOREDUMP(t->last_wstatus))
 			proto_add(b, "core", "1");
 	} else if (t->has_last_exit)
-		proto_addf(b, "code", "%d", WEXITSTATUS(t->last_wstatus));
-	proto_addf(b, "active", "%lu",
-	           cfg->class == CLASS_PER_REQUEST ? t->policy.active : 0);
-	proto_addf(b, "requests", "%lu", t->requests);
-	proto_addf(b, "failures", "%lu", t->failures);
+		proto_add_num(b, "code",
+		              (long long)WEXITSTATUS(t->last_wstatus));
+	proto_add_num(
+	    b, "active",
+	    (long long)cfg->class == CLASS_PER_REQUEST ? t->policy.active : 0);
+	proto_add_num(b, "requests", (long long)t->requests);
+	proto_add_num(b, "failures", (long long)t->failures);
 	proto_end(b);
 }
 
@@ -192,10 +195,10 @@ do_status(struct client *c, const struct proto_request *r)
 	if (!client_resolve(c, r))
 		return;
 	proto_begin(&c->out, "daemon");
-	proto_addf(&c->out, "pid", "%ld", (long)getpid());
+	proto_add_num(&c->out, "pid", (long long)getpid());
 	proto_add(&c->out, "version", TEND_VERSION);
 	proto_add(&c->out, "manifest", ctl.manifest->path);
-	proto_addf(&c->out, "uptime", "%.3f", now - ctl.started);
+	proto_add_seconds(&c->out, "uptime", now - ctl.started);
 	proto_end(&c->out);
 	for (size_t i = 0; i < (r->ntasks ? (size_t)c->ntasks : ctl.ntasks);
 	     i++) {

@@ -70,16 +70,24 @@ proto_default_socket(void)
 
 /* Growable buffers. */
 
+/* Room for n more bytes and the NUL. */
+static void
+buf_reserve(struct buf *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 256;
+
+	if (b->len + n + 1 <= b->cap)
+		return;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	b->data = xreallocarray(b->data, cap, 1);
+	b->cap = cap;
+}
+
 void
 buf_add(struct buf *b, const void *data, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->data = xreallocarray(b->data, cap, 1);
-		b->cap = cap;
-	}
+	buf_reserve(b, n);
 	memcpy(b->data + b->len, data, n);
 	b->len += n;
 	b->data[b->len] = '\0';
@@ -133,26 +141,65 @@ proto_begin(struct buf *b, const char *type)
 	buf_add(b, type, strlen(type));
 }
 
+/* Add " key=value", value escaped, in one pass: answers can be long. */
 void
 proto_add(struct buf *b, const char *key, const char *value)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
+	size_t klen = strlen(key), vlen = strlen(value);
+	char *d;
 
-	buf_add(b, " ", 1);
-	buf_add(b, key, strlen(key));
-	buf_add(b, "=", 1);
-	for (p = (const unsigned char *)value; *p;) {
-		const unsigned char *run = p;
-		while (*p && proto_plain(*p))
-			p++;
-		buf_add(b, run, (size_t)(p - run));
-		if (*p) {
-			char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-			buf_add(b, esc, 3);
-			p++;
+	buf_reserve(b, klen + 2 + 3 * vlen);
+	d = b->data + b->len;
+	*d++ = ' ';
+	memcpy(d, key, klen);
+	d += klen;
+	*d++ = '=';
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if (proto_plain(*p)) {
+			*d++ = (char)*p;
+			continue;
 		}
+		*d++ = '%';
+		*d++ = hex[*p >> 4];
+		*d++ = hex[*p & 15];
 	}
+	*d = '\0';
+	b->len = (size_t)(d - b->data);
+}
+
+/* Add " key=S.mmm" for a time in seconds, to the millisecond. */
+void
+proto_add_seconds(struct buf *b, const char *key, double seconds)
+{
+	long long ms = seconds > 0 ? (long long)(seconds * 1000 + 0.5) : 0;
+	char text[32], *p = text + sizeof(text);
+
+	*--p = '\0';
+	for (int i = 0; i < 3; i++, ms /= 10)
+		*--p = (char)('0' + ms % 10);
+	*--p = '.';
+	do
+		*--p = (char)('0' + ms % 10);
+	while ((ms /= 10) != 0);
+	proto_add(b, key, p);
+}
+
+/* Add " key=N" without printf: status answers carry thousands. */
+void
+proto_add_num(struct buf *b, const char *key, long long n)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	unsigned long long u =
+	    n < 0 ? 0 - (unsigned long long)n : (unsigned long long)n;
+
+	*--p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		*--p = '-';
+	proto_add(b, key, p);
 }
 
 void

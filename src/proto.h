@@ -63,6 +63,8 @@ struct proto_msg {
 
 void proto_begin(struct buf *, const char *type);
 void proto_add(struct buf *, const char *key, const char *value);
+void proto_add_num(struct buf *, const char *key, long long);
+void proto_add_seconds(struct buf *, const char *key, double);
 void proto_addf(struct buf *, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void proto_end(struct buf *);
