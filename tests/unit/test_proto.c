@@ -946,11 +946,50 @@ test_decode_rejects_lines(void **state)
 		    BAD_LINES);
 }
 
+/* Numbers and seconds are formatted without printf, exactly as printf. */
+static void
+test_add_num_and_seconds(void **state)
+{
+	static const long long nums[] = {0,
+	                                 7,
+	                                 -7,
+	                                 42,
+	                                 1000000007LL,
+	                                 -9223372036854775807LL - 1,
+	                                 9223372036854775807LL};
+	static const struct {
+		double seconds;
+		const char *text;
+	} secs[] = {
+	    {0, "0.000"},    {0.0004, "0.000"},   {0.0005, "0.001"},
+	    {1.5, "1.500"},  {12.3456, "12.346"}, {3600.25, "3600.250"},
+	    {-3.0, "0.000"},
+	};
+	char want[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(nums) / sizeof(*nums); i++) {
+		struct buf b = {0};
+		proto_add_num(&b, "n", nums[i]);
+		snprintf(want, sizeof(want), " n=%lld", nums[i]);
+		assert_string_equal(b.data, want);
+		buf_free(&b);
+	}
+	for (size_t i = 0; i < sizeof(secs) / sizeof(*secs); i++) {
+		struct buf b = {0};
+		proto_add_seconds(&b, "s", secs[i].seconds);
+		snprintf(want, sizeof(want), " s=%s", secs[i].text);
+		assert_string_equal(b.data, want);
+		buf_free(&b);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_buf_add_grows),
+	    cmocka_unit_test(test_add_num_and_seconds),
 	    cmocka_unit_test(test_buf_add_binary_and_empty),
 	    cmocka_unit_test(test_buf_addf),
 	    cmocka_unit_test(test_buf_consume),
