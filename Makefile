@@ -151,7 +151,11 @@ $(B)/bench/ping: bench/ping.c
 	$(Q)mkdir -p $(B)/bench
 	$(call say,LD)$(CC) -std=gnu11 $(WARNINGS) -O2 -static -o $@ $<
 
-bench: all $(B)/bench/ping
+$(B)/bench/minisup: bench/minisup.c
+	$(Q)mkdir -p $(B)/bench
+	$(call say,LD)$(CC) -std=gnu11 $(WARNINGS) -O2 -o $@ $<
+
+bench: all $(B)/bench/ping $(B)/bench/minisup
 	/usr/bin/python3 bench/engine.py
 
 $(B)/bench/hello: bench/hello.c

@@ -76,10 +76,9 @@ durable_restart(struct task_policy *p, const struct run_end *end)
 	if (end->spawn_failed && d.delay_ms < SPAWN_RETRY_MS)
 		d.delay_ms = SPAWN_RETRY_MS;
 	/*
-	 * Even a zero delay goes through the timer, so the loop polls between
-	 * a death and the restart: respawning from inside the exit callback,
-	 * libev would reap and feed exits to us without ever returning to
-	 * poll while tasks crash at once, and SIGTERM would wait forever.
+	 * Even a zero delay is a backoff: the engine restarts at once only a
+	 * few times per loop iteration (task.c), so that the loop still polls
+	 * while many tasks crash at once.
 	 */
 	d.actions = ACTION_ARM_BACKOFF;
 	p->state = STATE_BACKOFF;

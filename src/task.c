@@ -74,6 +74,28 @@ task_spawn(struct task *t)
 	task_apply(t, d);
 }
 
+/*
+ * Whether a zero backoff may restart at once rather than through the
+ * timer: at most RESTARTS_AT_ONCE per loop iteration. Beyond, tasks that
+ * die at once would keep libev reaping and us respawning without ever
+ * polling (SIGTERM and the control socket would starve); the timer makes
+ * the loop poll first.
+ */
+#define RESTARTS_AT_ONCE 16
+
+static bool
+task_restart_now(void)
+{
+	static unsigned int iteration;
+	static int count;
+
+	if (ev_iteration(EV_DEFAULT) != iteration) {
+		iteration = ev_iteration(EV_DEFAULT);
+		count = 0;
+	}
+	return count++ < RESTARTS_AT_ONCE;
+}
+
 static void
 task_apply(struct task *t, struct decision d)
 {
@@ -91,7 +113,11 @@ task_apply(struct task *t, struct decision d)
 		task_spawn(t);
 	if ((d.actions & ACTION_LISTEN) && t->listener == NULL)
 		t->listener = listener_open(t);
-	if (d.actions & ACTION_ARM_BACKOFF) {
+	if ((d.actions & ACTION_ARM_BACKOFF) && d.delay_ms == 0 &&
+	    task_restart_now()) {
+		task_apply(t,
+		           policy_handle(&t->policy, EVENT_BACKOFF_OVER, NULL));
+	} else if (d.actions & ACTION_ARM_BACKOFF) {
 		ev_timer_set(&t->backoff, (ev_tstamp)d.delay_ms / 1000.0, 0.);
 		ev_timer_start(EV_DEFAULT, &t->backoff);
 		t->next_start =
