@@ -259,7 +259,8 @@ control_run_ended(struct run *r)
 {
 	int code;
 
-	for (struct client *c = ctl.clients; c; c = c->next) {
+	for (struct client *c = ctl.clients, *next; c; c = next) {
+		next = c->next; /* client_end may close c */
 		if (c->wait != WAIT_RUN || c->run != r)
 			continue;
 		code = r->exec_failed ? 127 : describe_exit_code(r->wstatus);
@@ -275,7 +276,10 @@ control_run_ended(struct run *r)
 void
 control_shutdown_done(void)
 {
-	for (struct client *c = ctl.clients; c; c = c->next) {
+	struct client *c, *next;
+
+	for (c = ctl.clients; c; c = next) {
+		next = c->next; /* client_end may close c */
 		if (c->wait == WAIT_SHUTDOWN)
 			client_end(c, EXIT_OK);
 		else if (c->wait == WAIT_RUN) {
@@ -283,6 +287,8 @@ control_shutdown_done(void)
 			client_end(c, EXIT_ERROR);
 		} else if (c->wait != WAIT_NONE)
 			client_wait_check(c);
+	}
+	for (c = ctl.clients; c; c = c->next) {
 		if (c->out.len > 0) {
 			ssize_t n = send(c->fd, c->out.data, c->out.len,
 			                 MSG_DONTWAIT | MSG_NOSIGNAL);
