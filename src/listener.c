@@ -53,9 +53,13 @@ listener_unix_stale(const struct endpoint *ep)
 
 	if (lstat(sun->sun_path, &st) == -1 || !S_ISSOCK(st.st_mode))
 		return 0; /* nothing, or not a socket: bind says what */
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	/* Non-blocking: a live server with a full backlog must not stall us. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
 		return -1;
 	rc = connect(fd, (const struct sockaddr *)sun, ep->addrlen);
+	if (rc == -1 && errno == EAGAIN)
+		rc = 0; /* someone is there, only busy */
 	close(fd);
 	if (rc == 0) {
 		errno = EADDRINUSE;

@@ -78,6 +78,8 @@ stop_signal_cb(EV_P_ ev_signal *w, int revents)
 	        signame_name(w->signum));
 	for (size_t i = 0; i < sv.ntasks; i++)
 		task_kill_now(&sv.tasks[i]);
+	if (supervisor_quiet())
+		ev_break(EV_A_ EVBREAK_ALL);
 }
 
 static void
@@ -161,9 +163,11 @@ static bool
 pidfile_write(const char *path)
 {
 	FILE *fp = fopen(path, "we");
+	bool ok = fp != NULL && fprintf(fp, "%ld\n", (long)getpid()) > 0;
 
-	if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 ||
-	    fclose(fp) == EOF) {
+	if (fp != NULL && fclose(fp) == EOF)
+		ok = false;
+	if (!ok) {
 		log_msg(LOG_ERR, "cannot write pid file %s: %s", path,
 		        strerror(errno));
 		return false;
@@ -259,7 +263,9 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 		notify_send("READY=1");
 	supervisor_ready(o);
 
-	ev_run(EV_DEFAULT, 0);
+	/* An essential task may have failed already: ev_run forgets a break. */
+	if (!(sv.shutting_down && supervisor_quiet()))
+		ev_run(EV_DEFAULT, 0);
 
 	log_msg(LOG_INFO, "every task stopped; exiting with status %d",
 	        sv.exit_code);
