@@ -40,6 +40,15 @@ decide(unsigned actions)
 	return (struct decision){.actions = actions, .delay_ms = 0};
 }
 
+/* A user's stop of a running task: signal it, wait for the exit. */
+static struct decision
+running_stop(struct task_policy *p)
+{
+	p->want_up = false;
+	p->state = STATE_STOPPING;
+	return decide(ACTION_SIGNAL_STOP);
+}
+
 /*
  * Stopping, in every class: remember what the user wants meanwhile; once
  * the last run has ended, go down, or up again (a restart).
@@ -100,11 +109,8 @@ durable_handle(struct task_policy *p, enum task_event ev,
 		p->state = STATE_RUNNING;
 		return decide(ACTION_SPAWN);
 	case STATE_RUNNING:
-		if (ev == EVENT_STOP) {
-			p->want_up = false;
-			p->state = STATE_STOPPING;
-			return decide(ACTION_SIGNAL_STOP);
-		}
+		if (ev == EVENT_STOP)
+			return running_stop(p);
 		if (ev == EVENT_EXIT)
 			return durable_restart(p, end);
 		return decide(0);
@@ -143,11 +149,8 @@ log_only_handle(struct task_policy *p, enum task_event ev,
 		p->state = STATE_RUNNING;
 		return decide(ACTION_SPAWN);
 	case STATE_RUNNING:
-		if (ev == EVENT_STOP) {
-			p->want_up = false;
-			p->state = STATE_STOPPING;
-			return decide(ACTION_SIGNAL_STOP);
-		}
+		if (ev == EVENT_STOP)
+			return running_stop(p);
 		if (ev != EVENT_EXIT)
 			return decide(0);
 		p->want_up = false;

@@ -107,50 +107,63 @@ json_last_exit(FILE *fp, const struct proto_msg *t)
 		fputs("null", fp);
 }
 
+/* One JSON member of an object: a wire field, as a string or a number. */
+struct json_field {
+	const char *json; /* the SPEC name */
+	const char *wire; /* the field tendd sends; NULL: last_exit */
+	bool string;
+};
+
+static const struct json_field daemon_fields[] = {
+    {"pid", "pid", false},
+    {"version", "version", true},
+    {"manifest", "manifest", true},
+    {"uptime_s", "uptime", false},
+};
+
+/* A task object, in SPEC section 6's order. */
+static const struct json_field task_fields[] = {
+    {"name", "name", true},
+    {"class", "class", true},
+    {"state", "state", true},
+    {"pid", "pid", false},
+    {"uptime_s", "uptime", false},
+    {"restarts", "restarts", false},
+    {"next_start_in_s", "next_start", false},
+    {"last_exit", NULL, false},
+    {"active", "active", false},
+    {"requests", "requests", false},
+    {"failures", "failures", false},
+};
+
+static void
+json_object(FILE *fp, const struct proto_msg *m, const struct json_field *f,
+            size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		fprintf(fp, "%s\"%s\": ", i ? ", " : "{", f[i].json);
+		if (f[i].wire == NULL)
+			json_last_exit(fp, m);
+		else if (f[i].string)
+			json_string_field(fp, m, f[i].wire);
+		else
+			json_number(fp, m, f[i].wire);
+	}
+	fputs("}", fp);
+}
+
 static void
 status_json(const struct proto_msg *d, const struct proto_msg *tasks, size_t n,
             FILE *fp)
 {
-	fputs("{\"daemon\": {\"pid\": ", fp);
-	json_number(fp, d, "pid");
-	fputs(", \"version\": ", fp);
-	json_string_field(fp, d, "version");
-	fputs(", \"manifest\": ", fp);
-	json_string_field(fp, d, "manifest");
-	fputs(", \"uptime_s\": ", fp);
-	json_number(fp, d, "uptime");
-	fputs("},\n \"tasks\": [", fp);
+	fputs("{\"daemon\": ", fp);
+	json_object(fp, d, daemon_fields,
+	            sizeof(daemon_fields) / sizeof(*daemon_fields));
+	fputs(",\n \"tasks\": [", fp);
 	for (size_t i = 0; i < n; i++) {
-		const struct proto_msg *t = &tasks[i];
-		static const struct {
-			const char *json, *wire;
-		} numbers[] = {
-		    {"pid", "pid"},
-		    {"uptime_s", "uptime"},
-		    {"restarts", "restarts"},
-		    {"next_start_in_s", "next_start"},
-		};
-		fputs(i ? ",\n  {" : "{", fp);
-		fputs("\"name\": ", fp);
-		json_string_field(fp, t, "name");
-		fputs(", \"class\": ", fp);
-		json_string_field(fp, t, "class");
-		fputs(", \"state\": ", fp);
-		json_string_field(fp, t, "state");
-		for (size_t k = 0; k < sizeof(numbers) / sizeof(*numbers);
-		     k++) {
-			fprintf(fp, ", \"%s\": ", numbers[k].json);
-			json_number(fp, t, numbers[k].wire);
-		}
-		fputs(", \"last_exit\": ", fp);
-		json_last_exit(fp, t);
-		fputs(", \"active\": ", fp);
-		json_number(fp, t, "active");
-		fputs(", \"requests\": ", fp);
-		json_number(fp, t, "requests");
-		fputs(", \"failures\": ", fp);
-		json_number(fp, t, "failures");
-		fputs("}", fp);
+		fputs(i ? ",\n  " : "", fp);
+		json_object(fp, &tasks[i], task_fields,
+		            sizeof(task_fields) / sizeof(*task_fields));
 	}
 	fputs("]}\n", fp);
 }

@@ -98,6 +98,27 @@ fds_sanitize(void)
 }
 
 /*
+ * Fork, and end the parent: at once, or with ready (a pipe), once the
+ * child writes a byte to it (exit 0) or closes it unwritten (exit 1).
+ */
+static int
+fork_and_leave(const int *ready)
+{
+	char c;
+
+	switch (fork()) {
+	case -1:
+		return -1;
+	case 0:
+		return 0;
+	}
+	if (ready == NULL)
+		_exit(0);
+	close(ready[1]);
+	_exit(read(ready[0], &c, 1) == 1 ? 0 : EXIT_INVALID);
+}
+
+/*
  * -d: fork twice into a new session, stdin and stdout to /dev/null. The
  * first process waits on a pipe and exits 0 once the daemon says it is
  * ready (supervisor_options.ready_fd), or 1 if the daemon dies before:
@@ -107,30 +128,14 @@ static int
 daemonize(int *ready_fd)
 {
 	int pfd[2], fd;
-	char c;
 
 	if (pipe2(pfd, O_CLOEXEC) == -1)
 		return -1;
-	switch (fork()) {
-	case -1:
+	if (fork_and_leave(pfd) == -1)
 		return -1;
-	case 0:
-		break;
-	default:
-		close(pfd[1]);
-		_exit(read(pfd[0], &c, 1) == 1 ? 0 : EXIT_INVALID);
-	}
 	close(pfd[0]);
-	if (setsid() == -1)
+	if (setsid() == -1 || fork_and_leave(NULL) == -1)
 		return -1;
-	switch (fork()) {
-	case -1:
-		return -1;
-	case 0:
-		break;
-	default:
-		_exit(0);
-	}
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		return -1;
 	dup2(fd, 0);
