@@ -161,6 +161,9 @@ LOG_LINE = re.compile(
 # What may stand between the process we start and tendd itself: a wrapper
 # script ($TENDD running valgrind), unshare --fork.
 WRAPPERS = {"sh", "dash", "bash", "env", "unshare", "timeout"}
+# What tendd's own process runs: the binary, or valgrind's tool running it.
+TENDD_EXES = {"tendd"}
+VALGRIND_TOOL = "memcheck-"
 
 
 def wait_for(predicate, timeout=WAIT, what=None, details=None):
@@ -342,8 +345,10 @@ class Tendd:
                     pytest.fail(f"tendd exited with {self.proc.returncode}"
                                 f" at once\n{self.tail()}")
                 return None
-            if exe not in WRAPPERS:
+            if exe in TENDD_EXES or exe.startswith(VALGRIND_TOOL):
                 return pid
+            if exe not in WRAPPERS:
+                return None  # a wrapper's own helper, or not yet exec'd
             kids = children(pid)
             if len(kids) != 1:
                 return None  # not yet forked, or not yet exec'd
