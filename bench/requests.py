@@ -3,18 +3,25 @@
 (issue 5).
 
     make bench-requests
-    bench/requests.py [N]
+    [ROUNDS=R] bench/requests.py [N]
 
 Every server serves the same static handler (bench/hello: one line, exit)
 on 127.0.0.1, one process per connection, and build/bench/loadgen opens N
 connections at concurrency 1 and 16, reading each reply to EOF. Servers:
 the limit (bench/vforkd: a blocking accept loop with vfork+exec, and with
-fork+exec; the faster is the limit), tendd
-(a per-request task), Debian's xinetd and ucspi-tcp's tcpserver. Each runs
-alone, is warmed up with a few hundred connections, then measured.
+fork+exec; the faster is the limit), tendd (a per-request task), Debian's
+xinetd and ucspi-tcp's tcpserver. All run with the same minimal environment
+(PATH only: the handler's exec copies it).
+
+A shared VM's speed drifts by tens of percent within a minute. So every
+server listens at once, each on its own port, and they take turns in short
+bursts, ROUNDS rounds in a rotating order; each figure is the median of its
+rounds, and tend's ratio to the limit is taken round by round (the limit
+measured moments apart) and its median reported with its spread.
 """
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,20 +33,30 @@ TENDD = os.environ.get("TENDD", os.path.join(BUILD, "tendd"))
 HELLO = os.path.join(BUILD, "bench", "hello")
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 VFORKD = os.path.join(BUILD, "bench", "vforkd")
-PORT = 17001
+BASE_PORT = 17001
+ROUNDS = int(os.environ.get("ROUNDS", "9"))
+ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
-def start_tend(d):
+def start_limit(d, port):
+    return [VFORKD, str(port), HELLO]
+
+
+def start_limit_fork(d, port):
+    return [VFORKD, str(port), HELLO, "fork"]
+
+
+def start_tend(d, port):
     path = os.path.join(d, "tend.ini")
     with open(path, "w") as f:
         f.write("[tend]\ncontrol_socket = %s/tend.sock\n"
                 "[task:hello]\nclass = per-request\ncommand = %s\n"
                 "listen = tcp:127.0.0.1:%d\nstderr = null\n"
-                "max_instances = 64\n" % (d, HELLO, PORT))
+                "max_instances = 64\n" % (d, HELLO, port))
     return [TENDD, "-f", path]
 
 
-def start_xinetd(d):
+def start_xinetd(d, port):
     path = os.path.join(d, "xinetd.conf")
     with open(path, "w") as f:
         f.write("defaults\n{\n instances = UNLIMITED\n cps = 1000000 1\n"
@@ -47,38 +64,36 @@ def start_xinetd(d):
                 "service hello\n{\n type = UNLISTED\n socket_type = stream\n"
                 " protocol = tcp\n wait = no\n user = root\n bind = 127.0.0.1\n"
                 " port = %d\n server = %s\n instances = UNLIMITED\n"
-                " cps = 1000000 1\n}\n" % (PORT, HELLO))
+                " cps = 1000000 1\n}\n" % (port, HELLO))
     return ["xinetd", "-dontfork", "-pidfile", os.path.join(d, "x.pid"),
             "-f", path]
 
 
-def start_tcpserver(d):
+def start_tcpserver(d, port):
     return ["tcpserver", "-c", "10000", "-H", "-R", "-l", "0", "127.0.0.1",
-            str(PORT), HELLO]
+            str(port), HELLO]
 
 
-def start_limit(d):
-    return [VFORKD, str(PORT), HELLO]
+SERVERS = (("vfork+exec loop", start_limit),
+           ("fork+exec loop", start_limit_fork),
+           ("tend", start_tend), ("xinetd", start_xinetd),
+           ("tcpserver", start_tcpserver))
 
 
-def start_limit_fork(d):
-    return [VFORKD, str(PORT), HELLO, "fork"]
-
-
-def wait_port():
-    import socket
+def wait_port(port):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("server did not listen")
+    raise RuntimeError("nothing listens on port %d" % port)
 
 
-def loadgen(n, conc):
-    out = subprocess.run([LOADGEN, str(PORT), str(n), str(conc)],
+def loadgen(port, n, conc):
+    """(connections per second, p50 ms, p99 ms) of one burst."""
+    out = subprocess.run([LOADGEN, str(port), str(n), str(conc)],
                          capture_output=True, text=True, timeout=600)
     fields = out.stdout.split()
     values = dict(zip(fields[::2], fields[1::2]))
@@ -88,37 +103,65 @@ def loadgen(n, conc):
         float(values["p99_ms"])
 
 
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    if len(values) % 2:
+        return values[mid]
+    return (values[mid - 1] + values[mid]) / 2
+
+
+def report(results, conc, n):
+    """Print one concurrency's table from results[name, conc]: a list of
+    (rate, p50, p99), one per round."""
+    def med(name, field):
+        return median([r[field] for r in results[name, conc]])
+
+    # The limit: the faster of the two minimal loops, round by round.
+    limits = [max(a[0], b[0]) for a, b in
+              zip(results["vfork+exec loop", conc],
+                  results["fork+exec loop", conc])]
+    limit = median(limits)
+    print("concurrency %d, %d connections a burst, median of %d rounds:"
+          % (conc, n, ROUNDS))
+    for name, _ in SERVERS:
+        rate = med(name, 0)
+        print("  %-16s %7.0f conn/s  p50 %6.3f ms  p99 %6.3f ms  "
+              "%5.1f%% of the limit"
+              % (name, rate, med(name, 1), med(name, 2), 100 * rate / limit))
+    ratios = sorted(r[0] / lim
+                    for r, lim in zip(results["tend", conc], limits))
+    print("  tend / limit, round by round: median %.1f%%, from %.1f%% "
+          "to %.1f%%" % (100 * median(ratios), 100 * ratios[0],
+                         100 * ratios[-1]))
+
+
 def main(argv):
-    n = int(argv[1]) if len(argv) > 1 else 5000
-    results = {}
-    servers = (("vfork+exec loop", start_limit),
-               ("fork+exec loop", start_limit_fork),
-               ("tend", start_tend), ("xinetd", start_xinetd),
-               ("tcpserver", start_tcpserver))
-    for name, start in servers:
-        d = tempfile.mkdtemp(prefix="tend-bench-")
-        proc = subprocess.Popen(start(d), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
-            wait_port()
-            loadgen(300, 4)  # warm up
-            for conc in (1, 16):
-                results[name, conc] = loadgen(n, conc)
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait()
-            time.sleep(0.5)
-    for conc in (1, 16):
-        # The limit: the faster of the two minimal loops.
-        limit = max(results["vfork+exec loop", conc][0],
-                    results["fork+exec loop", conc][0])
-        print("concurrency %d, %d connections:" % (conc, n))
-        for name, _ in servers:
-            rate, p50, p99 = results[name, conc]
-            print("  %-20s %7.0f conn/s  p50 %6.3f ms  p99 %6.3f ms  "
-                  "%5.1f%% of the limit"
-                  % (name, rate, p50, p99, 100 * rate / limit))
+    n = int(argv[1]) if len(argv) > 1 else 1500
+    procs, ports = [], {}
+    try:
+        for i, (name, start) in enumerate(SERVERS):
+            port = BASE_PORT + i
+            d = tempfile.mkdtemp(prefix="tend-bench-")
+            procs.append(subprocess.Popen(
+                start(d, port), stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=ENV, start_new_session=True))
+            wait_port(port)
+            loadgen(port, 300, 4)  # warm up
+            ports[name] = port
+        results = {}
+        for rnd in range(ROUNDS):
+            k = rnd % len(SERVERS)  # rotate: no server always goes first
+            for name, _ in SERVERS[k:] + SERVERS[:k]:
+                for conc in (1, 16):
+                    results.setdefault((name, conc), []).append(
+                        loadgen(ports[name], n, conc))
+        for conc in (1, 16):
+            report(results, conc, n)
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait()
 
 
 if __name__ == "__main__":

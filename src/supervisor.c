@@ -232,7 +232,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 		else
 			reaper = true;
 	}
-	if (ev_default_loop(EVFLAG_AUTO) == NULL) {
+	if (ev_default_loop(EVFLAG_SIGNALFD) == NULL) {
 		log_msg(LOG_ERR, "cannot start the event loop");
 		return 1;
 	}
