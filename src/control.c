@@ -28,6 +28,7 @@ enum client_wait {
 	WAIT_STOPPED,   /* until the tasks have no process */
 	WAIT_RESTARTED, /* until the tasks are no longer stopping */
 	WAIT_RUN,       /* until one run ends */
+	WAIT_RELOADED,  /* until what a reload stopped is down or up again */
 	WAIT_SHUTDOWN,  /* until tendd exits */
 };
 
@@ -44,7 +45,8 @@ struct client {
 	struct task *tasks[PROTO_TASKS_MAX]; /* what WAIT_* waits on */
 	int ntasks;
 	struct run *run;
-	unsigned long stop_serial; /* stop waits for runs up to this one */
+	unsigned long stop_serial;   /* stop waits for runs up to this one */
+	unsigned long reload_serial; /* the reload it waits on */
 	struct client *next;
 };
 
@@ -55,9 +57,6 @@ static struct {
 	ev_timer accept_pause; /* after EMFILE: accepting again would spin */
 	struct client *clients;
 	int nclients;
-	struct task *tasks;
-	size_t ntasks;
-	const struct manifest *manifest;
 	ev_tstamp started;
 } ctl = {.fd = -1};
 
@@ -162,21 +161,12 @@ status_unhealthy(const struct task *t)
 	return false;
 }
 
-static struct task *
-control_find(const char *name)
-{
-	for (size_t i = 0; i < ctl.ntasks; i++)
-		if (strcmp(ctl.tasks[i].cfg->name, name) == 0)
-			return &ctl.tasks[i];
-	return NULL;
-}
-
 /* Resolve every name of r into c->tasks; on an unknown one, answer 1. */
 static bool
 client_resolve(struct client *c, const struct proto_request *r)
 {
 	for (int i = 0; i < r->ntasks; i++) {
-		if ((c->tasks[i] = control_find(r->tasks[i])) == NULL) {
+		if ((c->tasks[i] = supervisor_find(r->tasks[i])) == NULL) {
 			client_msg(c, "err", "unknown task '%s'", r->tasks[i]);
 			client_end(c, EXIT_ERROR);
 			return false;
@@ -191,18 +181,23 @@ do_status(struct client *c, const struct proto_request *r)
 {
 	ev_tstamp now = ev_time();
 	bool unhealthy = false;
+	size_t ntasks;
+	struct task *const *tasks = supervisor_tasks(&ntasks);
 
 	if (!client_resolve(c, r))
 		return;
 	proto_begin(&c->out, "daemon");
 	proto_add_num(&c->out, "pid", (long long)getpid());
 	proto_add(&c->out, "version", TEND_VERSION);
-	proto_add(&c->out, "manifest", ctl.manifest->path);
+	proto_add(&c->out, "manifest", supervisor_manifest()->path);
 	proto_add_seconds(&c->out, "uptime", now - ctl.started);
 	proto_end(&c->out);
-	for (size_t i = 0; i < (r->ntasks ? (size_t)c->ntasks : ctl.ntasks);
-	     i++) {
-		const struct task *t = r->ntasks ? c->tasks[i] : &ctl.tasks[i];
+	if (r->ntasks) {
+		tasks = c->tasks;
+		ntasks = (size_t)c->ntasks;
+	}
+	for (size_t i = 0; i < ntasks; i++) {
+		const struct task *t = tasks[i];
 		status_task(&c->out, t, now);
 		unhealthy |= status_unhealthy(t);
 	}
@@ -230,6 +225,11 @@ client_wait_over(const struct client *c)
 static void
 client_wait_check(struct client *c)
 {
+	if (c->wait == WAIT_RELOADED &&
+	    !supervisor_reload_pending(c->reload_serial)) {
+		client_end(c, EXIT_OK);
+		return;
+	}
 	if ((c->wait == WAIT_STOPPED || c->wait == WAIT_RESTARTED) &&
 	    client_wait_over(c)) {
 		for (int i = 0; i < c->ntasks; i++)
@@ -242,15 +242,24 @@ client_wait_check(struct client *c)
 
 /* A task changed: answer the clients whose change is now done. */
 void
-control_task_changed(struct task *t)
+control_tasks_changed(void)
 {
 	struct client *c, *next;
 
-	(void)t;
 	for (c = ctl.clients; c; c = next) {
 		next = c->next;
 		client_wait_check(c);
 	}
+}
+
+/* A retired task is about to be freed: no client may wait on it. */
+void
+control_task_gone(struct task *t)
+{
+	for (struct client *c = ctl.clients; c; c = c->next)
+		for (int i = 0; i < c->ntasks; i++)
+			if (c->tasks[i] == t)
+				c->tasks[i--] = c->tasks[--c->ntasks];
 }
 
 /* A run ended: answer "run --wait" with its exit status. */
@@ -378,6 +387,34 @@ do_run(struct client *c, const struct proto_request *r)
 	c->run = run;
 }
 
+static void
+reload_say(void *ctx, const char *line)
+{
+	client_msg(ctx, "msg", "%s", line);
+}
+
+/*
+ * Reload: print what changes, or every problem of the new manifest and
+ * exit 1. Answered once what the reload stopped is down (a removed task)
+ * or up again (a restarted one).
+ */
+static void
+do_reload(struct client *c, const struct proto_request *r)
+{
+	struct diag errors = {0};
+
+	if (reload_manifest(r->dry_run, reload_say, c, &errors,
+	                    &c->reload_serial) == -1) {
+		for (size_t i = 0; i < errors.count; i++)
+			client_msg(c, "err", "%s", errors.items[i].text);
+		client_end(c, EXIT_ERROR);
+	} else {
+		c->wait = WAIT_RELOADED;
+		client_wait_check(c);
+	}
+	diag_free(&errors);
+}
+
 /* Log a state-changing request with who asked: SPEC section 7. */
 static void
 control_log_request(const struct client *c, const struct proto_request *r)
@@ -448,6 +485,8 @@ client_request(struct client *c, const char *line, size_t len)
 		supervisor_shutdown(0);
 		break;
 	case CMD_RELOAD:
+		do_reload(c, &r);
+		break;
 	case CMD_LOG:
 	case CMD_METRICS:
 		client_msg(c, "err", "%s is not implemented yet",
@@ -645,16 +684,24 @@ control_claim(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
-/*
- * Create the control socket at path with mode (and gid when has_group).
- * tasks are what requests act on. Returns 0, or -1 (logged).
- */
-int
-control_open(const char *path, const struct manifest *m, struct task *tasks,
-             size_t ntasks)
+/* Give the socket file mode and, when has_socket_group, the group. */
+static int
+control_permit(const char *path, const struct manifest *m)
+{
+	if (chmod(path, m->socket_mode) == -1 ||
+	    (m->has_socket_group &&
+	     chown(path, (uid_t)-1, m->socket_gid) == -1))
+		return -1;
+	return 0;
+}
+
+/* A listening socket at path, as m says; or -1 (logged). */
+static int
+control_bind(const char *path, const struct manifest *m)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	mode_t old;
+	int fd, saved;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		log_msg(LOG_ERR, "control socket path too long: %s", path);
@@ -663,47 +710,44 @@ control_open(const char *path, const struct manifest *m, struct task *tasks,
 	strcpy(sun.sun_path, path);
 	if (control_claim(path, &sun) == -1)
 		return -1;
-	ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ctl.fd == -1)
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
 		goto fail;
 	/* Never a moment with more permissions than socket_mode. */
 	old = umask((mode_t)(~m->socket_mode & 0777));
-	if (bind(ctl.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		umask(old);
 		goto fail;
 	}
 	umask(old);
-	if (chmod(path, m->socket_mode) == -1 ||
-	    (m->has_socket_group &&
-	     chown(path, (uid_t)-1, m->socket_gid) == -1) ||
-	    listen(ctl.fd, 128) == -1) {
+	if (control_permit(path, m) == -1 || listen(fd, 128) == -1) {
+		saved = errno;
 		unlink(path);
+		errno = saved;
 		goto fail;
 	}
-	ctl.path = xstrdup(path);
-	ctl.tasks = tasks;
-	ctl.ntasks = ntasks;
-	ctl.manifest = m;
-	ctl.started = ev_now(EV_DEFAULT);
-	ev_io_init(&ctl.accept, accept_cb, ctl.fd, EV_READ);
-	ev_io_start(EV_DEFAULT, &ctl.accept);
-	ev_timer_init(&ctl.accept_pause, accept_pause_cb, 1., 0.);
-	return 0;
+	return fd;
 fail:
 	log_msg(LOG_ERR, "control socket %s: %s", path, strerror(errno));
-	if (ctl.fd != -1)
-		close(ctl.fd);
-	ctl.fd = -1;
+	if (fd != -1)
+		close(fd);
 	return -1;
 }
 
-void
-control_close(void)
+/* Accept on fd, the socket file at path. */
+static void
+control_listen(int fd, const char *path)
 {
-	while (ctl.clients)
-		client_close(ctl.clients);
-	if (ctl.fd == -1)
-		return;
+	ctl.fd = fd;
+	ctl.path = xstrdup(path);
+	ev_io_init(&ctl.accept, accept_cb, ctl.fd, EV_READ);
+	ev_io_start(EV_DEFAULT, &ctl.accept);
+}
+
+/* Stop accepting and remove the socket; the clients stay. */
+static void
+control_unlisten(void)
+{
 	ev_io_stop(EV_DEFAULT, &ctl.accept);
 	ev_timer_stop(EV_DEFAULT, &ctl.accept_pause);
 	close(ctl.fd);
@@ -711,4 +755,54 @@ control_close(void)
 	unlink(ctl.path);
 	free(ctl.path);
 	ctl.path = NULL;
+}
+
+/*
+ * Create the control socket at path with m's socket_mode and
+ * socket_group. Returns 0, or -1 (logged).
+ */
+int
+control_open(const char *path, const struct manifest *m)
+{
+	int fd = control_bind(path, m);
+
+	if (fd == -1)
+		return -1;
+	ctl.started = ev_now(EV_DEFAULT);
+	ev_timer_init(&ctl.accept_pause, accept_pause_cb, 1., 0.);
+	control_listen(fd, path);
+	return 0;
+}
+
+/*
+ * A reload: the socket moves to path, or keeps its path and takes m's
+ * permissions. The connected clients are untouched: a client asking for
+ * the reload gets its answer. On failure the old socket stays (logged).
+ */
+int
+control_reconfigure(const char *path, const struct manifest *m)
+{
+	int fd;
+
+	if (strcmp(path, ctl.path) == 0) {
+		if (control_permit(path, m) == 0)
+			return 0;
+		log_msg(LOG_ERR, "control socket %s: %s", path,
+		        strerror(errno));
+		return -1;
+	}
+	if ((fd = control_bind(path, m)) == -1)
+		return -1;
+	control_unlisten();
+	control_listen(fd, path);
+	return 0;
+}
+
+void
+control_close(void)
+{
+	while (ctl.clients)
+		client_close(ctl.clients);
+	if (ctl.fd != -1)
+		control_unlisten();
 }

@@ -73,6 +73,17 @@ log_open(const char *ident, int facility, bool mirror)
 		        ident, SYSLOG_PATH, strerror(err));
 }
 
+/* A reload's syslog_ident and syslog_facility; ident must outlive the log. */
+void
+log_retarget(const char *ident, int facility)
+{
+	logger.ident = ident;
+	if (logger.to_syslog) {
+		closelog();
+		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+	}
+}
+
 /* Start-up is over: from now on, stderr only with -e or without syslog. */
 void
 log_started(void)

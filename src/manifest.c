@@ -433,7 +433,7 @@ task_defaults(struct task_config *t, const char *name, int line)
 	t->max_instances = 64;
 }
 
-static void
+void
 task_config_free(struct task_config *t)
 {
 	free(t->argv);
@@ -734,6 +734,20 @@ manifest_load(const char *path, struct manifest *m, struct diag *diag)
 	rc = manifest_read(fp, path, m, diag);
 	fclose(fp);
 	return rc;
+}
+
+/*
+ * Move task i out of m into an allocation of its own (a task keeps its
+ * config across reloads; the manifest does not live that long).
+ */
+struct task_config *
+manifest_take_task(struct manifest *m, size_t i)
+{
+	struct task_config *cfg = xmalloc(sizeof(*cfg));
+
+	*cfg = m->tasks[i];
+	memset(&m->tasks[i], 0, sizeof(m->tasks[i]));
+	return cfg;
 }
 
 void

@@ -19,8 +19,12 @@
 
 static struct {
 	struct manifest *manifest;
-	struct task *tasks;
+	const char *socket; /* -s, which wins over control_socket */
+	struct task **tasks; /* in manifest order */
 	size_t ntasks;
+	struct task *retired; /* removed by a reload, until their runs end */
+	bool pid1;
+	bool subreaper; /* as the manifest asked, and prctl allowed */
 	bool shutting_down;
 	int exit_code;
 	ev_signal sigterm;
@@ -31,14 +35,14 @@ static struct {
 	bool wrote_pid_file;
 } sv;
 
-/* Whether no task has a process left. */
+/* Whether no task has a process left (a retired task always has one). */
 static bool
 supervisor_quiet(void)
 {
 	for (size_t i = 0; i < sv.ntasks; i++)
-		if (sv.tasks[i].runs != NULL)
+		if (sv.tasks[i]->runs != NULL)
 			return false;
-	return true;
+	return sv.retired == NULL;
 }
 
 bool
@@ -59,7 +63,7 @@ supervisor_shutdown(int exit_code)
 	log_msg(LOG_INFO, "stopping %zu task%s", sv.ntasks,
 	        sv.ntasks == 1 ? "" : "s");
 	for (size_t i = 0; i < sv.ntasks; i++)
-		task_handle(&sv.tasks[i], EVENT_STOP);
+		task_handle(sv.tasks[i], EVENT_STOP);
 	if (supervisor_quiet())
 		ev_break(EV_DEFAULT, EVBREAK_ALL);
 }
@@ -77,18 +81,28 @@ stop_signal_cb(EV_P_ ev_signal *w, int revents)
 	log_msg(LOG_WARNING, "%s received again: killing every task",
 	        signame_name(w->signum));
 	for (size_t i = 0; i < sv.ntasks; i++)
-		task_kill_now(&sv.tasks[i]);
+		task_kill_now(sv.tasks[i]);
+	for (struct task *t = sv.retired; t; t = t->next_retired)
+		task_kill_now(t);
 	if (supervisor_quiet())
 		ev_break(EV_A_ EVBREAK_ALL);
 }
 
+/* SIGHUP: a reload, which logs what it changes or why it cannot. */
 static void
 hup_cb(EV_P_ ev_signal *w, int revents)
 {
+	struct diag errors = {0};
+	unsigned long serial;
+
 	(void)EV_A;
 	(void)w;
 	(void)revents;
-	log_msg(LOG_WARNING, "SIGHUP received: reload is not supported yet");
+	if (sv.shutting_down)
+		return;
+	log_msg(LOG_INFO, "SIGHUP received: reloading %s", sv.manifest->path);
+	reload_manifest(false, NULL, NULL, &errors, &serial);
+	diag_free(&errors);
 }
 
 /* Every child's exit arrives here too; the ones no run owns are orphans. */
@@ -125,13 +139,98 @@ supervisor_essential_failed(struct task *t, int exit_code)
 	supervisor_shutdown(exit_code);
 }
 
-/* A task changed state: tell waiting clients; maybe shutdown is done. */
+/* A retired task's last run ended: it is gone. */
+static void
+supervisor_bury(struct task *t)
+{
+	struct task **p;
+
+	for (p = &sv.retired; *p; p = &(*p)->next_retired)
+		if (*p == t) {
+			*p = t->next_retired;
+			break;
+		}
+	control_task_gone(t);
+	task_free(t);
+}
+
+/*
+ * A task changed state: tell waiting clients; a retired task may be gone
+ * (t must not be used after this), and shutdown may be done.
+ */
 void
 supervisor_task_changed(struct task *t)
 {
-	control_task_changed(t);
-	if (sv.shutting_down && t->runs == NULL && supervisor_quiet())
+	bool idle = t->runs == NULL;
+
+	if (t->retired && idle)
+		supervisor_bury(t);
+	control_tasks_changed();
+	if (sv.shutting_down && idle && supervisor_quiet())
 		ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+/* The tasks, for the control socket and a reload. */
+
+const struct manifest *
+supervisor_manifest(void)
+{
+	return sv.manifest;
+}
+
+struct task *const *
+supervisor_tasks(size_t *n)
+{
+	*n = sv.ntasks;
+	return sv.tasks;
+}
+
+/* The task named name, or NULL (a retired task has no name any more). */
+struct task *
+supervisor_find(const char *name)
+{
+	for (size_t i = 0; i < sv.ntasks; i++)
+		if (strcmp(sv.tasks[i]->cfg->name, name) == 0)
+			return sv.tasks[i];
+	return NULL;
+}
+
+/* A reload's list of tasks, in the new manifest's order; ours now. */
+void
+supervisor_set_tasks(struct task **tasks, size_t n)
+{
+	free(sv.tasks);
+	sv.tasks = tasks;
+	sv.ntasks = n;
+}
+
+/*
+ * t left the manifest (the caller has taken it off the list): stop it. It
+ * is freed once its runs have ended, maybe at once.
+ */
+void
+supervisor_retire(struct task *t)
+{
+	t->retired = true;
+	t->next_retired = sv.retired;
+	sv.retired = t;
+	task_handle(t, EVENT_STOP);
+}
+
+/* Whether a task that reload serial stopped is not yet done stopping. */
+bool
+supervisor_reload_pending(unsigned long serial)
+{
+	if (serial == 0)
+		return false; /* a dry run, or an invalid manifest */
+	for (struct task *t = sv.retired; t; t = t->next_retired)
+		if (t->reload_serial == serial)
+			return true;
+	for (size_t i = 0; i < sv.ntasks; i++)
+		if (sv.tasks[i]->reload_serial == serial &&
+		    sv.tasks[i]->policy.state == STATE_STOPPING)
+			return true;
+	return false;
 }
 
 /* Raise the open-file limit as far as allowed: each task holds pipes. */
@@ -156,6 +255,21 @@ supervisor_raise_nofile(void)
 		getrlimit(RLIMIT_NOFILE, &rl);
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+supervisor_free_tasks(void)
+{
+	for (size_t i = 0; i < sv.ntasks; i++)
+		task_free(sv.tasks[i]);
+	free(sv.tasks);
+	sv.tasks = NULL;
+	sv.ntasks = 0;
+	while (sv.retired) {
+		struct task *t = sv.retired;
+		sv.retired = t->next_retired;
+		task_free(t);
 	}
 }
 
@@ -215,23 +329,103 @@ supervisor_signals(void)
 }
 
 /*
+ * Reap orphans, as PID 1 or as a subreaper when the manifest asks: every
+ * child's exit then reaches orphan_cb too.
+ */
+static void
+supervisor_set_subreaper(bool on)
+{
+	if (!sv.pid1 && on != sv.subreaper) {
+		if (prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0) == -1) {
+			log_msg(LOG_ERR, "cannot %s a subreaper: %s",
+			        on ? "become" : "stop being", strerror(errno));
+			return;
+		}
+		sv.subreaper = on;
+	}
+	if (sv.pid1 || sv.subreaper)
+		ev_child_start(EV_DEFAULT, &sv.orphans);
+	else
+		ev_child_stop(EV_DEFAULT, &sv.orphans);
+}
+
+/* A reload's pid_file: written anew, the old one removed (-d only). */
+static void
+supervisor_move_pid_file(const char *old, const char *new)
+{
+	if (!sv.wrote_pid_file)
+		return;
+	if (new != NULL && !pidfile_write(new))
+		return;
+	unlink(old);
+	sv.wrote_pid_file = new != NULL;
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/*
+ * A reload's [tend] section: say what changed and, unless dry_run, apply
+ * it and adopt m as the manifest (its tasks already moved out). The
+ * control socket moves without a word to the clients connected: their
+ * connections are not the listening socket. A socket that cannot move
+ * stays where it was (logged).
+ */
+void
+supervisor_adopt(struct manifest *m, bool dry_run, reload_say_fn *say,
+                 void *ctx)
+{
+	struct manifest *old = sv.manifest;
+	const char *path = sv.socket ? sv.socket : m->control_socket;
+	char *line;
+
+	if ((strcmp(path, sv.socket ? sv.socket : old->control_socket) != 0 ||
+	     old->socket_mode != m->socket_mode ||
+	     old->has_socket_group != m->has_socket_group ||
+	     old->socket_gid != m->socket_gid) &&
+	    (dry_run || control_reconfigure(path, m) == 0)) {
+		line = xasprintf("updated [tend] control socket %s, mode %04o",
+		                 path, (unsigned)m->socket_mode);
+		say(ctx, line);
+		free(line);
+	}
+	if (strcmp(old->syslog_ident, m->syslog_ident) != 0 ||
+	    old->syslog_facility != m->syslog_facility)
+		say(ctx, "updated [tend] syslog_ident, syslog_facility");
+	if (!same_string(old->pid_file, m->pid_file))
+		say(ctx, "updated [tend] pid_file");
+	if (old->subreaper != m->subreaper)
+		say(ctx, "updated [tend] subreaper");
+	if (dry_run)
+		return;
+	/* Always: syslog keeps the ident pointer, and the old one goes. */
+	log_retarget(m->syslog_ident, m->syslog_facility);
+	if (!same_string(old->pid_file, m->pid_file))
+		supervisor_move_pid_file(old->pid_file, m->pid_file);
+	if (old->subreaper != m->subreaper)
+		supervisor_set_subreaper(m->subreaper);
+	free(m->path);
+	m->path = old->path; /* as tendd resolved it at start */
+	old->path = NULL;
+	manifest_free(old);
+	*old = *m;
+	memset(m, 0, sizeof(*m));
+}
+
+/*
  * Supervise the tasks of m until shutdown. Returns tendd's exit status: 0,
  * or an essential task's.
  */
 int
 supervisor_run(struct manifest *m, const struct supervisor_options *o)
 {
-	bool reaper = getpid() == 1;
-
 	sv.manifest = m;
+	sv.socket = o->socket;
+	sv.pid1 = getpid() == 1;
 	supervisor_raise_nofile();
-	if (!reaper && m->subreaper) {
-		if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
-			log_msg(LOG_ERR, "cannot become a subreaper: %s",
-			        strerror(errno));
-		else
-			reaper = true;
-	}
 	if (ev_default_loop(EVFLAG_SIGNALFD) == NULL) {
 		log_msg(LOG_ERR, "cannot start the event loop");
 		return 1;
@@ -239,26 +433,23 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	supervisor_signals();
 	ev_prepare_init(&sv.reclaim, reclaim_cb);
 	ev_prepare_start(EV_DEFAULT, &sv.reclaim);
-	if (reaper) {
-		ev_child_init(&sv.orphans, orphan_cb, 0, 0);
-		ev_child_start(EV_DEFAULT, &sv.orphans);
-	}
+	ev_child_init(&sv.orphans, orphan_cb, 0, 0);
+	supervisor_set_subreaper(m->subreaper);
 
 	sv.ntasks = m->ntasks;
 	sv.tasks = xcalloc(m->ntasks, sizeof(*sv.tasks));
 	for (size_t i = 0; i < m->ntasks; i++)
-		task_init(&sv.tasks[i], &m->tasks[i]);
-	if (control_open(o->socket ? o->socket : m->control_socket, m, sv.tasks,
-	                 sv.ntasks) == -1) {
-		free(sv.tasks);
+		sv.tasks[i] = task_new(manifest_take_task(m, i));
+	if (control_open(o->socket ? o->socket : m->control_socket, m) == -1) {
+		supervisor_free_tasks();
 		ev_loop_destroy(EV_DEFAULT);
 		return 1;
 	}
 	log_msg(LOG_INFO, "tend %s starting %zu task%s from %s", TEND_VERSION,
-	        m->ntasks, m->ntasks == 1 ? "" : "s", m->path);
+	        sv.ntasks, sv.ntasks == 1 ? "" : "s", m->path);
 	for (size_t i = 0; i < sv.ntasks && !sv.shutting_down; i++)
-		if (sv.tasks[i].cfg->autostart)
-			task_handle(&sv.tasks[i], EVENT_START);
+		if (sv.tasks[i]->cfg->autostart)
+			task_handle(sv.tasks[i], EVENT_START);
 	if (!sv.shutting_down)
 		notify_send("READY=1");
 	supervisor_ready(o);
@@ -274,9 +465,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	if (sv.wrote_pid_file)
 		unlink(sv.manifest->pid_file);
 	run_reclaim();
-	for (size_t i = 0; i < sv.ntasks; i++)
-		task_free(&sv.tasks[i]);
-	free(sv.tasks);
+	supervisor_free_tasks();
 	ev_loop_destroy(EV_DEFAULT);
 	return sv.exit_code;
 }

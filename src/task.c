@@ -23,20 +23,49 @@ backoff_cb(EV_P_ ev_timer *w, int revents)
 	task_handle(w->data, EVENT_BACKOFF_OVER);
 }
 
-void
-task_init(struct task *t, struct task_config *cfg)
+/* The policy's copy of what the config says. */
+static void
+task_policy_from_config(struct task *t)
 {
-	memset(t, 0, sizeof(*t));
-	t->cfg = cfg;
-	t->policy.class = cfg->class;
-	t->policy.state = STATE_STOPPED;
+	const struct task_config *cfg = t->cfg;
+
 	t->policy.essential = cfg->essential;
 	t->policy.has_listener = cfg->listen.kind != ENDPOINT_NONE;
 	t->policy.backoff_min_ms = cfg->backoff_min_ms;
 	t->policy.backoff_max_ms = cfg->backoff_max_ms;
 	t->policy.healthy_after_ms = cfg->healthy_after_ms;
+}
+
+/* A stopped task of cfg, which it now owns. */
+struct task *
+task_new(struct task_config *cfg)
+{
+	struct task *t = xcalloc(1, sizeof(*t));
+
+	t->cfg = cfg;
+	t->policy.class = cfg->class;
+	t->policy.state = STATE_STOPPED;
+	task_policy_from_config(t);
 	ev_init(&t->backoff, backoff_cb);
 	t->backoff.data = t;
+	return t;
+}
+
+static void
+task_set_config(struct task *t, struct task_config *cfg)
+{
+	task_config_free(t->cfg);
+	free(t->cfg);
+	t->cfg = cfg;
+	task_policy_from_config(t);
+}
+
+/* Whether a per-request task is up: idle, or listening. */
+static bool
+task_is_serving(const struct task *t)
+{
+	return t->policy.state == STATE_IDLE ||
+	       t->policy.state == STATE_LISTENING;
 }
 
 static void
@@ -257,7 +286,7 @@ task_run(struct task *t, const char **why)
 
 	switch (t->cfg->class) {
 	case CLASS_PER_REQUEST:
-		if (p->state != STATE_IDLE && p->state != STATE_LISTENING) {
+		if (!task_is_serving(t)) {
 			*why = "task is stopped";
 			return NULL;
 		}
@@ -303,8 +332,7 @@ task_run_instance(struct task *t, const struct spawn_io *io, const char **why)
 bool
 task_can_serve(const struct task *t)
 {
-	return (t->policy.state == STATE_IDLE ||
-	        t->policy.state == STATE_LISTENING) &&
+	return task_is_serving(t) &&
 	       t->policy.active < (unsigned long)t->cfg->max_instances;
 }
 
@@ -328,6 +356,56 @@ task_listening(struct task *t, bool bound)
 		t->policy.state = STATE_IDLE;
 }
 
+/*
+ * Whether a reload whose config_diff() is changes restarts t, rather than
+ * updating it in place: a new class, or new process keys while t is up. A
+ * task that is down (stopped, done, failed) takes new keys and stays down.
+ */
+bool
+task_restarts_on(const struct task *t, unsigned changes)
+{
+	if (changes & CONFIG_CLASS)
+		return true;
+	return (changes & (CONFIG_PROCESS | CONFIG_LISTEN)) &&
+	       t->policy.want_up;
+}
+
+/*
+ * A reload gave t cfg, of the same class; changes says what differs.
+ * Policy keys apply in place: a backoff already armed keeps its delay, a
+ * new max_instances applies at once. A durable or log-only task that
+ * restarts is stopped with its old stop keys, then started with the new
+ * ones. A per-request task never disturbs its running instances: the next
+ * ones get the new keys, and its listener is reopened only when listen
+ * changed. Returns whether t restarted.
+ */
+bool
+task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
+{
+	bool restart = task_restarts_on(t, changes);
+
+	if (t->cfg->class == CLASS_PER_REQUEST) {
+		if (changes & CONFIG_LISTEN) {
+			listener_close(t->listener); /* by the old path */
+			t->listener = NULL;
+		}
+		task_set_config(t, cfg);
+		if (t->listener == NULL && t->policy.has_listener &&
+		    task_is_serving(t))
+			t->listener = listener_open(t);
+		else if (t->listener != NULL)
+			listener_resume(t->listener);
+		supervisor_task_changed(t);
+		return restart;
+	}
+	if (restart)
+		task_handle(t, EVENT_STOP);
+	task_set_config(t, cfg);
+	if (restart)
+		task_handle(t, EVENT_START);
+	return restart;
+}
+
 /* A second SIGTERM: no more waiting for anyone. */
 void
 task_kill_now(struct task *t)
@@ -341,5 +419,7 @@ task_free(struct task *t)
 {
 	ev_timer_stop(EV_DEFAULT, &t->backoff);
 	listener_close(t->listener);
-	t->listener = NULL;
+	task_config_free(t->cfg);
+	free(t->cfg);
+	free(t);
 }

@@ -172,11 +172,25 @@ struct manifest {
 
 int manifest_load(const char *path, struct manifest *, struct diag *);
 int manifest_read(FILE *, const char *path, struct manifest *, struct diag *);
+struct task_config *manifest_take_task(struct manifest *, size_t i);
 void manifest_free(struct manifest *);
+void task_config_free(struct task_config *);
 const char *manifest_class_name(enum task_class);
+
+/* configdiff.c: what changed in a task's config, for a reload. */
+enum config_change {
+	CONFIG_CLASS = 1 << 0,   /* another class: in effect a new task */
+	CONFIG_PROCESS = 1 << 1, /* command, directory, ids, env, output */
+	CONFIG_LISTEN = 1 << 2,  /* per-request: another socket */
+	CONFIG_POLICY = 1 << 3,  /* stop_*, backoff_*, ...: applied in place */
+};
+
+unsigned config_diff(const struct task_config *old,
+                     const struct task_config *new);
 
 /* log.c: syslog, mirrored on stderr with -e or when syslog is absent. */
 void log_open(const char *ident, int facility, bool mirror);
+void log_retarget(const char *ident, int facility);
 void log_started(void);
 void log_close(void);
 void log_msg(int prio, const char *fmt, ...) PRINTFLIKE(2, 3);
@@ -349,7 +363,7 @@ void listener_close(struct listener *);
 
 /* task.c: a task's life, driven by the policy. */
 struct task {
-	struct task_config *cfg;
+	struct task_config *cfg; /* its own: replaced by a reload */
 	struct task_policy policy;
 	ev_timer backoff;
 	ev_tstamp next_start; /* when the backoff ends */
@@ -361,9 +375,14 @@ struct task {
 	unsigned long requests;
 	unsigned long failures;
 	struct listener *listener; /* per-request with listen, once started */
+	bool retired; /* removed by a reload: freed once its runs end */
+	unsigned long reload_serial; /* the last reload that stopped it */
+	struct task *next_retired;
 };
 
-void task_init(struct task *, struct task_config *);
+struct task *task_new(struct task_config *);
+bool task_restarts_on(const struct task *, unsigned changes);
+bool task_reconfigure(struct task *, struct task_config *, unsigned changes);
 void task_handle(struct task *, enum task_event);
 void task_run_ended(struct task *, struct run *);
 struct run *task_run(struct task *, const char **why);
@@ -379,6 +398,8 @@ void task_free(struct task *);
 void notify_send(const char *state);
 
 /* supervisor.c: the tasks of a manifest, signals and shutdown. */
+typedef void reload_say_fn(void *ctx, const char *line);
+
 struct supervisor_options {
 	const char *socket;
 	bool detach;
@@ -391,12 +412,25 @@ void supervisor_shutdown(int exit_code);
 bool supervisor_shutting_down(void);
 void supervisor_essential_failed(struct task *, int exit_code);
 void supervisor_task_changed(struct task *);
+const struct manifest *supervisor_manifest(void);
+struct task *const *supervisor_tasks(size_t *n);
+struct task *supervisor_find(const char *name);
+void supervisor_set_tasks(struct task **, size_t n);
+void supervisor_retire(struct task *);
+bool supervisor_reload_pending(unsigned long serial);
+void supervisor_adopt(struct manifest *, bool dry_run, reload_say_fn *,
+                      void *ctx);
+
+/* reload.c: a new manifest applied to the running tasks (SPEC section 5). */
+int reload_manifest(bool dry_run, reload_say_fn *, void *ctx, struct diag *,
+                    unsigned long *serial);
 
 /* control.c: the control socket, tendd's side. */
-int control_open(const char *path, const struct manifest *, struct task *,
-                 size_t ntasks);
+int control_open(const char *path, const struct manifest *);
+int control_reconfigure(const char *path, const struct manifest *);
 void control_close(void);
-void control_task_changed(struct task *);
+void control_tasks_changed(void);
+void control_task_gone(struct task *);
 void control_run_ended(struct run *);
 void control_shutdown_done(void);
 

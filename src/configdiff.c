@@ -1,0 +1,81 @@
+/*
+ * configdiff.c: what changed between two configs of one task, for a
+ * reload. Pure: reload.c turns the answer into a restart (the process
+ * keys, SPEC section 5), an update in place (the policy keys) or nothing.
+ */
+#include <string.h>
+
+#include "tend.h"
+
+static bool
+same_string(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Two NULL-terminated arrays of strings, entry by entry, order included. */
+static bool
+same_strings(char *const *a, char *const *b)
+{
+	size_t i;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	for (i = 0; a[i] && b[i]; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return a[i] == b[i];
+}
+
+/* The listen keys name the same socket: compared as written. */
+static bool
+same_listen(const struct endpoint *a, const struct endpoint *b)
+{
+	return a->kind == b->kind && same_string(a->text, b->text);
+}
+
+/* What a process is started with: a change means a new process. */
+static bool
+same_process(const struct task_config *a, const struct task_config *b)
+{
+	return same_strings(a->argv, b->argv) &&
+	       same_string(a->directory, b->directory) &&
+	       same_string(a->user, b->user) && a->uid == b->uid &&
+	       a->gid == b->gid && a->has_user == b->has_user &&
+	       a->has_group == b->has_group && a->umask == b->umask &&
+	       same_strings(a->env, b->env) && a->clear_env == b->clear_env &&
+	       a->out == b->out && a->err == b->err;
+}
+
+/* How tend treats the process: a change applies in place. */
+static bool
+same_policy(const struct task_config *a, const struct task_config *b)
+{
+	return a->stop_signal == b->stop_signal &&
+	       a->stop_timeout_ms == b->stop_timeout_ms &&
+	       a->autostart == b->autostart && a->essential == b->essential &&
+	       a->backoff_min_ms == b->backoff_min_ms &&
+	       a->backoff_max_ms == b->backoff_max_ms &&
+	       a->healthy_after_ms == b->healthy_after_ms &&
+	       a->max_instances == b->max_instances &&
+	       a->timeout_ms == b->timeout_ms;
+}
+
+/* The CONFIG_* bits of what differs from old to new (0: nothing). */
+unsigned
+config_diff(const struct task_config *old, const struct task_config *new)
+{
+	unsigned changes = 0;
+
+	if (old->class != new->class)
+		changes |= CONFIG_CLASS;
+	if (!same_process(old, new))
+		changes |= CONFIG_PROCESS;
+	if (!same_listen(&old->listen, &new->listen))
+		changes |= CONFIG_LISTEN;
+	if (!same_policy(old, new))
+		changes |= CONFIG_POLICY;
+	return changes;
+}
