@@ -684,13 +684,17 @@ control_claim(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
-/* Give the socket file mode and, when has_socket_group, the group. */
+/*
+ * Give the socket file socket_mode and socket_group, or tendd's own group
+ * (a reload may have removed socket_group).
+ */
 static int
 control_permit(const char *path, const struct manifest *m)
 {
+	gid_t gid = m->has_socket_group ? m->socket_gid : getegid();
+
 	if (chmod(path, m->socket_mode) == -1 ||
-	    (m->has_socket_group &&
-	     chown(path, (uid_t)-1, m->socket_gid) == -1))
+	    chown(path, (uid_t)-1, gid) == -1)
 		return -1;
 	return 0;
 }

@@ -20,8 +20,8 @@ enum verb {
 };
 
 static const char *verb_names[] = {
-    [VERB_KEEP] = "kept",         [VERB_ADD] = "added",
-    [VERB_REMOVE] = "removed",    [VERB_RESTART] = "restarted",
+    [VERB_KEEP] = "kept",      [VERB_ADD] = "added",
+    [VERB_REMOVE] = "removed", [VERB_RESTART] = "restarted",
     [VERB_UPDATE] = "updated",
 };
 
@@ -29,8 +29,8 @@ static const char *verb_names[] = {
 struct change {
 	enum verb verb;
 	struct task *task; /* the running task of that name, or NULL */
-	size_t index;      /* of its config in the new manifest, unless removed */
-	unsigned diff;     /* config_diff() bits */
+	size_t index;  /* of its config in the new manifest, unless removed */
+	unsigned diff; /* config_diff() bits */
 };
 
 struct reload {
@@ -118,9 +118,9 @@ reload_report(struct reload *rl, const struct change *ch, size_t n,
 		                              : m->tasks[ch[i].index].name;
 		if (ch[i].verb == VERB_KEEP)
 			continue;
-		line = xasprintf("%s %s%s", verb_names[ch[i].verb], name,
-		                 ch[i].diff & CONFIG_CLASS ? " (new class)"
-		                                           : "");
+		line =
+		    xasprintf("%s %s%s", verb_names[ch[i].verb], name,
+		              ch[i].diff & CONFIG_CLASS ? " (new class)" : "");
 		reload_say(rl, line);
 		free(line);
 	}
@@ -133,8 +133,8 @@ reload_report(struct reload *rl, const struct change *ch, size_t n,
  * what is new. Every task m had is moved out of it.
  */
 static void
-reload_apply(struct reload *rl, struct change *ch, size_t n,
-             struct manifest *m, unsigned long serial)
+reload_apply(struct reload *rl, struct change *ch, size_t n, struct manifest *m,
+             unsigned long serial)
 {
 	struct task **tasks = xcalloc(m->ntasks + 1, sizeof(*tasks));
 	struct task_config **cfgs = xcalloc(m->ntasks + 1, sizeof(*cfgs));
@@ -157,7 +157,8 @@ reload_apply(struct reload *rl, struct change *ch, size_t n,
 	supervisor_set_tasks(tasks, ntasks);
 	for (size_t i = 0; i < n; i++) {
 		struct task *t = ch[i].task;
-		if (t && (ch[i].verb == VERB_REMOVE || ch[i].verb == VERB_ADD)) {
+		if (t &&
+		    (ch[i].verb == VERB_REMOVE || ch[i].verb == VERB_ADD)) {
 			t->reload_serial = serial;
 			supervisor_retire(t); /* t may be freed already */
 		}

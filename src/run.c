@@ -147,8 +147,7 @@ timeout_cb(EV_P_ ev_timer *w, int revents)
 
 	(void)EV_A;
 	(void)revents;
-	describe_duration((double)cfg->timeout_ms / 1000.0, after,
-	                  sizeof(after));
+	describe_duration((double)r->timeout_ms / 1000.0, after, sizeof(after));
 	log_msg(LOG_ERR,
 	        "task %s (pid %ld): still running after timeout %s, "
 	        "stopping it",
@@ -188,8 +187,10 @@ run_start(struct task *t, const struct spawn_io *io)
 	ev_init(&r->timeout, timeout_cb);
 	r->timeout.data = r;
 	if (t->cfg->class == CLASS_PER_REQUEST && t->cfg->timeout_ms > 0) {
-		ev_timer_set(&r->timeout,
-		             (ev_tstamp)t->cfg->timeout_ms / 1000.0, 0.);
+		r->timeout_ms =
+		    t->cfg->timeout_ms; /* a reload does not change it */
+		ev_timer_set(&r->timeout, (ev_tstamp)r->timeout_ms / 1000.0,
+		             0.);
 		ev_timer_start(EV_DEFAULT, &r->timeout);
 	}
 

@@ -19,11 +19,12 @@
 
 static struct {
 	struct manifest *manifest;
-	const char *socket; /* -s, which wins over control_socket */
+	const char *socket;  /* -s, which wins over control_socket */
 	struct task **tasks; /* in manifest order */
 	size_t ntasks;
 	struct task *retired; /* removed by a reload, until their runs end */
 	bool pid1;
+	bool detached;  /* -d: the pid file is ours */
 	bool subreaper; /* as the manifest asked, and prctl allowed */
 	bool shutting_down;
 	int exit_code;
@@ -349,22 +350,34 @@ supervisor_set_subreaper(bool on)
 		ev_child_stop(EV_DEFAULT, &sv.orphans);
 }
 
-/* A reload's pid_file: written anew, the old one removed (-d only). */
+/* A reload's pid_file: the old one removed, the new one written (-d). */
 static void
 supervisor_move_pid_file(const char *old, const char *new)
 {
-	if (!sv.wrote_pid_file)
+	if (!sv.detached)
 		return;
-	if (new != NULL && !pidfile_write(new))
-		return;
-	unlink(old);
-	sv.wrote_pid_file = new != NULL;
+	if (sv.wrote_pid_file)
+		unlink(old);
+	sv.wrote_pid_file = new != NULL &&pidfile_write(new);
 }
 
 static bool
 same_string(const char *a, const char *b)
 {
 	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* The socket stayed as old has it: so m says too. */
+static void
+supervisor_keep_socket(struct manifest *m, struct manifest *old)
+{
+	char *path = m->control_socket;
+
+	m->control_socket = old->control_socket;
+	old->control_socket = path;
+	m->socket_mode = old->socket_mode;
+	m->has_socket_group = old->has_socket_group;
+	m->socket_gid = old->socket_gid;
 }
 
 /*
@@ -382,13 +395,21 @@ supervisor_adopt(struct manifest *m, bool dry_run, reload_say_fn *say,
 	const char *path = sv.socket ? sv.socket : m->control_socket;
 	char *line;
 
-	if ((strcmp(path, sv.socket ? sv.socket : old->control_socket) != 0 ||
-	     old->socket_mode != m->socket_mode ||
-	     old->has_socket_group != m->has_socket_group ||
-	     old->socket_gid != m->socket_gid) &&
-	    (dry_run || control_reconfigure(path, m) == 0)) {
-		line = xasprintf("updated [tend] control socket %s, mode %04o",
-		                 path, (unsigned)m->socket_mode);
+	if (strcmp(path, sv.socket ? sv.socket : old->control_socket) != 0 ||
+	    old->socket_mode != m->socket_mode ||
+	    old->has_socket_group != m->has_socket_group ||
+	    old->socket_gid != m->socket_gid) {
+		if (dry_run || control_reconfigure(path, m) == 0)
+			line = xasprintf("updated [tend] control socket %s, "
+			                 "mode %04o",
+			                 path, (unsigned)m->socket_mode);
+		else {
+			line = xasprintf("kept [tend] control socket as it "
+			                 "was: cannot make %s (see the log)",
+			                 path);
+			supervisor_keep_socket(
+			    m, old); /* the next reload retries */
+		}
 		say(ctx, line);
 		free(line);
 	}
@@ -425,6 +446,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	sv.manifest = m;
 	sv.socket = o->socket;
 	sv.pid1 = getpid() == 1;
+	sv.detached = o->detach;
 	supervisor_raise_nofile();
 	if (ev_default_loop(EVFLAG_SIGNALFD) == NULL) {
 		log_msg(LOG_ERR, "cannot start the event loop");

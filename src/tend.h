@@ -330,8 +330,9 @@ struct run {
 	ev_child child;
 	struct run_output out;
 	struct run_output err;
-	ev_timer kill;    /* SIGKILL once stop_timeout is over */
-	ev_timer timeout; /* per-request: stop once timeout is over */
+	ev_timer kill;      /* SIGKILL once stop_timeout is over */
+	ev_timer timeout;   /* per-request: stop once timeout is over */
+	int64_t timeout_ms; /* that timeout, as the run started with it */
 	bool timed_out;
 	bool exec_failed;
 	struct spawn_failure failure;

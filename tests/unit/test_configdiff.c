@@ -1,0 +1,197 @@
+/*
+ * test_configdiff.c: what a reload sees as changed in a task (configdiff.c):
+ * each key falls in exactly one kind of change, and an unchanged task,
+ * however written, is no change at all.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tend.h"
+
+/* The diff of task t between two manifests, each one [task:t] section. */
+static unsigned
+diff_of(const char *before, const char *after)
+{
+	const char *texts[2] = {before, after};
+	struct manifest m[2];
+	struct diag d = {0};
+	unsigned changes;
+
+	for (int i = 0; i < 2; i++) {
+		FILE *fp = fmemopen((void *)texts[i], strlen(texts[i]), "r");
+		if (fp == NULL)
+			fail_msg("fmemopen");
+		if (manifest_read(fp, "t.ini", &m[i], &d) != 0) {
+			diag_print(&d, stderr);
+			fail_msg("manifest %d is invalid", i);
+		}
+		fclose(fp);
+		assert_int_equal(m[i].ntasks, 1);
+	}
+	changes = config_diff(&m[0].tasks[0], &m[1].tasks[0]);
+	manifest_free(&m[0]);
+	manifest_free(&m[1]);
+	diag_free(&d);
+	return changes;
+}
+
+#define DURABLE_BARE "[task:t]\nclass = durable\n"
+#define DURABLE      DURABLE_BARE "command = /bin/true a\n"
+#define REQUEST                                               \
+	"[task:t]\nclass = per-request\ncommand = /bin/cat\n" \
+	"listen = tcp:127.0.0.1:7000\n"
+
+static void
+test_unchanged(void **state)
+{
+	(void)state;
+	assert_int_equal(diff_of(DURABLE, DURABLE), 0);
+	assert_int_equal(diff_of(REQUEST, REQUEST), 0);
+	/* Written otherwise, the same: defaults spelt out, other quoting. */
+	assert_int_equal(diff_of(DURABLE, "[task:t]\nclass = durable\n"
+	                                  "command = '/bin/true' \"a\"\n"
+	                                  "umask = 022\nstdout = syslog\n"
+	                                  "backoff_max = 1m\n"),
+	                 0);
+}
+
+static void
+test_process_keys(void **state)
+{
+	static const char *keys[] = {
+	    "directory = /tmp\n", "user = 0\ngroup = 0\n", "umask = 077\n",
+	    "env = A=1\n",        "clear_env = yes\n",     "stdout = null\n",
+	    "stderr = inherit\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		char *after = xasprintf("%s%s", DURABLE, keys[i]);
+		unsigned changes = diff_of(DURABLE, after);
+		if (changes != CONFIG_PROCESS)
+			fail_msg("%s: changes %#x, want CONFIG_PROCESS only",
+			         keys[i], changes);
+		free(after);
+	}
+	assert_int_equal(
+	    diff_of(DURABLE, DURABLE_BARE "command = /bin/true b\n"),
+	    CONFIG_PROCESS);
+	assert_int_equal(
+	    diff_of(DURABLE, DURABLE_BARE "command = /bin/true a b\n"),
+	    CONFIG_PROCESS);
+	assert_int_equal(diff_of(DURABLE, DURABLE_BARE "command = true a\n"),
+	                 CONFIG_PROCESS);
+}
+
+static void
+test_env_order_and_values(void **state)
+{
+	(void)state;
+	assert_int_equal(diff_of(DURABLE "env = A=1\nenv = B=2\n",
+	                         DURABLE "env = A=1\nenv = B=2\n"),
+	                 0);
+	assert_int_equal(diff_of(DURABLE "env = A=1\nenv = B=2\n",
+	                         DURABLE "env = A=1\nenv = B=3\n"),
+	                 CONFIG_PROCESS);
+	assert_int_equal(
+	    diff_of(DURABLE "env = A=1\nenv = B=2\n", DURABLE "env = A=1\n"),
+	    CONFIG_PROCESS);
+}
+
+static void
+test_policy_keys(void **state)
+{
+	static const char *durable_keys[] = {
+	    "backoff_min = 2s\n",    "backoff_max = 5s\n",
+	    "healthy_after = 10s\n", "stop_signal = INT\n",
+	    "stop_timeout = 3s\n",   "autostart = no\n",
+	    "essential = yes\n",
+	};
+	static const char *request_keys[] = {
+	    "max_instances = 2\n",
+	    "timeout = 5s\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(durable_keys) / sizeof(*durable_keys);
+	     i++) {
+		char *after = xasprintf("%s%s", DURABLE, durable_keys[i]);
+		unsigned changes = diff_of(DURABLE, after);
+		if (changes != CONFIG_POLICY)
+			fail_msg("%s: changes %#x, want CONFIG_POLICY only",
+			         durable_keys[i], changes);
+		free(after);
+	}
+	for (size_t i = 0; i < sizeof(request_keys) / sizeof(*request_keys);
+	     i++) {
+		char *after = xasprintf("%s%s", REQUEST, request_keys[i]);
+		unsigned changes = diff_of(REQUEST, after);
+		if (changes != CONFIG_POLICY)
+			fail_msg("%s: changes %#x, want CONFIG_POLICY only",
+			         request_keys[i], changes);
+		free(after);
+	}
+}
+
+/* The [tend] default stop_timeout reaches the tasks that have none. */
+static void
+test_global_stop_timeout(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	    diff_of(DURABLE, "[tend]\nstop_timeout = 3s\n" DURABLE),
+	    CONFIG_POLICY);
+	assert_int_equal(diff_of(DURABLE "stop_timeout = 3s\n",
+	                         "[tend]\nstop_timeout = 7s\n" DURABLE
+	                         "stop_timeout = 3s\n"),
+	                 0);
+}
+
+static void
+test_listen(void **state)
+{
+	(void)state;
+	assert_int_equal(diff_of(REQUEST, "[task:t]\nclass = per-request\n"
+	                                  "command = /bin/cat\n"
+	                                  "listen = tcp:127.0.0.1:7001\n"),
+	                 CONFIG_LISTEN);
+	assert_int_equal(diff_of(REQUEST, "[task:t]\nclass = per-request\n"
+	                                  "command = /bin/cat\n"),
+	                 CONFIG_LISTEN);
+	assert_int_equal(diff_of(REQUEST, "[task:t]\nclass = per-request\n"
+	                                  "command = /bin/cat -u\n"
+	                                  "listen = unix:/tmp/x.sock\n"),
+	                 CONFIG_LISTEN | CONFIG_PROCESS);
+}
+
+static void
+test_class(void **state)
+{
+	(void)state;
+	assert_int_equal(diff_of(DURABLE, "[task:t]\nclass = log-only\n"
+	                                  "command = /bin/true a\n"),
+	                 CONFIG_CLASS);
+	/* A durable task's defaults differ from a per-request task's. */
+	assert_true(diff_of(DURABLE, REQUEST) & CONFIG_CLASS);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_unchanged),
+	    cmocka_unit_test(test_process_keys),
+	    cmocka_unit_test(test_env_order_and_values),
+	    cmocka_unit_test(test_policy_keys),
+	    cmocka_unit_test(test_global_stop_timeout),
+	    cmocka_unit_test(test_listen),
+	    cmocka_unit_test(test_class),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
