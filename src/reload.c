@@ -31,6 +31,8 @@ struct change {
 	struct task *task; /* the running task of that name, or NULL */
 	size_t index;  /* of its config in the new manifest, unless removed */
 	unsigned diff; /* config_diff() bits */
+	bool renew;    /* a new task object: added, or of a new class */
+	bool start;    /* start the new task object */
 };
 
 struct reload {
@@ -85,6 +87,8 @@ reload_plan(struct manifest *m, size_t *nchanges)
 		c->index = i;
 		if (found == NULL) {
 			c->verb = VERB_ADD;
+			c->renew = true;
+			c->start = m->tasks[i].autostart;
 			continue;
 		}
 		matched[found - byname] = true;
@@ -96,6 +100,10 @@ reload_plan(struct manifest *m, size_t *nchanges)
 			c->verb = VERB_RESTART;
 		else
 			c->verb = VERB_UPDATE;
+		/* A new class is a new task; the old one retires. */
+		c->renew = c->diff & CONFIG_CLASS;
+		c->start = c->renew && c->verb == VERB_RESTART &&
+		           m->tasks[i].autostart;
 	}
 	for (size_t i = 0; i < ntasks; i++)
 		if (!matched[i])
@@ -144,28 +152,26 @@ reload_apply(struct reload *rl, struct change *ch, size_t n, struct manifest *m,
 		cfgs[i] = manifest_take_task(m, i);
 	for (size_t i = 0; i < n; i++) {
 		struct change *c = &ch[i];
-
-		if (c->verb == VERB_REMOVE)
-			continue;
-		if (c->verb == VERB_ADD || (c->diff & CONFIG_CLASS)) {
-			/* A new class is a new task: the old one retires. */
-			tasks[c->index] = task_new(cfgs[c->index]);
-			c->verb = VERB_ADD;
-		} else
-			tasks[c->index] = c->task;
+		if (c->verb != VERB_REMOVE)
+			tasks[c->index] =
+			    c->renew ? task_new(cfgs[c->index]) : c->task;
 	}
 	supervisor_set_tasks(tasks, ntasks);
 	for (size_t i = 0; i < n; i++) {
-		struct task *t = ch[i].task;
-		if (t &&
-		    (ch[i].verb == VERB_REMOVE || ch[i].verb == VERB_ADD)) {
-			t->reload_serial = serial;
-			supervisor_retire(t); /* t may be freed already */
+		struct change *c = &ch[i];
+		if (c->task && (c->verb == VERB_REMOVE || c->renew)) {
+			c->task->reload_serial = serial;
+			supervisor_retire(c->task); /* maybe freed already */
+			c->task = NULL;
 		}
 	}
+	/* Every socket given up before any is taken: tasks may swap them. */
+	for (size_t i = 0; i < n; i++)
+		if (ch[i].task && (ch[i].diff & CONFIG_LISTEN))
+			task_unlisten(ch[i].task);
 	for (size_t i = 0; i < n; i++) {
 		struct change *c = &ch[i];
-		if (c->verb == VERB_ADD || c->verb == VERB_REMOVE)
+		if (c->task == NULL)
 			continue;
 		if (c->verb == VERB_RESTART)
 			c->task->reload_serial = serial;
@@ -173,8 +179,7 @@ reload_apply(struct reload *rl, struct change *ch, size_t n, struct manifest *m,
 	}
 	supervisor_adopt(m, false, reload_say, rl);
 	for (size_t i = 0; i < n; i++)
-		if (ch[i].verb == VERB_ADD && !supervisor_shutting_down() &&
-		    tasks[ch[i].index]->cfg->autostart)
+		if (ch[i].start && !supervisor_shutting_down())
 			task_handle(tasks[ch[i].index], EVENT_START);
 	free(cfgs);
 }

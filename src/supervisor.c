@@ -218,17 +218,20 @@ supervisor_retire(struct task *t)
 	task_handle(t, EVENT_STOP);
 }
 
-/* Whether a task that reload serial stopped is not yet done stopping. */
+/*
+ * Whether a task that reload serial (or a later one: it stops the task
+ * again) stopped is not yet done stopping.
+ */
 bool
 supervisor_reload_pending(unsigned long serial)
 {
 	if (serial == 0)
 		return false; /* a dry run, or an invalid manifest */
 	for (struct task *t = sv.retired; t; t = t->next_retired)
-		if (t->reload_serial == serial)
+		if (t->reload_serial >= serial)
 			return true;
 	for (size_t i = 0; i < sv.ntasks; i++)
-		if (sv.tasks[i]->reload_serial == serial &&
+		if (sv.tasks[i]->reload_serial >= serial &&
 		    sv.tasks[i]->policy.state == STATE_STOPPING)
 			return true;
 	return false;

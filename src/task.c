@@ -130,10 +130,8 @@ task_apply(struct task *t, struct decision d)
 {
 	if (d.actions & ACTION_CANCEL_BACKOFF)
 		ev_timer_stop(EV_DEFAULT, &t->backoff);
-	if (d.actions & ACTION_UNLISTEN) {
-		listener_close(t->listener);
-		t->listener = NULL;
-	}
+	if (d.actions & ACTION_UNLISTEN)
+		task_unlisten(t);
 	if (d.actions & ACTION_SIGNAL_STOP)
 		for (struct run *r = t->runs; r; r = r->next_in_task)
 			run_stop(r, t->cfg->stop_signal,
@@ -356,18 +354,35 @@ task_listening(struct task *t, bool bound)
 		t->policy.state = STATE_IDLE;
 }
 
+/* Whether the user stopped t (or it never started): stop until start. */
+static bool
+task_stopped_by_user(const struct task *t)
+{
+	return !t->policy.want_up && (t->policy.state == STATE_STOPPED ||
+	                              t->policy.state == STATE_STOPPING);
+}
+
 /*
  * Whether a reload whose config_diff() is changes restarts t, rather than
- * updating it in place: a new class, or new process keys while t is up. A
- * task that is down (stopped, done, failed) takes new keys and stays down.
+ * updating it in place: new process keys while t is up, or a new class
+ * unless the user stopped t. A task that is down (stopped, done, failed)
+ * takes new process keys and stays down.
  */
 bool
 task_restarts_on(const struct task *t, unsigned changes)
 {
 	if (changes & CONFIG_CLASS)
-		return true;
+		return !task_stopped_by_user(t);
 	return (changes & (CONFIG_PROCESS | CONFIG_LISTEN)) &&
 	       t->policy.want_up;
+}
+
+/* Close t's listener, if any (a reload moves it). */
+void
+task_unlisten(struct task *t)
+{
+	listener_close(t->listener);
+	t->listener = NULL;
 }
 
 /*
@@ -385,10 +400,8 @@ task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
 	bool restart = task_restarts_on(t, changes);
 
 	if (t->cfg->class == CLASS_PER_REQUEST) {
-		if (changes & CONFIG_LISTEN) {
-			listener_close(t->listener); /* by the old path */
-			t->listener = NULL;
-		}
+		if (changes & CONFIG_LISTEN)
+			task_unlisten(t); /* by the old path */
 		task_set_config(t, cfg);
 		if (t->listener == NULL && t->policy.has_listener &&
 		    task_is_serving(t))

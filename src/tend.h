@@ -384,6 +384,7 @@ struct task {
 struct task *task_new(struct task_config *);
 bool task_restarts_on(const struct task *, unsigned changes);
 bool task_reconfigure(struct task *, struct task_config *, unsigned changes);
+void task_unlisten(struct task *);
 void task_handle(struct task *, enum task_event);
 void task_run_ended(struct task *, struct run *);
 struct run *task_run(struct task *, const char **why);
@@ -423,8 +424,8 @@ void supervisor_adopt(struct manifest *, bool dry_run, reload_say_fn *,
                       void *ctx);
 
 /* reload.c: a new manifest applied to the running tasks (SPEC section 5). */
-int reload_manifest(bool dry_run, reload_say_fn *, void *ctx, struct diag *,
-                    unsigned long *serial);
+int reload_manifest(bool dry_run, reload_say_fn *say, void *ctx,
+                    struct diag *errors, unsigned long *serial);
 
 /* control.c: the control socket, tendd's side. */
 int control_open(const char *path, const struct manifest *);
