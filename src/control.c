@@ -405,8 +405,9 @@ do_reload(struct client *c, const struct proto_request *r)
 
 	if (reload_manifest(r->dry_run, reload_say, c, &errors,
 	                    &c->reload_serial) == -1) {
+		/* As tendd --check prints them: "FILE:LINE: message". */
 		for (size_t i = 0; i < errors.count; i++)
-			client_msg(c, "err", "%s", errors.items[i].text);
+			client_msg(c, "problem", "%s", errors.items[i].text);
 		client_end(c, EXIT_ERROR);
 	} else {
 		c->wait = WAIT_RELOADED;

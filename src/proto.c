@@ -12,7 +12,9 @@
  *
  * A request is one line of at most PROTO_LINE_MAX bytes; the daemon answers
  * with any number of lines and ends with "end code=N", N being tendctl's
- * exit status. See tend.h for the types and limits.
+ * exit status. Answer lines: "msg" (for stdout), "err" (an error, for
+ * stderr), "problem" (a manifest's FILE:LINE: message, for stderr as it
+ * is), "daemon" and "task" (status). See proto.h for the limits.
  */
 #include <ctype.h>
 #include <stdarg.h>

@@ -186,6 +186,8 @@ answer_line(struct status *st, const char *line, size_t len, bool *ended)
 		printf("%s\n", text);
 	else if (strcmp(m.type, "err") == 0 && text)
 		fprintf(stderr, "tendctl: %s\n", text);
+	else if (strcmp(m.type, "problem") == 0 && text)
+		fprintf(stderr, "%s\n", text); /* FILE:LINE: message */
 	else if (strcmp(m.type, "daemon") == 0 || strcmp(m.type, "task") == 0) {
 		status_keep(st, &m);
 		return 0;

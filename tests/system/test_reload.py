@@ -532,7 +532,7 @@ def test_max_instances_applies_at_once(start_tendd, run_tendctl,
 
 def test_invalid_manifest_changes_nothing(start_tendd, run_tendctl,
                                           write_manifest):
-    """Every problem as tendctl: ABSPATH:LINE: message on stderr, exit 1,
+    """Every problem as ABSPATH:LINE: message on stderr, exit 1,
     each logged at err with a summary; same tasks, same pids. A manifest
     that cannot be read changes nothing either."""
     path = write_manifest("""
@@ -565,9 +565,9 @@ def test_invalid_manifest_changes_nothing(start_tendd, run_tendctl,
     assert (r.returncode, r.stdout) == (1, ""), r
     problems = r.stderr.split("\n")[:-1]
     assert len(problems) == 2, r
-    # tendctl(1): "tendctl: FILE:LINE: message", as every message of its.
-    m1 = re.fullmatch(r"tendctl: (.*):(\d+): (.*)", problems[0])
-    m2 = re.fullmatch(r"tendctl: (.*):(\d+): (.*)", problems[1])
+    # tendctl(1): "FILE:LINE: message", as tendd --check prints it.
+    m1 = re.fullmatch(r"(.*):(\d+): (.*)", problems[0])
+    m2 = re.fullmatch(r"(.*):(\d+): (.*)", problems[1])
     assert m1 and m2, problems
     assert (m1[1], m1[2]) == (manifest, "8"), problems
     assert "bogus" in m1[3], problems
@@ -587,7 +587,7 @@ def test_invalid_manifest_changes_nothing(start_tendd, run_tendctl,
     path.unlink()
     r = ctl(run_tendctl, d, "reload")
     assert (r.returncode, r.stdout) == (1, ""), r
-    assert r.stderr.startswith(f"tendctl: {manifest}"), r
+    assert r.stderr.startswith(f"{manifest}: cannot open"), r
     d.wait_log(r"^reload: 1 problem: nothing changed$", level="err")
     now = tasks(run_tendctl, d)
     assert list(now) == ["a", "b"]
