@@ -3,7 +3,7 @@
 (issue 5).
 
     make bench-requests
-    [ROUNDS=R] bench/requests.py [N]
+    [ROUNDS=R] [PIN=1] bench/requests.py [N]
 
 Every server serves the same static handler (bench/hello: one line, exit)
 on 127.0.0.1, one process per connection, and build/bench/loadgen opens N
@@ -17,7 +17,9 @@ A shared VM's speed drifts by tens of percent within a minute. So every
 server listens at once, each on its own port, and they take turns in short
 bursts, ROUNDS rounds in a rotating order; each figure is the median of its
 rounds, and tend's ratio to the limit is taken round by round (the limit
-measured moments apart) and its median reported with its spread.
+measured moments apart) and its median reported with its spread. PIN=1
+puts the load generator on CPU 0 and the servers with their handlers on
+CPU 1: the servers' own cost per connection then shows at concurrency 16.
 """
 import os
 import signal
@@ -35,6 +37,9 @@ LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 VFORKD = os.path.join(BUILD, "bench", "vforkd")
 BASE_PORT = 17001
 ROUNDS = int(os.environ.get("ROUNDS", "9"))
+# PIN=1: the load generator on CPU 0, every server (and its handlers) on
+# CPU 1, so that they do not trade places on a 2-CPU machine.
+PIN = os.environ.get("PIN") == "1"
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
@@ -93,7 +98,8 @@ def wait_port(port):
 
 def loadgen(port, n, conc):
     """(connections per second, p50 ms, p99 ms) of one burst."""
-    out = subprocess.run([LOADGEN, str(port), str(n), str(conc)],
+    pin = ["taskset", "-c", "0"] if PIN else []
+    out = subprocess.run(pin + [LOADGEN, str(port), str(n), str(conc)],
                          capture_output=True, text=True, timeout=600)
     fields = out.stdout.split()
     values = dict(zip(fields[::2], fields[1::2]))
@@ -143,8 +149,9 @@ def main(argv):
         for i, (name, start) in enumerate(SERVERS):
             port = BASE_PORT + i
             d = tempfile.mkdtemp(prefix="tend-bench-")
+            pin = ["taskset", "-c", "1"] if PIN else []
             procs.append(subprocess.Popen(
-                start(d, port), stdout=subprocess.DEVNULL,
+                pin + start(d, port), stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=ENV, start_new_session=True))
             wait_port(port)
             loadgen(port, 300, 4)  # warm up
