@@ -96,17 +96,32 @@ def wait_port(port):
     raise RuntimeError("nothing listens on port %d" % port)
 
 
+def cpu1_busy():
+    """Seconds CPU 1 has been busy (user, nice, system, irq, softirq)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu1 "):
+                t = [int(x) for x in line.split()[1:8]]
+                return (t[0] + t[1] + t[2] + t[5] + t[6]) / \
+                    os.sysconf("SC_CLK_TCK")
+    raise RuntimeError("no cpu1 in /proc/stat")
+
+
 def loadgen(port, n, conc):
-    """(connections per second, p50 ms, p99 ms) of one burst."""
+    """(connections per second, p50 ms, p99 ms, server CPU us per
+    connection or 0) of one burst. The last is measured with PIN=1 only:
+    what CPU 1, the servers' CPU, spent per connection."""
     pin = ["taskset", "-c", "0"] if PIN else []
+    busy = cpu1_busy() if PIN else 0
     out = subprocess.run(pin + [LOADGEN, str(port), str(n), str(conc)],
                          capture_output=True, text=True, timeout=600)
+    busy = (cpu1_busy() - busy) if PIN else 0
     fields = out.stdout.split()
     values = dict(zip(fields[::2], fields[1::2]))
     if out.returncode != 0:
         raise RuntimeError("loadgen: %s %s" % (out.stdout, out.stderr))
     return float(values["rate"]), float(values["p50_ms"]), \
-        float(values["p99_ms"])
+        float(values["p99_ms"]), 1e6 * busy / int(values["ok"])
 
 
 def median(values):
@@ -132,9 +147,11 @@ def report(results, conc, n):
           % (conc, n, ROUNDS))
     for name, _ in SERVERS:
         rate = med(name, 0)
+        cpu = "  CPU %4.0f us/conn" % med(name, 3) if PIN else ""
         print("  %-16s %7.0f conn/s  p50 %6.3f ms  p99 %6.3f ms  "
-              "%5.1f%% of the limit"
-              % (name, rate, med(name, 1), med(name, 2), 100 * rate / limit))
+              "%5.1f%% of the limit%s"
+              % (name, rate, med(name, 1), med(name, 2), 100 * rate / limit,
+                 cpu))
     ratios = sorted(r[0] / lim
                     for r, lim in zip(results["tend", conc], limits))
     print("  tend / limit, round by round: median %.1f%%, from %.1f%% "

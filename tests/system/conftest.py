@@ -9,13 +9,18 @@ A tendd that keeps running is started with start_tendd() (a Tendd: its log,
 its pid, its children); wait_for() polls, with a bound, for what must
 happen; at the end of the test the daemon and every process it started
 are killed, whatever happened.
+
+At the end are the plain helpers the test files share, imported with
+`from conftest import ...`: /proc, tendctl against a Tendd, TCP clients.
 """
 
+import json
 import os
 import pathlib
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import textwrap
@@ -528,3 +533,137 @@ def start_tendd(tendd_bin, tend_env, tmp_path, sock_dir, write_manifest):
     yield _start
     for t in started:
         t.cleanup()
+
+
+# Helpers shared by the test files.
+#
+# Processes, through /proc.
+
+def gone(pid):
+    """Whether no process, not even a zombie, has this pid: reaped."""
+    return proc_stat(pid) is None
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def low_fds(pid, below):
+    """pid's open fds under below (valgrind keeps its own far above)."""
+    return [int(f) for f in os.listdir(f"/proc/{pid}/fd") if int(f) < below]
+
+
+# tendctl against a Tendd (d), run with the run_tendctl fixture.
+
+def sock_of(d):
+    """The control socket of a Tendd: the last -s of its argv."""
+    i = len(d.argv) - 1 - d.argv[::-1].index("-s")
+    return d.argv[i + 1]
+
+
+def ctl(run_tendctl, d, *args, **kw):
+    """run_tendctl("-s", SOCK, *args, **kw) against d's control socket."""
+    return run_tendctl("-s", sock_of(d), *args, **kw)
+
+
+def status_json(run_tendctl, d, *names):
+    """(exit status, parsed JSON) of tendctl status --json NAMES."""
+    r = ctl(run_tendctl, d, "status", "--json", *names)
+    assert r.returncode in (0, 3) and r.stderr == "", (r, d.tail())
+    return r.returncode, json.loads(r.stdout)
+
+
+def status(run_tendctl, d, *names):
+    """The parsed status --json of the names (every task without)."""
+    return status_json(run_tendctl, d, *names)[1]
+
+
+def task_of(run_tendctl, d, name):
+    """The JSON object of task name in status --json."""
+    return status(run_tendctl, d, name)["tasks"][0]
+
+
+def wait_state(run_tendctl, d, name, state, timeout=WAIT, **want):
+    """Poll until task name is in state, with the fields in want; return it."""
+    def check():
+        r = ctl(run_tendctl, d, "status", "--json", name)
+        if r.returncode == 4:
+            if not d.alive():
+                pytest.fail(f"tendd exited ({d.proc.returncode})\n"
+                            + d.tail())
+            return None  # the control socket is not there yet
+        assert r.returncode in (0, 3), r
+        t = json.loads(r.stdout)["tasks"][0]
+        # A running task has a pid.
+        if t["state"] != state or (state == "running" and not t["pid"]):
+            return None
+        if any(t[k] != v for k, v in want.items()):
+            return None
+        return t
+    return wait_for(check, timeout,
+                    f"task {name} {state}" + (f" {want}" if want else ""),
+                    d.tail)
+
+
+def ctl_popen(tendctl_bin, tend_env, d, *args):
+    """tendctl ARGS in the background against d (a Tendd or a socket path)."""
+    sock = sock_of(d) if isinstance(d, Tendd) else d
+    return subprocess.Popen(
+        [tendctl_bin, "-s", str(sock), *map(str, args)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=tend_env, text=True,
+        start_new_session=True)
+
+
+def finish(p, timeout=TIMEOUT):
+    """Wait for a ctl_popen process; return (status, stdout, stderr)."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        pytest.fail(f"{p.args} still running after {timeout}s\n{out}\n{err}")
+    return p.returncode, out, err
+
+
+# TCP clients of per-request listeners.
+
+CLIENT_TIMEOUT = 30  # seconds a client waits for its reply
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    """A free TCP port on host, found by binding port 0."""
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def connect(port, host="127.0.0.1", family=socket.AF_INET):
+    """A TCP socket connected to host:port, with CLIENT_TIMEOUT."""
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(CLIENT_TIMEOUT)
+    s.connect((host, port))
+    return s
+
+
+def read_to_eof(s):
+    """What s sends until EOF."""
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def request(port, data=None, host="127.0.0.1", family=socket.AF_INET):
+    """One client sending data (then EOF) if given: (reply, own address)."""
+    with connect(port, host, family) as s:
+        me = s.getsockname()
+        if data is not None:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        return read_to_eof(s), me

@@ -17,15 +17,15 @@ import resource
 import signal
 import socket
 import stat
-import subprocess
 import sys
 import threading
 import time
 
 import pytest
 
-from conftest import (TIMEOUT, WAIT, ProcRef, proc_stat, processes_with_env,
-                      run, wait_for)
+from conftest import (TIMEOUT, ProcRef, cpu_seconds, ctl, ctl_popen, finish,
+                      free_port, gone, low_fds, proc_stat, processes_with_env,
+                      run, sock_of, status_json, task_of, wait_for, wait_state)
 
 PY = sys.executable
 VALGRIND = "valgrind" in os.environ.get("TENDD", "")
@@ -45,24 +45,6 @@ DURATION = re.compile(r"\d+ms|\d+\.\ds|\d+m\d\ds|\d+h\d\dm|\d+d\d\dh")
 
 # Helpers.
 
-def sock_of(d):
-    """The control socket of a Tendd: the last -s of its argv."""
-    i = len(d.argv) - 1 - d.argv[::-1].index("-s")
-    return d.argv[i + 1]
-
-
-def ctl(run_tendctl, d, *args, **kw):
-    return run_tendctl("-s", sock_of(d), *args, **kw)
-
-
-def status_json(run_tendctl, d, *names):
-    """(exit status, parsed JSON) of tendctl status --json NAMES."""
-    r = ctl(run_tendctl, d, "status", "--json", *names)
-    assert r.returncode in (0, 3), r
-    assert r.stderr == "", r
-    return r.returncode, json.loads(r.stdout)
-
-
 def wait_up(run_tendctl, d):
     """Wait until tendd answers on its control socket."""
     def up():
@@ -72,67 +54,12 @@ def wait_up(run_tendctl, d):
     assert d.alive(), d.tail()
 
 
-def task_of(run_tendctl, d, name):
-    return status_json(run_tendctl, d, name)[1]["tasks"][0]
-
-
-def wait_state(run_tendctl, d, name, state, timeout=WAIT):
-    """Poll status until task name is in state (and, if running, has a
-    pid); return its JSON object."""
-    def check():
-        r = ctl(run_tendctl, d, "status", "--json", name)
-        if r.returncode == 4:
-            if not d.alive():
-                pytest.fail(f"tendd exited ({d.proc.returncode})\n"
-                            + d.tail())
-            return None  # the control socket is not there yet
-        assert r.returncode in (0, 3), r
-        t = json.loads(r.stdout)["tasks"][0]
-        if t["state"] == state and (state != "running" or t["pid"]):
-            return t
-        return None
-    return wait_for(check, timeout, f"task {name} {state}", d.tail)
-
-
 def is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def is_count(v):
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-
-def gone(pid):
-    """Whether no process (not even a zombie) has this pid."""
-    return proc_stat(pid) is None
-
-
-def cpu_seconds(pid):
-    """utime + stime of pid, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def ctl_popen(tendctl_bin, tend_env, sock, *args):
-    """Start tendctl -s sock ARGS in the background; returns the Popen
-    (text output). Finish it with finish()."""
-    return subprocess.Popen(
-        [tendctl_bin, "-s", str(sock), *map(str, args)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, env=tend_env, text=True,
-        start_new_session=True)
-
-
-def finish(p, timeout=TIMEOUT):
-    """Wait for a ctl_popen process; returns (status, stdout, stderr)."""
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        pytest.fail(f"{p.args} still running after {timeout}s\n{out}\n{err}")
-    return p.returncode, out, err
 
 
 def unix_connect(path, timeout=TIMEOUT):
@@ -151,8 +78,8 @@ def unix_connect(path, timeout=TIMEOUT):
             time.sleep(0.005)
 
 
-def read_to_eof(s, limit=1 << 22):
-    """What s sends until EOF (or a reset: None instead of what came)."""
+def read_answer(s, limit=1 << 22):
+    """What s sends until EOF or a reset, at most about limit bytes."""
     data = b""
     while len(data) < limit:
         try:
@@ -172,7 +99,7 @@ def exchange(path, data, timeout=TIMEOUT):
             s.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        return read_to_eof(s)
+        return read_answer(s)
 
 
 def table(text):
@@ -278,12 +205,6 @@ MIXED = """
     command     = cat
     listen      = tcp:127.0.0.1:{port}
     """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_mixed(start_tendd, run_tendctl):
@@ -1213,7 +1134,7 @@ def test_overlong_request_line_gets_an_error(start_tendd, run_tendctl):
     # The same without a newline: no need to wait for one.
     with unix_connect(sock) as s:
         s.sendall(b"x" * 9000)
-        answer = read_to_eof(s)
+        answer = read_answer(s)
     assert answer.endswith(b"end code=1\n"), answer
     # Malformed and foreign requests get an error too.
     for junk in (b"\n", b"hello world\n", b"request v=2 cmd=status\n",
@@ -1244,7 +1165,7 @@ def send_garbage(path, data, results):
                     pass  # tendd answered and closed: expected
             t = threading.Thread(target=writer, daemon=True)
             t.start()
-            answer = read_to_eof(s)
+            answer = read_answer(s)
             t.join(30)
             results.append(answer)
     except OSError as e:
@@ -1290,7 +1211,7 @@ def test_garbage_silent_and_half_sent_clients(start_tendd, run_tendctl):
         assert any(a.endswith(b"end code=1\n") for a in results), results
         # The half-sent request is still waited for, and answered.
         half.sendall(b" task=web\n")
-        answer = read_to_eof(half)
+        answer = read_answer(half)
         assert answer.endswith(b"end code=0\n"), answer
         assert d.alive()
         t = task_of(run_tendctl, d, "web")
@@ -1352,10 +1273,6 @@ def set_nofile(pid, limit):
     assert r.returncode == 0, r
 
 
-def low_fds(pid, below):
-    return [int(f) for f in os.listdir(f"/proc/{pid}/fd") if int(f) < below]
-
-
 def test_control_accept_emfile_does_not_spin(start_tendd, run_tendctl):
     """With every fd of tendd taken (silent control clients under a low
     RLIMIT_NOFILE), one more control client must not make it spin; once
@@ -1389,7 +1306,7 @@ def test_control_accept_emfile_does_not_spin(start_tendd, run_tendctl):
             s.close()
         hogs = []
         extra.sendall(b"request v=1 cmd=status\n")
-        answer = read_to_eof(extra)
+        answer = read_answer(extra)
         extra.close()
         logged = len(d.find(r"^control: accept: "))
     finally:

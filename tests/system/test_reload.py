@@ -12,23 +12,21 @@ timing is asserted, so the tests also pass with $TENDD running tendd
 under valgrind.
 """
 
-import json
 import os
 import re
 import signal
-import socket
 import stat
-import subprocess
 import textwrap
 import threading
 import time
 
 import pytest
 
-from conftest import WAIT, ProcRef, proc_stat, wait_for
+from conftest import (CLIENT_TIMEOUT, WAIT, ProcRef, connect, ctl, ctl_popen,
+                      finish, free_port, gone, read_to_eof, sock_of, status,
+                      task_of, wait_for, wait_state)
 
 NEVER = 0.5  # seconds to watch for something that must not happen
-CLIENT_TIMEOUT = 30  # seconds a per-request client waits for its reply
 RELOADS = 5  # reloads under clients that connect every 5 ms
 CLIENTS = 4  # such clients at once
 
@@ -41,29 +39,12 @@ WAIT_RELEASE = "sh -c 'while [ ! -e release ]; do sleep 0.02; done;"
 
 # Helpers.
 
-def sock_of(d):
-    """The control socket of a Tendd: the last -s of its argv."""
-    i = len(d.argv) - 1 - d.argv[::-1].index("-s")
-    return d.argv[i + 1]
-
-
-def ctl(run_tendctl, d, *args, **kw):
-    return run_tendctl("-s", sock_of(d), *args, **kw)
-
-
 def reload(run_tendctl, d, *args):
     """tendctl reload ARGS, which must succeed; returns its stdout lines."""
     r = ctl(run_tendctl, d, "reload", *args)
     assert (r.returncode, r.stderr) == (0, ""), (r, d.tail())
     assert r.stdout.endswith("\n"), r
     return r.stdout.split("\n")[:-1]
-
-
-def status(run_tendctl, d, *names):
-    """The parsed status --json of the names (every task without)."""
-    r = ctl(run_tendctl, d, "status", "--json", *names)
-    assert r.returncode in (0, 3) and r.stderr == "", (r, d.tail())
-    return json.loads(r.stdout)
 
 
 def tasks(run_tendctl, d):
@@ -73,32 +54,6 @@ def tasks(run_tendctl, d):
 
 def names(run_tendctl, d):
     return [t["name"] for t in status(run_tendctl, d)["tasks"]]
-
-
-def task_of(run_tendctl, d, name):
-    return status(run_tendctl, d, name)["tasks"][0]
-
-
-def wait_state(run_tendctl, d, name, state, **want):
-    """Poll status until task name is in state (running: with a pid) and
-    its other fields are as in want; return its JSON object. Until the
-    control socket is up tendctl exits 4: not yet."""
-    def check():
-        r = ctl(run_tendctl, d, "status", "--json", name)
-        if r.returncode == 4:
-            if not d.alive():
-                pytest.fail(f"tendd exited ({d.proc.returncode})\n"
-                            + d.tail())
-            return None
-        assert r.returncode in (0, 3), r
-        t = json.loads(r.stdout)["tasks"][0]
-        if t["state"] != state or (state == "running" and not t["pid"]):
-            return None
-        if any(t[k] != v for k, v in want.items()):
-            return None
-        return t
-    return wait_for(check, what=f"task {name} {state} {want or ''}",
-                    details=d.tail)
 
 
 def cmdline(pid):
@@ -118,57 +73,10 @@ def wait_cmdline(pid, argv, d):
                     details=lambda: f"runs {cmdline(pid)}\n{d.tail()}")
 
 
-def gone(pid):
-    """Whether no process, not even a zombie, has this pid: reaped."""
-    return proc_stat(pid) is None
-
-
-def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def connect(port, host="127.0.0.1"):
-    s = socket.socket()
-    s.settimeout(CLIENT_TIMEOUT)
-    s.connect((host, port))
-    return s
-
-
-def read_to_eof(s):
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-
-
-def request(port):
-    """Connect, read the reply to EOF."""
+def fetch(port):
+    """Connect to port on 127.0.0.1; return the reply, read to EOF."""
     with connect(port) as s:
         return read_to_eof(s)
-
-
-def ctl_popen(tendctl_bin, tend_env, d, *args):
-    """tendctl ARGS in the background (text output); end it with finish()."""
-    return subprocess.Popen(
-        [tendctl_bin, "-s", sock_of(d), *map(str, args)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, env=tend_env, text=True,
-        start_new_session=True)
-
-
-def finish(p, timeout=WAIT):
-    """Wait for a ctl_popen process; returns (status, stdout, stderr)."""
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        pytest.fail(f"{p.args} still running after {timeout}s\n{out}\n{err}")
-    return p.returncode, out, err
 
 
 def ini(text):
@@ -389,9 +297,9 @@ def test_second_reload_does_not_answer_the_first_early(
     d.wait_log(r"^reload: restarted x$", level="info")
     write_manifest(text.replace("VERSION", "v3"))
     second = ctl_popen(tendctl_bin, tend_env, d, "reload")
-    assert finish(first) == (0, "restarted x\n", "")
+    assert finish(first, timeout=WAIT) == (0, "restarted x\n", "")
     assert task_of(run_tendctl, d, "x")["state"] == "running"
-    assert finish(second) == (0, "restarted x\n", "")
+    assert finish(second, timeout=WAIT) == (0, "restarted x\n", "")
     assert task_of(run_tendctl, d, "x")["state"] == "running"
     assert d.terminate() == 0
 
@@ -420,8 +328,8 @@ def test_listeners_swap_ports(start_tendd, run_tendctl, write_manifest):
     assert reload(run_tendctl, d) == ["restarted a", "restarted b"]
     assert [t["state"] for t in status(run_tendctl, d)["tasks"]] == \
         ["listening", "listening"]
-    assert request(ports[1]) == b"a\n"
-    assert request(ports[0]) == b"b\n"
+    assert fetch(ports[1]) == b"a\n"
+    assert fetch(ports[0]) == b"b\n"
     assert not d.messages("err"), d.tail()
     assert d.terminate() == 0
 
@@ -803,7 +711,7 @@ def test_reload_while_stopping(start_tendd, run_tendctl, write_manifest,
             assert (now[n]["state"], now[n]["pid"]) == (
                 "stopping", old[n]["pid"]), now[n]
         (tmp_path / "release").touch()
-        rc, out, err = finish(stop)
+        rc, out, err = finish(stop, timeout=WAIT)
     finally:
         if stop.poll() is None:
             stop.kill()
@@ -961,7 +869,7 @@ def test_listener_stays_open_through_reloads(start_tendd, run_tendctl,
     path = write_manifest(manifest(0))
     d = start_tendd(path)
     wait_state(run_tendctl, d, "web", "listening")
-    assert request(port) == b"v0\n"
+    assert fetch(port) == b"v0\n"
     replies = [[] for _ in range(CLIENTS)]  # of each client, in order
     refused, errors = [], []
     stop = threading.Event()
@@ -969,7 +877,7 @@ def test_listener_stays_open_through_reloads(start_tendd, run_tendctl,
     def client(mine):
         while not stop.is_set():
             try:
-                mine.append(request(port))
+                mine.append(fetch(port))
             except ConnectionRefusedError as e:
                 refused.append(e)
             except OSError as e:
@@ -1073,13 +981,13 @@ def test_listen_change_moves_the_socket(start_tendd, run_tendctl,
     path = write_manifest(text)
     d = start_tendd(path)
     wait_state(run_tendctl, d, "web", "listening")
-    assert request(old_port) == b"hello\n"
+    assert fetch(old_port) == b"hello\n"
     write_manifest(text.replace(f":{old_port}", f":{new_port}"))
     assert reload(run_tendctl, d) == ["restarted web"]
     with pytest.raises(ConnectionRefusedError):
-        request(old_port)
+        fetch(old_port)
     wait_state(run_tendctl, d, "web", "listening")
-    assert request(new_port) == b"hello\n"
+    assert fetch(new_port) == b"hello\n"
     assert d.terminate() == 0
 
 

@@ -9,7 +9,6 @@ valgrind.
 """
 
 import concurrent.futures
-import json
 import os
 import re
 import socket
@@ -18,48 +17,17 @@ import time
 
 import pytest
 
-from conftest import WAIT, proc_stat, run, wait_for
+from conftest import (CLIENT_TIMEOUT, connect, cpu_seconds, ctl, free_port,
+                      gone, low_fds, read_to_eof, request, run, sock_of,
+                      task_of, wait_for, wait_state)
 
 VALGRIND = "valgrind" in os.environ.get("TENDD", "")
 CPU_MAX = 1.0 if VALGRIND else 0.5  # seconds of CPU over a 2 s window
-CLIENT_TIMEOUT = 30  # seconds a client waits for its reply
 ECHO_ADDR = ("/bin/sh -c 'echo \"$TEND_TASK $TEND_REMOTE_ADDR "
              "$TEND_REMOTE_PORT\"'")
 
 
 # Helpers.
-
-def sock_of(d):
-    """The control socket of a Tendd: the last -s of its argv."""
-    i = len(d.argv) - 1 - d.argv[::-1].index("-s")
-    return d.argv[i + 1]
-
-
-def ctl(run_tendctl, d, *args, **kw):
-    return run_tendctl("-s", sock_of(d), *args, **kw)
-
-
-def task_of(run_tendctl, d, name):
-    r = ctl(run_tendctl, d, "status", "--json", name)
-    assert r.returncode in (0, 3), r
-    return json.loads(r.stdout)["tasks"][0]
-
-
-def wait_state(run_tendctl, d, name, state, timeout=WAIT):
-    """Poll status until task name is in state; return its JSON object.
-    Until tendd's control socket is up, tendctl exits 4: not yet."""
-    def check():
-        r = ctl(run_tendctl, d, "status", "--json", name)
-        if r.returncode == 4:
-            if not d.alive():
-                pytest.fail(f"tendd exited ({d.proc.returncode})\n"
-                            + d.tail())
-            return None
-        assert r.returncode in (0, 3), r
-        t = json.loads(r.stdout)["tasks"][0]
-        return t if t["state"] == state else None
-    return wait_for(check, timeout, f"task {name} {state}", d.tail)
-
 
 def wait_idle(run_tendctl, d, name):
     """Wait until no instance of name runs; return its JSON object."""
@@ -69,55 +37,11 @@ def wait_idle(run_tendctl, d, name):
     return wait_for(check, what=f"no instance of {name}", details=d.tail)
 
 
-def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def connect(port, host="127.0.0.1", family=socket.AF_INET):
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.settimeout(CLIENT_TIMEOUT)
-    s.connect((host, port))
-    return s
-
-
-def read_to_eof(s):
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-
-
-def request(port, data=None, host="127.0.0.1", family=socket.AF_INET):
-    """One client: connect, send data (then EOF) if given, read the reply
-    to EOF. Returns (reply, the client's own (host, port))."""
-    with connect(port, host, family) as s:
-        me = s.getsockname()
-        if data is not None:
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-        return read_to_eof(s), me
-
-
-def cpu_seconds(pid):
-    """utime + stime of pid, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def cpu_over(pid, seconds=2.0):
     """(CPU seconds used by pid, wall seconds) over a window of seconds."""
     c0, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)  # the window over which CPU use is measured
     return cpu_seconds(pid) - c0, time.monotonic() - t0
-
-
-def gone(pid):
-    return proc_stat(pid) is None
 
 
 # The remote address, and many connections.
@@ -637,11 +561,6 @@ def test_port_in_use(start_tendd, run_tendctl):
     reply, me = request(busy)
     assert reply == f"busy 127.0.0.1 {me[1]}\n".encode()
     assert d.terminate() == 0
-
-
-def low_fds(pid, below):
-    """tendd's open fds under below (valgrind keeps its own far above)."""
-    return [int(f) for f in os.listdir(f"/proc/{pid}/fd") if int(f) < below]
 
 
 def test_emfile_does_not_spin(start_tendd, run_tendctl):
