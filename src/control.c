@@ -252,14 +252,20 @@ control_tasks_changed(void)
 	}
 }
 
-/* A retired task is about to be freed: no client may wait on it. */
+/*
+ * A retired task is about to be freed: no client may wait on it any more;
+ * one that did is told it was removed.
+ */
 void
 control_task_gone(struct task *t)
 {
 	for (struct client *c = ctl.clients; c; c = c->next)
 		for (int i = 0; i < c->ntasks; i++)
-			if (c->tasks[i] == t)
+			if (c->tasks[i] == t) {
+				client_msg(c, "msg", "%s removed by a reload",
+				           t->cfg->name);
 				c->tasks[i--] = c->tasks[--c->ntasks];
+			}
 }
 
 /* A run ended: answer "run --wait" with its exit status. */
@@ -655,17 +661,23 @@ accept_pause_cb(EV_P_ ev_timer *w, int revents)
 
 /* The socket. */
 
-/* Whether a tendd answers on path; a dead socket file is removed. */
+/*
+ * Whether a tendd answers on path; a dead socket file is removed. The
+ * probe does not block: a server with a full backlog is as good as there,
+ * and a reload must not stall the loop on it.
+ */
 static int
 control_claim(const char *path, struct sockaddr_un *sun)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct stat st;
 	int rc;
 
 	if (fd == -1)
 		return -1;
 	rc = connect(fd, (struct sockaddr *)sun, sizeof(*sun));
+	if (rc == -1 && errno == EAGAIN)
+		rc = 0; /* someone is there, only busy */
 	close(fd);
 	if (rc == 0) {
 		log_msg(LOG_ERR, "another tendd is running on %s", path);
@@ -694,8 +706,9 @@ control_permit(const char *path, const struct manifest *m)
 {
 	gid_t gid = m->has_socket_group ? m->socket_gid : getegid();
 
-	if (chmod(path, m->socket_mode) == -1 ||
-	    chown(path, (uid_t)-1, gid) == -1)
+	/* The group first: a chown that fails then changes nothing. */
+	if (chown(path, (uid_t)-1, gid) == -1 ||
+	    chmod(path, m->socket_mode) == -1)
 		return -1;
 	return 0;
 }
@@ -787,9 +800,13 @@ control_open(const char *path, const struct manifest *m)
 int
 control_reconfigure(const char *path, const struct manifest *m)
 {
+	struct stat a, b;
 	int fd;
 
-	if (strcmp(path, ctl.path) == 0) {
+	/* The same file, maybe spelt otherwise: only its permissions. */
+	if (strcmp(path, ctl.path) == 0 ||
+	    (stat(path, &a) == 0 && stat(ctl.path, &b) == 0 &&
+	     a.st_dev == b.st_dev && a.st_ino == b.st_ino)) {
 		if (control_permit(path, m) == 0)
 			return 0;
 		log_msg(LOG_ERR, "control socket %s: %s", path,

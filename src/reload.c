@@ -94,16 +94,17 @@ reload_plan(struct manifest *m, size_t *nchanges)
 		matched[found - byname] = true;
 		c->task = *found;
 		c->diff = config_diff(c->task->cfg, &m->tasks[i]);
+		/* A new class is a new task; the old one retires. */
+		c->renew = c->diff & CONFIG_CLASS;
+		c->start = c->renew && m->tasks[i].autostart &&
+		           task_restarts_on(c->task, c->diff);
 		if (c->diff == 0)
 			c->verb = VERB_KEEP;
-		else if (task_restarts_on(c->task, c->diff))
+		else if (c->renew ? c->start
+		                  : task_restarts_on(c->task, c->diff))
 			c->verb = VERB_RESTART;
 		else
 			c->verb = VERB_UPDATE;
-		/* A new class is a new task; the old one retires. */
-		c->renew = c->diff & CONFIG_CLASS;
-		c->start = c->renew && c->verb == VERB_RESTART &&
-		           m->tasks[i].autostart;
 	}
 	for (size_t i = 0; i < ntasks; i++)
 		if (!matched[i])
@@ -161,7 +162,13 @@ reload_apply(struct reload *rl, struct change *ch, size_t n, struct manifest *m,
 		struct change *c = &ch[i];
 		if (c->task && (c->verb == VERB_REMOVE || c->renew)) {
 			c->task->reload_serial = serial;
-			supervisor_retire(c->task); /* maybe freed already */
+			supervisor_retire(c->task);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct change *c = &ch[i];
+		if (c->task && (c->verb == VERB_REMOVE || c->renew)) {
+			task_handle(c->task, EVENT_STOP); /* maybe freed */
 			c->task = NULL;
 		}
 	}

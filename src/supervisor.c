@@ -206,8 +206,10 @@ supervisor_set_tasks(struct task **tasks, size_t n)
 }
 
 /*
- * t left the manifest (the caller has taken it off the list): stop it. It
- * is freed once its runs have ended, maybe at once.
+ * t left the manifest (the caller has taken it off the list): it is
+ * retired, and freed once a stop has ended its runs. The caller stops it
+ * (task_handle), maybe freeing it at once, after retiring every task that
+ * leaves: until then none counts as gone (supervisor_reload_pending).
  */
 void
 supervisor_retire(struct task *t)
@@ -215,7 +217,6 @@ supervisor_retire(struct task *t)
 	t->retired = true;
 	t->next_retired = sv.retired;
 	sv.retired = t;
-	task_handle(t, EVENT_STOP);
 }
 
 /*

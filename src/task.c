@@ -397,7 +397,8 @@ task_unlisten(struct task *t)
 bool
 task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
 {
-	bool restart = task_restarts_on(t, changes);
+	bool restart =
+	    task_restarts_on(t, changes) && !supervisor_shutting_down();
 
 	if (t->cfg->class == CLASS_PER_REQUEST) {
 		if (changes & CONFIG_LISTEN)

@@ -304,6 +304,69 @@ def test_second_reload_does_not_answer_the_first_early(
     assert d.terminate() == 0
 
 
+def test_reload_waits_while_a_later_one_removes_an_idle_task(
+        start_tendd, run_tendctl, write_manifest, tendctl_bin, tend_env,
+        tmp_path):
+    """A reload restarting a slow task waits for it, even when a second
+    reload, meanwhile, removes that task and one with no process (freed at
+    once)."""
+    text = ini(f"""
+        [task:idle]
+        class     = durable
+        command   = sleep 1000
+        autostart = no
+        [task:x]
+        class     = durable
+        directory = {tmp_path}
+        command   = sh -c 'trap "sleep 1; exit 0" TERM; touch up; \
+            while :; do sleep 0.02; done' VERSION
+        """)
+    path = write_manifest(text.replace("VERSION", "v1"))
+    d = start_tendd(path)
+    wait_for(lambda: (tmp_path / "up").exists(), details=d.tail)
+    x = task_of(run_tendctl, d, "x")
+    write_manifest(text.replace("VERSION", "v2"))
+    first = ctl_popen(tendctl_bin, tend_env, d, "reload")
+    d.wait_log(r"^reload: restarted x$", level="info")
+    write_manifest("""
+        [task:other]
+        class   = durable
+        command = sleep 1001
+        """)
+    second = ctl_popen(tendctl_bin, tend_env, d, "reload")
+    assert finish(first, timeout=WAIT) == (0, "restarted x\n", "")
+    assert gone(x["pid"]), d.tail()
+    assert finish(second, timeout=WAIT) == (
+        0, "added other\nremoved idle\nremoved x\n", "")
+    assert names(run_tendctl, d) == ["other"]
+    assert d.terminate() == 0
+
+
+def test_class_change_without_autostart_is_an_update(start_tendd,
+                                                     run_tendctl,
+                                                     write_manifest):
+    """A running task whose new class has autostart = no is replaced by a
+    stopped task: updated, not restarted."""
+    path = write_manifest("""
+        [task:x]
+        class   = durable
+        command = sleep 1001
+        """)
+    d = start_tendd(path)
+    x = wait_state(run_tendctl, d, "x", "running")
+    write_manifest("""
+        [task:x]
+        class     = log-only
+        command   = sleep 1002
+        autostart = no
+        """)
+    assert reload(run_tendctl, d) == ["updated x (new class)"]
+    assert gone(x["pid"])
+    t = task_of(run_tendctl, d, "x")
+    assert (t["class"], t["state"]) == ("log-only", "stopped"), t
+    assert d.terminate() == 0
+
+
 def test_listeners_swap_ports(start_tendd, run_tendctl, write_manifest):
     """Two tasks trading their ports in one reload both listen at once:
     every old socket is closed before a new one is bound."""
