@@ -280,7 +280,13 @@ child_exec(void *arg)
 	child_fail(p->status_fd, STEP_EXEC, err);
 }
 
-/* Whether the child reported a failure on the status pipe. */
+/*
+ * Whether the child reported a failure on the status pipe. clone returns
+ * once the child has exited (having written its failure first) or is past
+ * execve's point of no return: the answer is there, and the read need not
+ * wait for exec to close the pipe's write end. A blocking read would
+ * sleep until it does, two more context switches for each spawn.
+ */
 static bool
 spawn_read_status(int fd, struct spawn_failure *f)
 {
@@ -355,7 +361,7 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	    io && io->out >= 0 ? io->out : spawn_output(cfg->out, 1, opipe);
 	p.fd[2] = spawn_output(cfg->err, 2, epipe);
 	if (p.fd[0] == -1 || p.fd[1] == -1 || p.fd[2] == -1 ||
-	    pipe2(status, O_CLOEXEC) == -1)
+	    pipe2(status, O_CLOEXEC | O_NONBLOCK) == -1)
 		goto fail;
 	p.status_fd = status[1];
 
