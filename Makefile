@@ -47,7 +47,8 @@ BUILD_DEPS = gcc make pkg-config libev-dev libinih-dev
 TEST_DEPS  = $(BUILD_DEPS) libcmocka-dev python3-pytest python3 procps
 LINT_DEPS  = clang-format cppcheck mandoc
 
-PYTEST	= /usr/bin/python3 -m pytest
+# --confcutdir: no conftest.py from a directory above the checkout.
+PYTEST	= /usr/bin/python3 -m pytest --confcutdir=tests/system
 
 .PHONY: all run check unit unit-san system lint install clean \
 	deps test-deps lint-deps bench bench-control bench-requests \
