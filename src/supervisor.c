@@ -356,13 +356,13 @@ supervisor_set_subreaper(bool on)
 
 /* A reload's pid_file: the old one removed, the new one written (-d). */
 static void
-supervisor_move_pid_file(const char *old, const char *new)
+supervisor_move_pid_file(const char *from, const char *to)
 {
 	if (!sv.detached)
 		return;
 	if (sv.wrote_pid_file)
-		unlink(old);
-	sv.wrote_pid_file = new != NULL &&pidfile_write(new);
+		unlink(from);
+	sv.wrote_pid_file = to != NULL && pidfile_write(to);
 }
 
 static bool
@@ -411,8 +411,8 @@ supervisor_adopt(struct manifest *m, bool dry_run, reload_say_fn *say,
 			line = xasprintf("kept [tend] control socket as it "
 			                 "was: cannot make %s (see the log)",
 			                 path);
-			supervisor_keep_socket(
-			    m, old); /* the next reload retries */
+			/* As if unchanged: the next reload tries again. */
+			supervisor_keep_socket(m, old);
 		}
 		say(ctx, line);
 		free(line);
