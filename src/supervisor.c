@@ -242,13 +242,13 @@ supervisor_reload_pending(unsigned long serial)
 static void
 supervisor_raise_nofile(void)
 {
-	struct rlimit rl;
+	struct rlimit rl, given;
 	FILE *fp;
 	long nr_open = 0;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
-	spawn_set_child_nofile(&rl); /* tasks keep what tendd was given */
+	given = rl;
 	if (geteuid() == 0 && (fp = fopen("/proc/sys/fs/nr_open", "re"))) {
 		if (fscanf(fp, "%ld", &nr_open) == 1 &&
 		    (rlim_t)nr_open > rl.rlim_max)
@@ -261,6 +261,10 @@ supervisor_raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* Tasks keep what tendd was given: reset in each child if raised. */
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur != given.rlim_cur || rl.rlim_max != given.rlim_max)
+		spawn_set_child_nofile(&given);
 }
 
 static void

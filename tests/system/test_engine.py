@@ -12,6 +12,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import signal
 import socket
 import sys
@@ -416,6 +417,29 @@ def test_child_gets_default_signals_and_empty_mask(start_tendd):
     assert int(fields["Pid"]) == pid
     for key in ("SigBlk", "SigIgn", "SigCgt"):
         assert int(fields[key], 16) == 0, f"{key}: {fields[key]}"
+    assert d.terminate() == 0
+
+
+def test_child_gets_the_open_file_limit_tendd_was_given(start_tendd):
+    """tendd raises its own soft open-file limit; a task gets the limit
+    tendd was started with."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 2048 or hard == resource.RLIM_INFINITY:
+        pytest.skip(f"the hard open-file limit ({hard}) leaves no room")
+    given = (1024, hard)
+    d = start_tendd("""
+        [task:limits]
+        class   = log-only
+        command = /bin/cat /proc/self/limits
+        """, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                   given))
+    d.wait_log(r"^task limits \(pid \d+\): exit status 0", level="info")
+    (_, lines), = output_of(d, "limits", "info").items()
+    row = [ln for ln in lines if ln.startswith("Max open files")][0]
+    assert row.split()[3:5] == [str(given[0]), str(given[1])], row
+    with open(f"/proc/{d.pid}/limits") as f:
+        own = [ln for ln in f if ln.startswith("Max open files")][0]
+    assert int(own.split()[3]) >= hard, own
     assert d.terminate() == 0
 
 
