@@ -135,6 +135,13 @@ reload_report(struct reload *rl, const struct change *ch, size_t n,
 	}
 }
 
+/* Whether c's running task leaves: removed, or replaced by a new class. */
+static bool
+change_retires(const struct change *c)
+{
+	return c->task != NULL && (c->verb == VERB_REMOVE || c->renew);
+}
+
 /*
  * Carry the plan out: the new list of tasks first, so that whatever a
  * stop or a start sets off (an essential task failing) sees it whole;
@@ -158,20 +165,16 @@ reload_apply(struct reload *rl, struct change *ch, size_t n, struct manifest *m,
 			    c->renew ? task_new(cfgs[c->index]) : c->task;
 	}
 	supervisor_set_tasks(tasks, ntasks);
-	for (size_t i = 0; i < n; i++) {
-		struct change *c = &ch[i];
-		if (c->task && (c->verb == VERB_REMOVE || c->renew)) {
-			c->task->reload_serial = serial;
-			supervisor_retire(c->task);
+	for (size_t i = 0; i < n; i++)
+		if (change_retires(&ch[i])) {
+			ch[i].task->reload_serial = serial;
+			supervisor_retire(ch[i].task);
 		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct change *c = &ch[i];
-		if (c->task && (c->verb == VERB_REMOVE || c->renew)) {
-			task_handle(c->task, EVENT_STOP); /* maybe freed */
-			c->task = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (change_retires(&ch[i])) {
+			task_handle(ch[i].task, EVENT_STOP); /* maybe freed */
+			ch[i].task = NULL;
 		}
-	}
 	/* Every socket given up before any is taken: tasks may swap them. */
 	for (size_t i = 0; i < n; i++)
 		if (ch[i].task && (ch[i].diff & CONFIG_LISTEN))

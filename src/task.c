@@ -392,9 +392,9 @@ task_unlisten(struct task *t)
  * restarts is stopped with its old stop keys, then started with the new
  * ones. A per-request task never disturbs its running instances: the next
  * ones get the new keys, and its listener is reopened only when listen
- * changed. Returns whether t restarted.
+ * changed.
  */
-bool
+void
 task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
 {
 	bool restart =
@@ -410,14 +410,13 @@ task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
 		else if (t->listener != NULL)
 			listener_resume(t->listener);
 		supervisor_task_changed(t);
-		return restart;
+		return;
 	}
 	if (restart)
 		task_handle(t, EVENT_STOP);
 	task_set_config(t, cfg);
 	if (restart)
 		task_handle(t, EVENT_START);
-	return restart;
 }
 
 /* A second SIGTERM: no more waiting for anyone. */

@@ -383,7 +383,7 @@ struct task {
 
 struct task *task_new(struct task_config *);
 bool task_restarts_on(const struct task *, unsigned changes);
-bool task_reconfigure(struct task *, struct task_config *, unsigned changes);
+void task_reconfigure(struct task *, struct task_config *, unsigned changes);
 void task_unlisten(struct task *);
 void task_handle(struct task *, enum task_event);
 void task_run_ended(struct task *, struct run *);

@@ -40,6 +40,23 @@ diff_of(const char *before, const char *after)
 	return changes;
 }
 
+/* Each of keys, added to base, changes base by want and nothing else. */
+static void
+assert_each_key(const char *base, const char *const *keys, size_t n,
+                unsigned want)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *after = xasprintf("%s%s", base, keys[i]);
+		unsigned changes = diff_of(base, after);
+		if (changes != want)
+			fail_msg("%s: changes %#x, want %#x only", keys[i],
+			         changes, want);
+		free(after);
+	}
+}
+
+#define NKEYS(a) (sizeof(a) / sizeof(*(a)))
+
 #define DURABLE_BARE "[task:t]\nclass = durable\n"
 #define DURABLE      DURABLE_BARE "command = /bin/true a\n"
 #define REQUEST                                               \
@@ -70,14 +87,7 @@ test_process_keys(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
-		char *after = xasprintf("%s%s", DURABLE, keys[i]);
-		unsigned changes = diff_of(DURABLE, after);
-		if (changes != CONFIG_PROCESS)
-			fail_msg("%s: changes %#x, want CONFIG_PROCESS only",
-			         keys[i], changes);
-		free(after);
-	}
+	assert_each_key(DURABLE, keys, NKEYS(keys), CONFIG_PROCESS);
 	assert_int_equal(
 	    diff_of(DURABLE, DURABLE_BARE "command = /bin/true b\n"),
 	    CONFIG_PROCESS);
@@ -118,24 +128,10 @@ test_policy_keys(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(durable_keys) / sizeof(*durable_keys);
-	     i++) {
-		char *after = xasprintf("%s%s", DURABLE, durable_keys[i]);
-		unsigned changes = diff_of(DURABLE, after);
-		if (changes != CONFIG_POLICY)
-			fail_msg("%s: changes %#x, want CONFIG_POLICY only",
-			         durable_keys[i], changes);
-		free(after);
-	}
-	for (size_t i = 0; i < sizeof(request_keys) / sizeof(*request_keys);
-	     i++) {
-		char *after = xasprintf("%s%s", REQUEST, request_keys[i]);
-		unsigned changes = diff_of(REQUEST, after);
-		if (changes != CONFIG_POLICY)
-			fail_msg("%s: changes %#x, want CONFIG_POLICY only",
-			         request_keys[i], changes);
-		free(after);
-	}
+	assert_each_key(DURABLE, durable_keys, NKEYS(durable_keys),
+	                CONFIG_POLICY);
+	assert_each_key(REQUEST, request_keys, NKEYS(request_keys),
+	                CONFIG_POLICY);
 }
 
 /* The [tend] default stop_timeout reaches the tasks that have none. */
