@@ -11,7 +11,8 @@ connections at concurrency 1 and 16, reading each reply to EOF. Servers:
 the limit (bench/vforkd: a blocking accept loop with vfork+exec, and with
 fork+exec; the faster is the limit), tendd (a per-request task), Debian's
 xinetd and ucspi-tcp's tcpserver. All run with the same minimal environment
-(PATH only: the handler's exec copies it).
+(PATH only: the handler's exec copies it) and in /, as a system service
+runs: tend runs a task in / by default, and so need not change directory.
 
 A shared VM's speed drifts by tens of percent within a minute. So every
 server listens at once, each on its own port, and they take turns in short
@@ -169,7 +170,8 @@ def main(argv):
             pin = ["taskset", "-c", "1"] if PIN else []
             procs.append(subprocess.Popen(
                 pin + start(d, port), stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, env=ENV, start_new_session=True))
+                stderr=subprocess.DEVNULL, env=ENV, cwd="/",
+                start_new_session=True))
             wait_port(port)
             loadgen(port, 300, 4)  # warm up
             ports[name] = port

@@ -3,7 +3,7 @@
  * (argv, environment, the paths to try, the group list, the fds) is built
  * before fork; between fork and exec the child makes only async-signal-safe
  * calls. A failure in the child is written to a CLOEXEC pipe as the step
- * and errno; an empty pipe at EOF means exec succeeded.
+ * and errno; the pipe still empty once clone returns means exec succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,8 +42,9 @@ struct plan {
 	char **argv;
 	char **envp;
 	char **paths; /* where to look for argv[0], in order */
-	const char *directory;
+	const char *directory; /* or NULL: stay in / */
 	mode_t umask;
+	bool set_umask;
 	int fd[3]; /* become 0, 1, 2 */
 	bool set_ids;
 	bool set_gid;
@@ -60,12 +61,25 @@ static int devnull_fd = -1;
 static char child_stack[64 * 1024] __attribute__((aligned(16)));
 
 /*
- * The signals whose disposition tendd changed (handled or ignored): the
- * child resets just these. exec resets handlers, but not SIG_IGN, and a
- * handler must not run in the child between unblocking and exec.
+ * tendd as the child inherits it, read once at the first spawn: tendd sets
+ * up its signals, umask and directory before it starts any task and keeps
+ * them after. The child undoes only what differs from what a task gets.
  */
-static int changed_signals[NSIG];
-static int nchanged = -1;
+static struct {
+	bool read;
+	/* Signals tendd handles or ignores: exec resets handlers, not SIG_IGN. */
+	int changed_signals[NSIG];
+	int nchanged;
+	/* A handler must not run in the child: block all signals around clone. */
+	bool has_handlers;
+	mode_t umask;
+	bool in_root; /* the working directory is / */
+	/*
+	 * The status pipe, one for all spawns: there is one child at a time,
+	 * and it writes its failure, if any, before tendd returns from clone.
+	 */
+	int status[2];
+} parent = {.status = {-1, -1}};
 
 /* tendd's own open-file limit, raised for itself; tasks get the original. */
 static struct rlimit child_nofile;
@@ -91,16 +105,37 @@ struct ksigaction {
 #define KSIGSET_SIZE 8 /* _NSIG / 8 */
 
 static void
-spawn_scan_signals(void)
+read_signals(void)
 {
 	struct ksigaction old;
 
-	nchanged = 0;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig == SIGCHLD || (syscall(SYS_rt_sigaction, sig, NULL,
-		                               &old, KSIGSET_SIZE) == 0 &&
-		                       old.words[0] != 0))
-			changed_signals[nchanged++] = sig;
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (syscall(SYS_rt_sigaction, sig, NULL, &old, KSIGSET_SIZE) ==
+		    -1)
+			continue;
+		if (sig == SIGCHLD || old.words[0] != 0)
+			parent.changed_signals[parent.nchanged++] = sig;
+		if (old.words[0] > (unsigned long)SIG_IGN)
+			parent.has_handlers = true;
+	}
+}
+
+static int
+read_parent(void)
+{
+	struct stat here, root;
+
+	if (parent.read)
+		return 0;
+	if (pipe2(parent.status, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	read_signals();
+	parent.umask = umask(0);
+	umask(parent.umask);
+	parent.in_root = stat(".", &here) == 0 && stat("/", &root) == 0 &&
+	                 here.st_dev == root.st_dev && here.st_ino == root.st_ino;
+	parent.read = true;
+	return 0;
 }
 
 static int
@@ -238,9 +273,9 @@ child_exec(void *arg)
 	const unsigned long none = 0;
 	int err = ENOENT;
 
-	/* Dispositions first: signals are blocked until the mask is reset. */
-	for (int i = 0; i < nchanged; i++)
-		syscall(SYS_rt_sigaction, changed_signals[i], &dfl, NULL,
+	/* Dispositions first, then the mask lets signals in. */
+	for (int i = 0; i < parent.nchanged; i++)
+		syscall(SYS_rt_sigaction, parent.changed_signals[i], &dfl, NULL,
 		        KSIGSET_SIZE);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, KSIGSET_SIZE);
 	if (setsid() == -1)
@@ -248,8 +283,9 @@ child_exec(void *arg)
 	for (int fd = 0; fd < 3; fd++)
 		if (p->fd[fd] != fd && dup2(p->fd[fd], fd) == -1)
 			child_fail(p->status_fd, STEP_DUP2, errno);
-	umask(p->umask);
-	if (chdir(p->directory) == -1)
+	if (p->set_umask)
+		umask(p->umask);
+	if (p->directory != NULL && chdir(p->directory) == -1)
 		child_fail(p->status_fd, STEP_CHDIR, errno);
 	/*
 	 * Raw system calls: libc's wrappers may coordinate with other threads
@@ -283,9 +319,8 @@ child_exec(void *arg)
 /*
  * Whether the child reported a failure on the status pipe. clone returns
  * once the child has exited (having written its failure first) or is past
- * execve's point of no return: the answer is there, and the read need not
- * wait for exec to close the pipe's write end. A blocking read would
- * sleep until it does, two more context switches for each spawn.
+ * execve's point of no return: the answer is there, so the read never
+ * waits, and the pipe, empty again after it, can serve the next spawn.
  */
 static bool
 spawn_read_status(int fd, struct spawn_failure *f)
@@ -336,6 +371,27 @@ spawn_output(enum output_mode mode, int fd, int pipefds[2])
 	return fd;
 }
 
+/* clone sharing memory, tendd suspended until the child execs or exits. */
+static pid_t
+spawn_clone(struct plan *p)
+{
+	sigset_t all, old;
+	pid_t pid;
+	int saved;
+
+	if (!parent.has_handlers)
+		return clone(child_exec, child_stack + sizeof(child_stack),
+		             CLONE_VM | CLONE_VFORK | SIGCHLD, p);
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = clone(child_exec, child_stack + sizeof(child_stack),
+	            CLONE_VM | CLONE_VFORK | SIGCHLD, p);
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return pid;
+}
+
 /*
  * Start one process of cfg. io may give stdin and stdout (a connection) and
  * extra environment. On success fills out and returns 0; on failure in
@@ -346,13 +402,18 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
               struct spawned *out)
 {
 	struct plan p = {.argv = cfg->argv, .umask = cfg->umask};
-	int status[2] = {-1, -1}, opipe[2] = {-1, -1}, epipe[2] = {-1, -1};
+	int opipe[2] = {-1, -1}, epipe[2] = {-1, -1};
 	char *tend_task = NULL;
-	sigset_t all, old;
 	int saved;
 	pid_t pid;
 
+	if (read_parent() == -1)
+		return -1;
+	p.set_umask = cfg->umask != parent.umask;
 	p.directory = cfg->directory ? cfg->directory : "/";
+	if (parent.in_root && strcmp(p.directory, "/") == 0)
+		p.directory = NULL;
+	p.status_fd = parent.status[1];
 	p.envp = plan_env(cfg, io ? io->extra_env : NULL, &tend_task);
 	p.paths = plan_paths(cfg->argv[0], p.envp);
 	plan_ids(&p, cfg);
@@ -360,32 +421,18 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	p.fd[1] =
 	    io && io->out >= 0 ? io->out : spawn_output(cfg->out, 1, opipe);
 	p.fd[2] = spawn_output(cfg->err, 2, epipe);
-	if (p.fd[0] == -1 || p.fd[1] == -1 || p.fd[2] == -1 ||
-	    pipe2(status, O_CLOEXEC | O_NONBLOCK) == -1)
+	if (p.fd[0] == -1 || p.fd[1] == -1 || p.fd[2] == -1)
 		goto fail;
-	p.status_fd = status[1];
 
-	if (nchanged == -1)
-		spawn_scan_signals();
-	/* Block signals so none runs tendd's handlers in the child. */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(child_exec, child_stack + sizeof(child_stack),
-	            CLONE_VM | CLONE_VFORK | SIGCHLD, &p);
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid == -1) {
-		errno = saved;
+	pid = spawn_clone(&p);
+	if (pid == -1)
 		goto fail;
-	}
-	close(status[1]);
 	if (opipe[1] >= 0)
 		close(opipe[1]);
 	if (epipe[1] >= 0)
 		close(epipe[1]);
 	out->pid = pid;
-	out->exec_failed = spawn_read_status(status[0], &out->failure);
-	close(status[0]);
+	out->exec_failed = spawn_read_status(parent.status[0], &out->failure);
 	out->out_fd = opipe[0];
 	out->err_fd = epipe[0];
 	plan_free(&p, tend_task);
@@ -393,7 +440,6 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 
 fail:
 	saved = errno;
-	close_pair(status);
 	close_pair(opipe);
 	close_pair(epipe);
 	plan_free(&p, tend_task);
