@@ -9,8 +9,10 @@ Every server serves the same static handler (bench/hello: one line, exit)
 on 127.0.0.1, one process per connection, and build/bench/loadgen opens N
 connections at concurrency 1 and 16, reading each reply to EOF. Servers:
 the limit (bench/vforkd: a blocking accept loop with vfork+exec, and with
-fork+exec; the faster is the limit), tendd (a per-request task), Debian's
-xinetd and ucspi-tcp's tcpserver. All run with the same minimal environment
+fork+exec; the faster is the limit), the same vfork loop reaping its
+children through a signalfd as a supervisor must (not part of the limit:
+it shows what knowing each exit costs), tendd (a per-request task),
+Debian's xinetd and ucspi-tcp's tcpserver. All run with the same minimal environment
 (PATH only: the handler's exec copies it) and in /, as a system service
 runs: tend runs a task in / by default, and so need not change directory.
 
@@ -18,11 +20,15 @@ A shared VM's speed drifts by tens of percent within a minute. So every
 server listens at once, each on its own port, and they take turns in short
 bursts, ROUNDS rounds in a rotating order; each figure is the median of its
 rounds, and tend's ratio to the limit is taken round by round (the limit
-measured moments apart) and its median reported with its spread. PIN=1
-puts the load generator on CPU 0 and the servers with their handlers on
-CPU 1: the servers' own cost per connection then shows at concurrency 16.
+measured moments apart) and its median reported with a 95% bootstrap
+interval and its spread. "own" is the CPU time of the server process
+itself per connection (a forked child's work before exec counts to the
+handler, not to the server). PIN=1 puts the load generator on CPU 0 and
+the servers with their handlers on CPU 1, and adds what CPU 1 spent per
+connection, handlers included.
 """
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -37,7 +43,7 @@ HELLO = os.path.join(BUILD, "bench", "hello")
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 VFORKD = os.path.join(BUILD, "bench", "vforkd")
 BASE_PORT = 17001
-ROUNDS = int(os.environ.get("ROUNDS", "9"))
+ROUNDS = int(os.environ.get("ROUNDS", "15"))
 # PIN=1: the load generator on CPU 0, every server (and its handlers) on
 # CPU 1, so that they do not trade places on a 2-CPU machine.
 PIN = os.environ.get("PIN") == "1"
@@ -50,6 +56,10 @@ def start_limit(d, port):
 
 def start_limit_fork(d, port):
     return [VFORKD, str(port), HELLO, "fork"]
+
+
+def start_limit_reaping(d, port):
+    return [VFORKD, str(port), HELLO, "reap"]
 
 
 def start_tend(d, port):
@@ -82,6 +92,7 @@ def start_tcpserver(d, port):
 
 SERVERS = (("vfork+exec loop", start_limit),
            ("fork+exec loop", start_limit_fork),
+           ("reaping loop", start_limit_reaping),
            ("tend", start_tend), ("xinetd", start_xinetd),
            ("tcpserver", start_tcpserver))
 
@@ -108,21 +119,35 @@ def cpu1_busy():
     raise RuntimeError("no cpu1 in /proc/stat")
 
 
-def loadgen(port, n, conc):
+def run_time(pid):
+    """Seconds the process pid has run on a CPU (nanosecond clock)."""
+    if pid is None:
+        return 0
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0]) / 1e9
+
+
+def loadgen(port, n, conc, pid=None):
     """(connections per second, p50 ms, p99 ms, server CPU us per
-    connection or 0) of one burst. The last is measured with PIN=1 only:
-    what CPU 1, the servers' CPU, spent per connection."""
+    connection or 0, the server process's own CPU us per connection) of
+    one burst. The fourth is measured with PIN=1 only: what CPU 1, the
+    servers' CPU, spent per connection, handlers included. The fifth is
+    the server process alone: what a forked child does before its exec
+    counts to the handler, not to it."""
     pin = ["taskset", "-c", "0"] if PIN else []
     busy = cpu1_busy() if PIN else 0
+    own = run_time(pid)
     out = subprocess.run(pin + [LOADGEN, str(port), str(n), str(conc)],
                          capture_output=True, text=True, timeout=600)
+    own = run_time(pid) - own
     busy = (cpu1_busy() - busy) if PIN else 0
     fields = out.stdout.split()
     values = dict(zip(fields[::2], fields[1::2]))
     if out.returncode != 0:
         raise RuntimeError("loadgen: %s %s" % (out.stdout, out.stderr))
     return float(values["rate"]), float(values["p50_ms"]), \
-        float(values["p99_ms"]), 1e6 * busy / int(values["ok"])
+        float(values["p99_ms"]), 1e6 * busy / int(values["ok"]), \
+        1e6 * own / int(values["ok"])
 
 
 def median(values):
@@ -131,6 +156,15 @@ def median(values):
     if len(values) % 2:
         return values[mid]
     return (values[mid - 1] + values[mid]) / 2
+
+
+def median_interval(values, draws=4000):
+    """A 95% bootstrap interval of the median of values: how far the
+    reported median could move on another run of as many rounds."""
+    rng = random.Random(1)
+    medians = sorted(median(rng.choices(values, k=len(values)))
+                     for _ in range(draws))
+    return medians[draws // 40], medians[draws - 1 - draws // 40]
 
 
 def report(results, conc, n):
@@ -150,19 +184,21 @@ def report(results, conc, n):
         rate = med(name, 0)
         cpu = "  CPU %4.0f us/conn" % med(name, 3) if PIN else ""
         print("  %-16s %7.0f conn/s  p50 %6.3f ms  p99 %6.3f ms  "
-              "%5.1f%% of the limit%s"
+              "%5.1f%% of the limit  own %5.1f us/conn%s"
               % (name, rate, med(name, 1), med(name, 2), 100 * rate / limit,
-                 cpu))
+                 med(name, 4), cpu))
     ratios = sorted(r[0] / lim
                     for r, lim in zip(results["tend", conc], limits))
-    print("  tend / limit, round by round: median %.1f%%, from %.1f%% "
-          "to %.1f%%" % (100 * median(ratios), 100 * ratios[0],
-                         100 * ratios[-1]))
+    low, high = median_interval(ratios)
+    print("  tend / limit, round by round: median %.1f%% (95%% interval "
+          "%.1f%% to %.1f%%), from %.1f%% to %.1f%%"
+          % (100 * median(ratios), 100 * low, 100 * high, 100 * ratios[0],
+             100 * ratios[-1]))
 
 
 def main(argv):
     n = int(argv[1]) if len(argv) > 1 else 1500
-    procs, ports = [], {}
+    procs, ports, pids = [], {}, {}
     try:
         for i, (name, start) in enumerate(SERVERS):
             port = BASE_PORT + i
@@ -175,13 +211,14 @@ def main(argv):
             wait_port(port)
             loadgen(port, 300, 4)  # warm up
             ports[name] = port
+            pids[name] = procs[-1].pid  # taskset execs the server
         results = {}
         for rnd in range(ROUNDS):
             k = rnd % len(SERVERS)  # rotate: no server always goes first
             for name, _ in SERVERS[k:] + SERVERS[:k]:
                 for conc in (1, 16):
                     results.setdefault((name, conc), []).append(
-                        loadgen(ports[name], n, conc))
+                        loadgen(ports[name], n, conc, pids[name]))
         for conc in (1, 16):
             report(results, conc, n)
     finally:

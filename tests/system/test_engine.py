@@ -478,6 +478,23 @@ def test_environment_directory_and_umask(start_tendd, tmp_path):
     assert d.terminate() == 0
 
 
+@pytest.mark.parametrize("where, mask", [("tmp", 0o077), ("/", 0o022),
+                                         ("/", 0o077)])
+def test_default_directory_and_umask(start_tendd, tmp_path, where, mask):
+    """A task without directory or umask runs in / with umask 022, whatever
+    tendd's own directory and umask (tendd skips what already matches)."""
+    d = start_tendd("""
+        [task:plain]
+        class   = log-only
+        command = sh -c 'echo "cwd $(readlink /proc/self/cwd) umask $(umask)"'
+        """, cwd=tmp_path if where == "tmp" else "/",
+        preexec_fn=lambda: os.umask(mask))
+    d.wait_log(r"^task plain \(pid \d+\): exit status 0", level="info")
+    (_, out), = output_of(d, "plain", "info").items()
+    assert out == ["cwd / umask 0022"], out
+    assert d.terminate() == 0
+
+
 def test_user_drops_privileges(start_tendd):
     if os.geteuid() != 0:
         pytest.skip("user = nobody needs tendd to run as root")

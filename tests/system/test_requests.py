@@ -398,6 +398,34 @@ def test_daemon_closes_its_copy_of_the_connection(start_tendd, run_tendctl):
     assert d.terminate() == 0
 
 
+def test_exec_failures_and_successes_interleaved(start_tendd, run_tendctl):
+    """Each spawn's exec result is its own: a failure reported by one child
+    is not taken for the next spawn's, nor missed after a success."""
+    d = start_tendd("""
+        [task:bad]
+        class   = per-request
+        command = /nonexistent/tend-test-handler
+        [task:good]
+        class   = per-request
+        command = true
+        """)
+    wait_state(run_tendctl, d, "good", "idle")
+    order = ["bad", "good", "good", "bad", "good", "bad"]
+    for name in order:
+        r = ctl(run_tendctl, d, "run", name, "--wait")
+        assert r.returncode == (127 if name == "bad" else 0), (name, r)
+    bad, good = wait_idle(run_tendctl, d, "bad"), \
+        wait_idle(run_tendctl, d, "good")
+    assert (bad["requests"], bad["failures"]) == (3, 3), bad
+    assert (good["requests"], good["failures"]) == (3, 0), good
+    assert good["last_exit"] == {"code": 0}, good
+    found = d.find(r"^task bad \(pid \d+\): cannot exec "
+                   r"/nonexistent/tend-test-handler: No such file")
+    assert len(found) == 3, d.tail()
+    assert not d.find(r"^task good .*cannot exec"), d.tail()
+    assert d.terminate() == 0
+
+
 # Counters.
 
 def test_exact_counters(start_tendd, run_tendctl):
