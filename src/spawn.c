@@ -123,7 +123,7 @@ read_signals(void)
 static int
 read_parent(void)
 {
-	struct stat here, root;
+	char cwd[2];
 
 	if (parent.read)
 		return 0;
@@ -132,8 +132,9 @@ read_parent(void)
 	read_signals();
 	parent.umask = umask(0);
 	umask(parent.umask);
-	parent.in_root = stat(".", &here) == 0 && stat("/", &root) == 0 &&
-	                 here.st_dev == root.st_dev && here.st_ino == root.st_ino;
+	/* The path, not the inode: a bind mount of / elsewhere is not /. */
+	parent.in_root =
+	    getcwd(cwd, sizeof(cwd)) != NULL && strcmp(cwd, "/") == 0;
 	parent.read = true;
 	return 0;
 }
@@ -407,13 +408,6 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	int saved;
 	pid_t pid;
 
-	if (read_parent() == -1)
-		return -1;
-	p.set_umask = cfg->umask != parent.umask;
-	p.directory = cfg->directory ? cfg->directory : "/";
-	if (parent.in_root && strcmp(p.directory, "/") == 0)
-		p.directory = NULL;
-	p.status_fd = parent.status[1];
 	p.envp = plan_env(cfg, io ? io->extra_env : NULL, &tend_task);
 	p.paths = plan_paths(cfg->argv[0], p.envp);
 	plan_ids(&p, cfg);
@@ -421,8 +415,15 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	p.fd[1] =
 	    io && io->out >= 0 ? io->out : spawn_output(cfg->out, 1, opipe);
 	p.fd[2] = spawn_output(cfg->err, 2, epipe);
-	if (p.fd[0] == -1 || p.fd[1] == -1 || p.fd[2] == -1)
+	/* Last before clone: what tendd is like once all the above is done. */
+	if (p.fd[0] == -1 || p.fd[1] == -1 || p.fd[2] == -1 ||
+	    read_parent() == -1)
 		goto fail;
+	p.status_fd = parent.status[1];
+	p.set_umask = cfg->umask != parent.umask;
+	p.directory = cfg->directory ? cfg->directory : "/";
+	if (parent.in_root && strcmp(p.directory, "/") == 0)
+		p.directory = NULL;
 
 	pid = spawn_clone(&p);
 	if (pid == -1)
