@@ -41,7 +41,7 @@ spawn_step_name(int step)
 struct plan {
 	char **argv;
 	char **envp;
-	char **paths; /* where to look for argv[0], in order */
+	char **paths;          /* where to look for argv[0], in order */
 	const char *directory; /* or NULL: stay in / */
 	mode_t umask;
 	bool set_umask;
@@ -67,10 +67,10 @@ static char child_stack[64 * 1024] __attribute__((aligned(16)));
  */
 static struct {
 	bool read;
-	/* Signals tendd handles or ignores: exec resets handlers, not SIG_IGN. */
+	/* Signals handled or ignored: exec resets handlers, not SIG_IGN. */
 	int changed_signals[NSIG];
 	int nchanged;
-	/* A handler must not run in the child: block all signals around clone. */
+	/* A handler must not run in the child: block signals around clone. */
 	bool has_handlers;
 	mode_t umask;
 	bool in_root; /* the working directory is / */
