@@ -380,15 +380,14 @@ spawn_clone(struct plan *p)
 	pid_t pid;
 	int saved;
 
-	if (!parent.has_handlers)
-		return clone(child_exec, child_stack + sizeof(child_stack),
-		             CLONE_VM | CLONE_VFORK | SIGCHLD, p);
 	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
+	if (parent.has_handlers)
+		sigprocmask(SIG_SETMASK, &all, &old);
 	pid = clone(child_exec, child_stack + sizeof(child_stack),
 	            CLONE_VM | CLONE_VFORK | SIGCHLD, p);
 	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (parent.has_handlers)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
 	return pid;
 }
