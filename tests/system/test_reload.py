@@ -79,6 +79,12 @@ def fetch(port):
         return read_to_eof(s)
 
 
+def sleeper(name, seconds):
+    """The section of a durable task name that runs sleep seconds: a number
+    that tells its process apart in /proc."""
+    return f"[task:{name}]\nclass   = durable\ncommand = sleep {seconds}\n"
+
+
 def ini(text):
     """text dedented, as write_manifest writes it: to append to."""
     return textwrap.dedent(text).lstrip("\n")
@@ -96,27 +102,15 @@ def reload_lines(d, dry_run=False):
 def test_add_task(start_tendd, run_tendctl, write_manifest):
     """A task the manifest gains is started (unless autostart = no); the
     others keep their pid."""
-    path = write_manifest("""
-        [task:a]
-        class   = durable
-        command = sleep 1001
-        """)
+    path = write_manifest(sleeper("a", 1001))
     d = start_tendd(path)
     a = wait_state(run_tendctl, d, "a", "running")
-    write_manifest("""
-        [task:a]
-        class   = durable
-        command = sleep 1001
-
-        [task:x]
-        class   = durable
-        command = sleep 1002
-
+    write_manifest(sleeper("a", 1001) + sleeper("x", 1002) + ini("""
         [task:y]
         class     = durable
         command   = sleep 1003
         autostart = no
-        """)
+        """))
     assert reload(run_tendctl, d) == ["added x", "added y"]
     assert names(run_tendctl, d) == ["a", "x", "y"]
     y = task_of(run_tendctl, d, "y")
@@ -134,21 +128,13 @@ def test_remove_task(start_tendd, run_tendctl, write_manifest, tmp_path):
     """A removed task is stopped (stop_signal, then SIGKILL after
     stop_timeout) and reaped by the time reload returns, and is no longer
     listed. Removed tasks are reported in the order of their names."""
-    path = write_manifest(f"""
+    path = write_manifest(ini(f"""
         [task:c]
         class        = durable
         directory    = {tmp_path}
         command      = sh -c 'trap "" TERM; touch c.ready; exec sleep 1003'
         stop_timeout = 300ms
-
-        [task:a]
-        class   = durable
-        command = sleep 1001
-
-        [task:b]
-        class   = durable
-        command = sleep 1002
-        """)
+        """) + sleeper("a", 1001) + sleeper("b", 1002))
     d = start_tendd(path)
     a = wait_state(run_tendctl, d, "a", "running")
     b = wait_state(run_tendctl, d, "b", "running")
@@ -156,11 +142,7 @@ def test_remove_task(start_tendd, run_tendctl, write_manifest, tmp_path):
     wait_for(lambda: (tmp_path / "c.ready").exists(), details=d.tail)
     wait_cmdline(c["pid"], ["sleep", "1003"], d)  # ignores SIGTERM now
     refs = {"b": ProcRef(b["pid"]), "c": ProcRef(c["pid"])}
-    write_manifest("""
-        [task:a]
-        class   = durable
-        command = sleep 1001
-        """)
+    write_manifest(sleeper("a", 1001))
     assert reload(run_tendctl, d) == ["removed b", "removed c"]
     # Reaped before the answer: not even a zombie is left.
     assert gone(b["pid"]) and not refs["b"].alive()
@@ -188,11 +170,7 @@ def test_changed_command_restarts(start_tendd, run_tendctl, write_manifest,
     one under a new pid by the time reload returns (the old one takes a
     while to stop); the old process is reaped, and an unchanged task keeps
     its pid."""
-    text = ini(f"""
-        [task:a]
-        class   = durable
-        command = sleep 1001
-
+    text = sleeper("a", 1001) + ini(f"""
         [task:x]
         class     = durable
         directory = {tmp_path}
@@ -229,11 +207,7 @@ def test_changed_command_restarts(start_tendd, run_tendctl, write_manifest,
 
 def test_class_change_restarts_as_new_task(start_tendd, run_tendctl,
                                            write_manifest):
-    path = write_manifest("""
-        [task:x]
-        class   = durable
-        command = sleep 1001
-        """)
+    path = write_manifest(sleeper("x", 1001))
     d = start_tendd(path)
     x = wait_state(run_tendctl, d, "x", "running")
     write_manifest("""
@@ -253,11 +227,7 @@ def test_class_change_of_a_stopped_task_stays_stopped(start_tendd,
                                                       run_tendctl,
                                                       write_manifest):
     """A task the user stopped stays stopped through a class change."""
-    path = write_manifest("""
-        [task:x]
-        class   = durable
-        command = sleep 1001
-        """)
+    path = write_manifest(sleeper("x", 1001))
     d = start_tendd(path)
     x = wait_state(run_tendctl, d, "x", "running")
     assert ctl(run_tendctl, d, "stop", "x").returncode == 0
@@ -328,11 +298,7 @@ def test_reload_waits_while_a_later_one_removes_an_idle_task(
     write_manifest(text.replace("VERSION", "v2"))
     first = ctl_popen(tendctl_bin, tend_env, d, "reload")
     d.wait_log(r"^reload: restarted x$", level="info")
-    write_manifest("""
-        [task:other]
-        class   = durable
-        command = sleep 1001
-        """)
+    write_manifest(sleeper("other", 1001))
     second = ctl_popen(tendctl_bin, tend_env, d, "reload")
     assert finish(first, timeout=WAIT) == (0, "restarted x\n", "")
     assert gone(x["pid"]), d.tail()
@@ -347,11 +313,7 @@ def test_class_change_without_autostart_is_an_update(start_tendd,
                                                      write_manifest):
     """A running task whose new class has autostart = no is replaced by a
     stopped task: updated, not restarted."""
-    path = write_manifest("""
-        [task:x]
-        class   = durable
-        command = sleep 1001
-        """)
+    path = write_manifest(sleeper("x", 1001))
     d = start_tendd(path)
     x = wait_state(run_tendctl, d, "x", "running")
     write_manifest("""
@@ -506,15 +468,7 @@ def test_invalid_manifest_changes_nothing(start_tendd, run_tendctl,
     """Every problem as ABSPATH:LINE: message on stderr, exit 1,
     each logged at err with a summary; same tasks, same pids. A manifest
     that cannot be read changes nothing either."""
-    path = write_manifest("""
-        [task:a]
-        class   = durable
-        command = sleep 1001
-
-        [task:b]
-        class   = durable
-        command = sleep 1002
-        """)
+    path = write_manifest(sleeper("a", 1001) + sleeper("b", 1002))
     d = start_tendd(path)
     a = wait_state(run_tendctl, d, "a", "running")
     b = wait_state(run_tendctl, d, "b", "running")
@@ -570,36 +524,20 @@ def test_invalid_manifest_changes_nothing(start_tendd, run_tendctl,
 def test_dry_run_changes_nothing(start_tendd, run_tendctl, write_manifest):
     """--dry-run prints the lines the reload would print, logs them as a dry
     run, and changes nothing; the real reload then prints the same."""
-    path = write_manifest("""
-        [task:a]
-        class   = durable
-        command = sleep 1001
-
-        [task:b]
-        class   = durable
-        command = sleep 1002
-
+    path = write_manifest(sleeper("a", 1001) + sleeper("b", 1002) + ini("""
         [task:c]
         class        = durable
         command      = sleep 1003
         stop_timeout = 5s
-        """)
+        """))
     d = start_tendd(path)
     before = {n: wait_state(run_tendctl, d, n, "running") for n in "abc"}
-    write_manifest("""
-        [task:b]
-        class   = durable
-        command = sleep 2002
-
+    write_manifest(sleeper("b", 2002) + ini("""
         [task:c]
         class        = durable
         command      = sleep 1003
         stop_timeout = 6s
-
-        [task:d]
-        class   = durable
-        command = sleep 1004
-        """)
+        """) + sleeper("d", 1004))
     want = ["restarted b", "updated c", "added d", "removed a"]
     assert reload(run_tendctl, d, "--dry-run") == want
     now = tasks(run_tendctl, d)
@@ -627,16 +565,12 @@ def test_dry_run_changes_nothing(start_tendd, run_tendctl, write_manifest):
 def test_no_change(start_tendd, run_tendctl, write_manifest):
     """The same manifest, rewritten as is, then with other comments, blanks
     and key order: no change, every pid kept."""
-    text = """
-        [task:a]
-        class   = durable
-        command = sleep 1001
-
+    text = sleeper("a", 1001) + ini("""
         [task:b]
         class       = durable
         command     = sleep 1002
         backoff_min = 2s
-        """
+        """)
     path = write_manifest(text)
     d = start_tendd(path)
     a = wait_state(run_tendctl, d, "a", "running")
@@ -669,11 +603,7 @@ def test_reload_during_backoff(start_tendd, run_tendctl, write_manifest):
     """A task in backoff stays there, its restarts and its armed delay kept,
     whether unchanged or updated; one whose command changed is started at
     once, its restart count kept; a running unchanged task keeps its pid."""
-    before = ini("""
-        [task:steady]
-        class   = durable
-        command = sleep 1001
-
+    before = sleeper("steady", 1001) + ini("""
         [task:crash]
         class       = durable
         command     = sh -c 'exit 1'
@@ -747,11 +677,7 @@ def test_reload_while_stopping(start_tendd, run_tendctl, write_manifest,
         directory    = {tmp_path}
         command      = {slow.format("slow2")}
         stop_timeout = 30s
-
-        [task:steady]
-        class   = durable
-        command = sleep 1001
-        """)
+        """) + sleeper("steady", 1001)
     path = write_manifest(text)
     d = start_tendd(path)
     old = {n: wait_state(run_tendctl, d, n, "running")
@@ -803,30 +729,14 @@ def test_stopped_task_takes_new_command_and_stays_stopped(
         start_tendd, run_tendctl, write_manifest):
     """A task stopped by the user whose command changed is updated, not
     started; tendctl start then runs the new command."""
-    path = write_manifest("""
-        [task:x]
-        class   = durable
-        command = sleep 1001
-
-        [task:a]
-        class   = durable
-        command = sleep 1002
-        """)
+    path = write_manifest(sleeper("x", 1001) + sleeper("a", 1002))
     d = start_tendd(path)
     x = wait_state(run_tendctl, d, "x", "running")
     a = wait_state(run_tendctl, d, "a", "running")
     r = ctl(run_tendctl, d, "stop", "x")
     assert r.returncode == 0, r
     assert gone(x["pid"])
-    write_manifest("""
-        [task:x]
-        class   = durable
-        command = sleep 2001
-
-        [task:a]
-        class   = durable
-        command = sleep 1002
-        """)
+    write_manifest(sleeper("x", 2001) + sleeper("a", 1002))
     assert reload(run_tendctl, d) == ["updated x"]
     time.sleep(NEVER)  # not started by the reload
     now = tasks(run_tendctl, d)
@@ -840,22 +750,10 @@ def test_stopped_task_takes_new_command_and_stays_stopped(
 
 
 def test_sighup_reloads(start_tendd, run_tendctl, write_manifest):
-    path = write_manifest("""
-        [task:a]
-        class   = durable
-        command = sleep 1001
-        """)
+    path = write_manifest(sleeper("a", 1001))
     d = start_tendd(path)
     a = wait_state(run_tendctl, d, "a", "running")
-    write_manifest("""
-        [task:a]
-        class   = durable
-        command = sleep 1001
-
-        [task:x]
-        class   = durable
-        command = sleep 1002
-        """)
+    write_manifest(sleeper("a", 1001) + sleeper("x", 1002))
     d.signal(signal.SIGHUP)
     d.wait_log(r"^SIGHUP received", level="info")
     d.wait_log(r"^reload: added x$", level="info")
@@ -863,12 +761,9 @@ def test_sighup_reloads(start_tendd, run_tendctl, write_manifest):
     wait_cmdline(x["pid"], ["sleep", "1002"], d)
     assert task_of(run_tendctl, d, "a")["pid"] == a["pid"]
     # An invalid manifest: logged, nothing changes.
-    write_manifest("""
-        [task:a]
-        class   = durable
-        command = sleep 1001
+    write_manifest(sleeper("a", 1001) + ini("""
         nonsense
-        """)
+        """))
     d.signal(signal.SIGHUP)
     d.wait_log(r"^reload: 1 problem: nothing changed$", level="err")
     assert d.find(r"^reload: /.*:4: ", "err"), d.tail()
@@ -1059,11 +954,7 @@ def test_listen_change_moves_the_socket(start_tendd, run_tendctl,
 def test_socket_mode_change(start_tendd, run_tendctl, write_manifest):
     """socket_mode is applied to the control socket given with -s; the
     client that asked for the reload gets its answer."""
-    text = ini("""
-        [task:a]
-        class   = durable
-        command = sleep 1001
-        """)
+    text = sleeper("a", 1001)
     path = write_manifest(text)
     d = start_tendd(path)
     a = wait_state(run_tendctl, d, "a", "running")
