@@ -36,6 +36,11 @@ SLOW_STOP = ("sh -c 'trap \"touch got-term\" TERM; touch ready; "
              "while [ ! -e release ]; do sleep 0.02; done'")
 WAIT_RELEASE = "sh -c 'while [ ! -e release ]; do sleep 0.02; done;"
 
+# A task that takes a second to stop; it creates "up" once running. Each
+# manifest puts its own version in place of VERSION.
+SLOW_RESTART = ("sh -c 'trap \"sleep 1; exit 0\" TERM; touch up; "
+                "while :; do sleep 0.02; done' VERSION")
+
 
 # Helpers.
 
@@ -256,8 +261,7 @@ def test_second_reload_does_not_answer_the_first_early(
         [task:x]
         class     = durable
         directory = {tmp_path}
-        command   = sh -c 'trap "sleep 1; exit 0" TERM; touch up; \
-            while :; do sleep 0.02; done' VERSION
+        command   = {SLOW_RESTART}
         """)
     path = write_manifest(text.replace("VERSION", "v1"))
     d = start_tendd(path)
@@ -288,8 +292,7 @@ def test_reload_waits_while_a_later_one_removes_an_idle_task(
         [task:x]
         class     = durable
         directory = {tmp_path}
-        command   = sh -c 'trap "sleep 1; exit 0" TERM; touch up; \
-            while :; do sleep 0.02; done' VERSION
+        command   = {SLOW_RESTART}
         """)
     path = write_manifest(text.replace("VERSION", "v1"))
     d = start_tendd(path)
