@@ -171,7 +171,12 @@ $(B)/bench/loadgen: bench/loadgen.c
 	$(Q)mkdir -p $(B)/bench
 	$(call say,LD)$(CC) -std=gnu11 $(WARNINGS) -O2 -pthread -o $@ $<
 
-bench-requests: all $(B)/bench/hello $(B)/bench/vforkd $(B)/bench/loadgen
+$(B)/bench/spawncost: bench/spawncost.c
+	$(Q)mkdir -p $(B)/bench
+	$(call say,LD)$(CC) -std=gnu11 $(WARNINGS) -O2 -o $@ $<
+
+bench-requests: all $(B)/bench/hello $(B)/bench/vforkd $(B)/bench/loadgen \
+		$(B)/bench/spawncost
 	$(call apt_install,xinetd ucspi-tcp)
 	/usr/bin/python3 bench/requests.py
 
