@@ -11,7 +11,14 @@
  * waits for it and for connections. That is the limit for a server that
  * counts its children's exits.
  *
- *   vforkd PORT HANDLER [fork|reap]
+ * With "contract", the reaping loop also does for each connection what
+ * tend's contract asks of every spawn, and nothing else: default signal
+ * dispositions and an empty mask, a session of its own, stderr on
+ * /dev/null, a CLOEXEC status pipe read after the vfork, the group's
+ * leftovers killed at the reap, and TEND_* variables in the environment.
+ * It is tend without tend's event loop and bookkeeping: tend's floor.
+ *
+ *   vforkd PORT HANDLER [fork|reap|contract]
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
