@@ -141,7 +141,8 @@ main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[3], "contract") == 0) {
 		contract = 1;
 		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (devnull == -1 || pipe2(status, O_CLOEXEC | O_NONBLOCK) == -1)
+		if (devnull == -1 ||
+		    pipe2(status, O_CLOEXEC | O_NONBLOCK) == -1)
 			return 1;
 		signal(SIGPIPE, SIG_IGN); /* as tendd */
 		for (int i = 0; i < 4; i++)
