@@ -29,11 +29,12 @@ directory.
 A shared VM's speed drifts by tens of percent within a minute. So every
 server listens at once, each on its own port, and they take turns in short
 bursts, ROUNDS rounds in a rotating order; each figure is the median of its
-rounds, and tend's ratios are taken round by round (the other server
-measured moments apart), their median reported with a 95% bootstrap
-interval and their spread. The limit is one loop for the whole run: the
-faster of two per round would be the larger of two noisy figures, a few
-percent above either loop. "own" is the CPU time of the server process
+rounds, and the ratios (tend and the contract loop to the limit, tend to
+the contract loop) are taken round by round (the two servers measured
+moments apart), their median reported with a 95% bootstrap interval and
+their spread. The limit is one loop for the whole run: the faster of two
+in each round would be the larger of two noisy figures, which the noise
+alone lifts above either loop. "own" is the CPU time of the server process
 itself per connection (a forked child's work before exec counts to the
 handler, not to the server). PIN=1 puts the load generator on CPU 0 and
 the servers with their handlers on CPU 1, and adds what CPU 1 spent per
