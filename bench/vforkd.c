@@ -56,33 +56,36 @@ listen_on(const char *port, int flags)
 	return lfd;
 }
 
+/* In the contract loop's child: what tend does before exec (spawn.c). */
+static void
+contract_child(const sigset_t *mask)
+{
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	setsid();
+	dup2(devnull, 2);
+}
+
 static void
 serve(int fd, int use_fork, const sigset_t *mask)
 {
+	char failure[8];
 	pid_t pid = use_fork ? fork() : vfork();
 
 	if (pid == 0) {
-		if (contract) {
-			signal(SIGCHLD, SIG_DFL);
-			signal(SIGPIPE, SIG_DFL);
-		}
-		if (mask)
-			sigprocmask(SIG_SETMASK, mask, NULL);
 		if (contract)
-			setsid();
+			contract_child(mask);
+		else if (mask)
+			sigprocmask(SIG_SETMASK, mask, NULL);
 		dup2(fd, 0);
 		dup2(fd, 1);
-		if (contract)
-			dup2(devnull, 2);
 		execve(hargv[0], hargv, envp);
 		_exit(127);
 	}
-	if (contract) {
-		char failure[8];
-
-		if (read(status[0], failure, sizeof(failure)) > 0)
-			exit(1); /* never written: no child fails here */
-	}
+	/* tend reads its exec status pipe; nothing is ever written here. */
+	if (contract && read(status[0], failure, sizeof(failure)) > 0)
+		exit(1);
 	close(fd);
 }
 
