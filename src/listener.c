@@ -133,20 +133,19 @@ static void
 listener_remote_env(const struct sockaddr_storage *ss, char *addr, size_t asz,
                     char *port, size_t psz)
 {
+	static const char key[] = "TEND_REMOTE_ADDR=";
 	const struct sockaddr_in *sin = (const void *)ss;
 	const struct sockaddr_in6 *sin6 = (const void *)ss;
-	char host[INET6_ADDRSTRLEN] = "";
+	bool v4 = ss->ss_family == AF_INET;
+	const void *host =
+	    v4 ? (const void *)&sin->sin_addr : (const void *)&sin6->sin6_addr;
 
-	if (ss->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(port, psz, "TEND_REMOTE_PORT=%u",
-		         ntohs(sin->sin_port));
-	} else {
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(port, psz, "TEND_REMOTE_PORT=%u",
-		         ntohs(sin6->sin6_port));
-	}
-	snprintf(addr, asz, "TEND_REMOTE_ADDR=%s", host);
+	/* Straight after its key: this runs for every connection. */
+	memcpy(addr, key, sizeof(key));
+	inet_ntop(ss->ss_family, host, addr + sizeof(key) - 1,
+	          (socklen_t)(asz - (sizeof(key) - 1)));
+	snprintf(port, psz, "TEND_REMOTE_PORT=%u",
+	         ntohs(v4 ? sin->sin_port : sin6->sin6_port));
 }
 
 /* One connection: one instance. Returns false when the listener paused. */

@@ -100,6 +100,22 @@ log_close(void)
 	logger.to_stderr = true;
 }
 
+/* Whether a line at prio goes to stderr. */
+static bool
+log_to_stderr(int prio)
+{
+	/* Without -e, a busy per-request task writes no line per request. */
+	return (logger.to_stderr && (prio < LOG_DEBUG || logger.debug)) ||
+	       (logger.starting && prio <= LOG_ERR);
+}
+
+/* Whether a line at prio goes anywhere: if not, it need not be composed. */
+bool
+log_wanted(int prio)
+{
+	return logger.to_syslog || log_to_stderr(prio);
+}
+
 void
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
@@ -110,9 +126,7 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 		vsyslog(prio, fmt, copy);
 		va_end(copy);
 	}
-	/* Without -e, a busy per-request task writes no line per request. */
-	if ((logger.to_stderr && (prio < LOG_DEBUG || logger.debug)) ||
-	    (logger.starting && prio <= LOG_ERR)) {
+	if (log_to_stderr(prio)) {
 		char *line = xvasprintf(fmt, ap);
 		fprintf(stderr, "%s: %s: %s\n", logger.ident,
 		        log_level_name(prio), line);

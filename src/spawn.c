@@ -19,6 +19,8 @@
 
 #include "tend.h"
 
+#define TEND_TASK_PREFIX "TEND_TASK="
+#define TEND_TASK_SIZE   (sizeof(TEND_TASK_PREFIX) + TASK_NAME_MAX)
 #define DEFAULT_PATH \
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -164,11 +166,12 @@ env_put(char **env, size_t *n, const char *entry)
 
 /*
  * The environment: tendd's own unless clear_env, then the task's env keys,
- * TEND_TASK and extra. Entries point into their owners; only the array and
- * TEND_TASK are ours (freed with plan_free).
+ * TEND_TASK (written into tend_task, TEND_TASK_SIZE bytes of the caller's)
+ * and extra. Entries point into their owners; only the array is ours
+ * (freed with plan_free).
  */
 static char **
-plan_env(const struct task_config *cfg, char *const *extra, char **tend_task)
+plan_env(const struct task_config *cfg, char *const *extra, char *tend_task)
 {
 	size_t n = 0, max = cfg->nenv + 2, i;
 	char **env;
@@ -183,8 +186,9 @@ plan_env(const struct task_config *cfg, char *const *extra, char **tend_task)
 			env[n++] = environ[i]; /* one entry a key already */
 	for (i = 0; i < cfg->nenv; i++)
 		env_put(env, &n, cfg->env[i]);
-	*tend_task = xasprintf("TEND_TASK=%s", cfg->name);
-	env_put(env, &n, *tend_task);
+	/* Copied, not formatted: this runs for every connection. */
+	stpcpy(stpcpy(tend_task, TEND_TASK_PREFIX), cfg->name);
+	env_put(env, &n, tend_task);
 	for (i = 0; extra && extra[i]; i++)
 		env_put(env, &n, extra[i]);
 	return env;
@@ -244,14 +248,13 @@ plan_ids(struct plan *p, const struct task_config *cfg)
 }
 
 static void
-plan_free(struct plan *p, char *tend_task)
+plan_free(struct plan *p)
 {
 	for (size_t i = 0; p->paths && p->paths[i]; i++)
 		free(p->paths[i]);
 	free(p->paths);
 	free(p->envp);
 	free(p->groups);
-	free(tend_task);
 }
 
 static void __attribute__((noreturn))
@@ -403,11 +406,11 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 {
 	struct plan p = {.argv = cfg->argv, .umask = cfg->umask};
 	int opipe[2] = {-1, -1}, epipe[2] = {-1, -1};
-	char *tend_task = NULL;
+	char tend_task[TEND_TASK_SIZE];
 	int saved;
 	pid_t pid;
 
-	p.envp = plan_env(cfg, io ? io->extra_env : NULL, &tend_task);
+	p.envp = plan_env(cfg, io ? io->extra_env : NULL, tend_task);
 	p.paths = plan_paths(cfg->argv[0], p.envp);
 	plan_ids(&p, cfg);
 	p.fd[0] = io && io->in >= 0 ? io->in : spawn_devnull();
@@ -435,14 +438,14 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	out->exec_failed = spawn_read_status(parent.status[0], &out->failure);
 	out->out_fd = opipe[0];
 	out->err_fd = epipe[0];
-	plan_free(&p, tend_task);
+	plan_free(&p);
 	return 0;
 
 fail:
 	saved = errno;
 	close_pair(opipe);
 	close_pair(epipe);
-	plan_free(&p, tend_task);
+	plan_free(&p);
 	errno = saved;
 	return -1;
 }

@@ -184,51 +184,58 @@ task_describe_end(const struct run *r, char *buf, size_t size)
 	         strerror(r->failure.err));
 }
 
+/* The level of a run's exit line: SPEC section 1's table. */
+static int
+task_end_priority(const struct task *t, const struct run *r,
+                  const struct run_end *end)
+{
+	if (r->timed_out)
+		return LOG_ERR;
+	if (r->stopping)
+		return LOG_INFO;
+	switch (t->cfg->class) {
+	case CLASS_LOG_ONLY:
+		return end->success ? LOG_INFO : LOG_ERR;
+	case CLASS_PER_REQUEST:
+		return end->success ? LOG_DEBUG : LOG_ERR;
+	case CLASS_DURABLE:
+	default:
+		return LOG_ERR; /* any exit */
+	}
+}
+
 static void
 task_log_end(const struct task *t, const struct run *r,
              const struct run_end *end, struct decision d)
 {
 	char how[256], ran[32], delay[32];
-	int prio;
+	int prio = task_end_priority(t, r, end);
 
+	if (!log_wanted(prio))
+		return; /* without syslog: a per-request task's every exit */
 	task_describe_end(r, how, sizeof(how));
 	describe_duration(end->ran_ms / 1000.0, ran, sizeof(ran));
-	if (r->timed_out) {
-		log_msg(LOG_ERR, "task %s (pid %ld): timed out, %s after %s",
+	if (r->timed_out)
+		log_msg(prio, "task %s (pid %ld): timed out, %s after %s",
 		        t->cfg->name, (long)r->pid, how, ran);
-		return;
-	}
-	if (r->stopping) {
-		log_msg(LOG_INFO, "task %s (pid %ld): stopped, %s after %s",
+	else if (r->stopping)
+		log_msg(prio, "task %s (pid %ld): stopped, %s after %s",
 		        t->cfg->name, (long)r->pid, how, ran);
-		return;
-	}
-	switch (t->cfg->class) {
-	case CLASS_DURABLE:
-		if (d.actions & ACTION_ESSENTIAL) {
-			log_msg(LOG_ERR,
-			        "task %s (pid %ld): %s after %s; "
-			        "essential task, shutting down",
-			        t->cfg->name, (long)r->pid, how, ran);
-			return;
-		}
+	else if (t->cfg->class != CLASS_DURABLE)
+		log_msg(prio, "task %s (pid %ld): %s after %s", t->cfg->name,
+		        (long)r->pid, how, ran);
+	else if (d.actions & ACTION_ESSENTIAL)
+		log_msg(prio,
+		        "task %s (pid %ld): %s after %s; "
+		        "essential task, shutting down",
+		        t->cfg->name, (long)r->pid, how, ran);
+	else {
 		describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
-		log_msg(LOG_ERR,
-		        "task %s (pid %ld): %s after %s; restart %lu "
-		        "in %s",
+		log_msg(prio,
+		        "task %s (pid %ld): %s after %s; restart %lu in %s",
 		        t->cfg->name, (long)r->pid, how, ran,
 		        t->policy.restarts, delay);
-		return;
-	case CLASS_LOG_ONLY:
-		prio = end->success ? LOG_INFO : LOG_ERR;
-		break;
-	case CLASS_PER_REQUEST:
-	default:
-		prio = end->success ? LOG_DEBUG : LOG_ERR;
-		break;
 	}
-	log_msg(prio, "task %s (pid %ld): %s after %s", t->cfg->name,
-	        (long)r->pid, how, ran);
 }
 
 static void

@@ -193,6 +193,7 @@ void log_open(const char *ident, int facility, bool mirror);
 void log_retarget(const char *ident, int facility);
 void log_started(void);
 void log_close(void);
+bool log_wanted(int prio);
 void log_msg(int prio, const char *fmt, ...) PRINTFLIKE(2, 3);
 void log_vmsg(int prio, const char *fmt, va_list) PRINTFLIKE(2, 0);
 
