@@ -503,10 +503,11 @@ class Tendd:
 @pytest.fixture
 def start_tendd(tendd_bin, tend_env, tmp_path, sock_dir, write_manifest):
     """start_tendd(manifest, *args, env=None, prefix=(), cwd=None,
-    preexec_fn=None, pass_fds=()) -> Tendd.
+    preexec_fn=None, pass_fds=(), mirror=True) -> Tendd.
 
     manifest is a path, or INI text (dedented, written to tmp_path). tendd
-    runs with -e -f MANIFEST -s SOCK_DIR/tend.sock and args, under prefix
+    runs with -e (unless not mirror) -f MANIFEST -s SOCK_DIR/tend.sock and
+    args, under prefix
     (e.g. unshare) if given; env entries are added to tend_env (None
     removes one). Every tendd started is stopped at the end of the test,
     with everything it left.
@@ -514,7 +515,7 @@ def start_tendd(tendd_bin, tend_env, tmp_path, sock_dir, write_manifest):
     started = []
 
     def _start(manifest, *args, env=None, prefix=(), cwd=None,
-               preexec_fn=None, pass_fds=()):
+               preexec_fn=None, pass_fds=(), mirror=True):
         if not isinstance(manifest, pathlib.Path):
             manifest = write_manifest(manifest,
                                       name=f"tend-{len(started)}.ini")
@@ -524,7 +525,8 @@ def start_tendd(tendd_bin, tend_env, tmp_path, sock_dir, write_manifest):
                 full.pop(k, None)
             else:
                 full[k] = str(v)
-        argv = [*prefix, tendd_bin, "-e", "-f", manifest,
+        argv = [*prefix, tendd_bin, *(["-e"] if mirror else []), "-f",
+                manifest,
                 "-s", sock_dir / f"tend-{len(started)}.sock", *args]
         t = Tendd(argv, full, tmp_path, cwd, preexec_fn, pass_fds)
         started.append(t)

@@ -472,6 +472,31 @@ def test_exact_counters(start_tendd, run_tendctl):
     assert d.terminate() == 0
 
 
+@pytest.mark.skipif(os.path.exists("/dev/log"),
+                    reason="a syslog socket: tendd logs there, not to stderr")
+def test_without_syslog_or_e_only_failed_instances_reach_stderr(
+        start_tendd, run_tendctl):
+    """With no syslog and no -e, tendd logs on stderr, debug lines left
+    out: a failed instance is there, a normal exit is not."""
+    port = free_port()
+    d = start_tendd(f"""
+        [task:quiet]
+        class   = per-request
+        command = sh -c 'read x; [ "$x" = fail ] && exit 3; echo ok'
+        listen  = tcp:127.0.0.1:{port}
+        """, mirror=False)
+    wait_state(run_tendctl, d, "quiet", "listening")
+    for word in ["a", "fail", "b"]:
+        reply, _ = request(port, word.encode() + b"\n")
+        assert reply == (b"" if word == "fail" else b"ok\n")
+    t = wait_idle(run_tendctl, d, "quiet")
+    assert (t["requests"], t["failures"]) == (3, 1), t
+    d.wait_log(r"^task quiet \(pid \d+\): exit status 3 after", level="err")
+    assert not [m for _, m in d.messages() if "exit status 0" in m], d.tail()
+    assert not d.messages("debug"), d.tail()
+    assert d.terminate() == 0
+
+
 # Stop and start.
 
 def test_stop_closes_the_listener_and_start_reopens_it(start_tendd,
