@@ -506,11 +506,11 @@ def start_tendd(tendd_bin, tend_env, tmp_path, sock_dir, write_manifest):
     preexec_fn=None, pass_fds=(), mirror=True) -> Tendd.
 
     manifest is a path, or INI text (dedented, written to tmp_path). tendd
-    runs with -e (unless not mirror) -f MANIFEST -s SOCK_DIR/tend.sock and
-    args, under prefix
+    runs with -e -f MANIFEST -s SOCK_DIR/tend.sock and args, under prefix
     (e.g. unshare) if given; env entries are added to tend_env (None
-    removes one). Every tendd started is stopped at the end of the test,
-    with everything it left.
+    removes one). mirror=False leaves out -e: tendd then logs as a service
+    does. Every tendd started is stopped at the end of the test, with
+    everything it left.
     """
     started = []
 
@@ -525,8 +525,8 @@ def start_tendd(tendd_bin, tend_env, tmp_path, sock_dir, write_manifest):
                 full.pop(k, None)
             else:
                 full[k] = str(v)
-        argv = [*prefix, tendd_bin, *(["-e"] if mirror else []), "-f",
-                manifest,
+        mirror_opt = ["-e"] if mirror else []
+        argv = [*prefix, tendd_bin, *mirror_opt, "-f", manifest,
                 "-s", sock_dir / f"tend-{len(started)}.sock", *args]
         t = Tendd(argv, full, tmp_path, cwd, preexec_fn, pass_fds)
         started.append(t)
