@@ -325,15 +325,12 @@ supervisor_ready(const struct supervisor_options *o)
 static void
 supervisor_signals(void)
 {
-	struct sigaction ign = {.sa_handler = SIG_IGN};
-
 	/*
 	 * No signal handlers, here or later: libev reads signals from a
 	 * signalfd, and spawn.c, seeing none at the first spawn, lets the
-	 * child that shares tendd's memory run with signals unblocked. A
-	 * write to a closed pipe or socket is an error, not a death.
+	 * child that shares tendd's memory run with signals unblocked.
+	 * tendd's main has already set the dispositions (SIGPIPE ignored).
 	 */
-	sigaction(SIGPIPE, &ign, NULL);
 	ev_signal_init(&sv.sigterm, stop_signal_cb, SIGTERM);
 	ev_signal_init(&sv.sigint, stop_signal_cb, SIGINT);
 	ev_signal_init(&sv.sighup, hup_cb, SIGHUP);

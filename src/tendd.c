@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <linux/close_range.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,32 @@ options_parse(int argc, char **argv, struct options *o)
 		usage(stderr);
 		exit(EXIT_INVALID);
 	}
+}
+
+/*
+ * Signals as tendd needs them, whatever its parent left (exec keeps
+ * SIG_IGN and the mask): an inherited SIGCHLD = SIG_IGN has the kernel
+ * reap the tasks before tendd can see them go. The signals tendd handles
+ * at their default (libev reads them from a signalfd and blocks them
+ * itself), SIGPIPE ignored (a write to a closed pipe or socket is an
+ * error, not a death), none of them blocked.
+ */
+static void
+signals_reset(void)
+{
+	static const int dfl[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(dfl) / sizeof(dfl[0]); i++) {
+		sigaction(dfl[i], &sa, NULL);
+		sigaddset(&set, dfl[i]);
+	}
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /*
@@ -156,6 +183,7 @@ main(int argc, char **argv)
 	int rc;
 
 	options_parse(argc, argv, &o);
+	signals_reset();
 	fds_sanitize();
 	rc = manifest_load(o.manifest, &m, &diag);
 	/* Messages name the file as given; -d's chdir("/") needs it whole. */

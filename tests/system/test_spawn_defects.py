@@ -1,0 +1,98 @@
+"""What a task inherits from tendd, and what tendd inherits from its parent
+(SPEC sections 2, 3 and 4; issue 12, points 2, 3, 4 and 10): real tendd
+processes on real tasks, observed through tendd's log (-e), /proc and a
+datagram socket standing in for systemd's.
+
+Every wait is bounded polling (conftest.wait_for), with the generous
+bounds of conftest, so that the tests also pass with tendd under valgrind.
+"""
+
+import os
+import pwd
+import re
+import signal
+import socket
+import sys
+
+import pytest
+
+from conftest import ProcRef, wait_for, wait_state
+
+PY = sys.executable
+
+# The signals tendd needs as they are by default (SIGPIPE: ignored).
+TENDD_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+# Exec tendd (argv[1:]) with the signals of TENDD_SIGNALS ignored and
+# blocked, as a careless parent (a shell script's trap, a Python program)
+# may leave them: exec keeps both.
+CARELESS_PARENT = [PY, "-c", """if True:
+    import os, signal, sys
+    sigs = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    for s in sigs:
+        signal.signal(s, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    os.execv(sys.argv[1], sys.argv[1:])
+"""]
+
+
+def output_of(d, task, level=None):
+    """{pid: [line, ...]} of what task wrote to its syslog stdout/stderr."""
+    rx = re.compile(re.escape(task) + r"\[(\d+)\]: (.*)", re.S)
+    found = {}
+    for m in map(rx.fullmatch, d.messages(level) if level else
+                 [msg for _, msg in d.messages()]):
+        if m:
+            found.setdefault(int(m[1]), []).append(m[2])
+    return found
+
+
+def signal_masks(pid):
+    """The SigBlk, SigIgn and SigCgt sets of /proc/PID/status, as ints."""
+    masks = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("SigBlk", "SigIgn", "SigCgt"):
+                masks[key] = int(value, 16)
+    return masks
+
+
+def bits(*signals):
+    return sum(1 << (s - 1) for s in signals)
+
+
+def need_root():
+    if os.geteuid() != 0:
+        pytest.skip("user = nobody needs tendd to run as root")
+
+
+# Point 2: an inherited SIGCHLD = SIG_IGN, or other inherited dispositions.
+
+
+def test_ignored_sigchld_inherited(start_tendd, run_tendctl):
+    """Started with SIGCHLD ignored (the kernel would reap the tasks
+    itself) and its signals blocked, tendd still sees a task die and
+    restarts it, and SIGTERM still ends it with status 0."""
+    d = start_tendd("""
+        [task:sleeper]
+        class       = durable
+        command     = sleep 1000
+        backoff_min = 0
+        """, prefix=CARELESS_PARENT)
+    first = wait_state(run_tendctl, d, "sleeper", "running")
+    masks = signal_masks(d.pid)
+    assert masks["SigIgn"] & bits(*TENDD_SIGNALS) == 0, masks
+    assert masks["SigIgn"] & bits(signal.SIGPIPE), masks
+    # Nothing tendd passes on: the task's dispositions and mask are clean.
+    task_masks = signal_masks(first["pid"])
+    assert task_masks["SigIgn"] == 0 and task_masks["SigBlk"] == 0, task_masks
+
+    os.kill(first["pid"], signal.SIGKILL)
+    again = wait_state(run_tendctl, d, "sleeper", "running", restarts=1)
+    assert again["pid"] != first["pid"]
+    d.wait_log(r"^task sleeper \(pid %d\): killed by signal 9" % first["pid"],
+               level="err")
+    assert d.terminate() == 0
+    assert not ProcRef(again["pid"]).alive()
