@@ -358,14 +358,36 @@ close_pair(int fds[2])
 			close(fds[i]);
 }
 
+/*
+ * The child's end of an output pipe, given to the task's user and group:
+ * a pipe is created 0600, and a task that reopens /dev/stdout (nginx's
+ * access_log /dev/stdout) opens it anew, checked against its own ids.
+ * Not fatal: a tendd that may not chown cannot setuid either, and the
+ * child's setuid then names the problem.
+ */
+static void
+spawn_give_pipe(const struct task_config *cfg, int fd)
+{
+	uid_t uid = cfg->has_user ? cfg->uid : (uid_t)-1;
+	gid_t gid = cfg->has_user || cfg->has_group ? cfg->gid : (gid_t)-1;
+
+	if ((uid == (uid_t)-1 || uid == geteuid()) &&
+	    (gid == (gid_t)-1 || gid == getegid()))
+		return;
+	if (fchown(fd, uid, gid) == -1)
+		return; /* not fatal, as said above */
+}
+
 /* The fd for stdout or stderr, and a pipe to read it from when syslog. */
 static int
-spawn_output(enum output_mode mode, int fd, int pipefds[2])
+spawn_output(const struct task_config *cfg, enum output_mode mode, int fd,
+             int pipefds[2])
 {
 	switch (mode) {
 	case OUTPUT_SYSLOG:
 		if (spawn_pipe(pipefds) == -1)
 			return -1;
+		spawn_give_pipe(cfg, pipefds[1]);
 		return pipefds[1];
 	case OUTPUT_NULL:
 		return spawn_devnull();
@@ -414,9 +436,9 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	p.paths = plan_paths(cfg->argv[0], p.envp);
 	plan_ids(&p, cfg);
 	p.fd[0] = io && io->in >= 0 ? io->in : spawn_devnull();
-	p.fd[1] =
-	    io && io->out >= 0 ? io->out : spawn_output(cfg->out, 1, opipe);
-	p.fd[2] = spawn_output(cfg->err, 2, epipe);
+	p.fd[1] = io && io->out >= 0 ? io->out
+	                             : spawn_output(cfg, cfg->out, 1, opipe);
+	p.fd[2] = spawn_output(cfg, cfg->err, 2, epipe);
 	/* Last before clone: what tendd is like once all the above is done. */
 	if (p.fd[0] == -1 || p.fd[1] == -1 || p.fd[2] == -1 ||
 	    read_parent() == -1)

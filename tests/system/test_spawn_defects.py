@@ -96,3 +96,22 @@ def test_ignored_sigchld_inherited(start_tendd, run_tendctl):
                level="err")
     assert d.terminate() == 0
     assert not ProcRef(again["pid"]).alive()
+
+
+# Point 3: a task with user = can reopen its own stdout and stderr.
+
+
+def test_user_task_reopens_its_output(start_tendd):
+    need_root()
+    d = start_tendd("""
+        [task:reopen]
+        class   = log-only
+        command = sh -c 'echo out > /dev/stdout && echo err > /dev/stderr'
+        user    = nobody
+        """)
+    end = d.wait_log(r"^task reopen \(pid \d+\): (.*)")[0]
+    assert end[1].startswith("exit status 0 "), d.tail()
+    (_, out), = output_of(d, "reopen", "info").items()
+    (_, err), = output_of(d, "reopen", "warning").items()
+    assert (out, err) == (["out"], ["err"])
+    assert d.terminate() == 0
