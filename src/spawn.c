@@ -165,6 +165,18 @@ env_put(char **env, size_t *n, const char *entry)
 }
 
 /*
+ * Whether a task gets this entry of tendd's environment: not the remote
+ * address of another connection, and not tendd's own NOTIFY_SOCKET, with
+ * which a task could speak for tendd's systemd unit.
+ */
+static bool
+plan_inherits(const char *entry)
+{
+	return strncmp(entry, "TEND_REMOTE_", 12) != 0 &&
+	       strncmp(entry, "NOTIFY_SOCKET=", 14) != 0;
+}
+
+/*
  * The environment: tendd's own unless clear_env, then the task's env keys,
  * TEND_TASK (written into tend_task, TEND_TASK_SIZE bytes of the caller's)
  * and extra. Entries point into their owners; only the array is ours
@@ -182,7 +194,7 @@ plan_env(const struct task_config *cfg, char *const *extra, char *tend_task)
 		max++;
 	env = xcalloc(max, sizeof(*env));
 	for (i = 0; !cfg->clear_env && environ[i]; i++)
-		if (strncmp(environ[i], "TEND_REMOTE_", 12) != 0)
+		if (plan_inherits(environ[i]))
 			env[n++] = environ[i]; /* one entry a key already */
 	for (i = 0; i < cfg->nenv; i++)
 		env_put(env, &n, cfg->env[i]);

@@ -115,3 +115,44 @@ def test_user_task_reopens_its_output(start_tendd):
     (_, err), = output_of(d, "reopen", "warning").items()
     assert (out, err) == (["out"], ["err"])
     assert d.terminate() == 0
+
+
+# Point 4: tendd's own NOTIFY_SOCKET is not the tasks'.
+
+
+def test_notify_socket_kept_from_tasks(start_tendd, sock_dir):
+    path = str(sock_dir / "notify")
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    systemd.bind(path)
+    systemd.setblocking(False)
+    d = start_tendd("""
+        [task:plain]
+        class   = log-only
+        command = sh -c 'echo "notify=${NOTIFY_SOCKET-unset}"'
+
+        [task:cleared]
+        class     = log-only
+        command   = /bin/sh -c 'echo "notify=${NOTIFY_SOCKET-unset}"'
+        clear_env = yes
+
+        [task:asked]
+        class   = log-only
+        command = sh -c 'echo "notify=${NOTIFY_SOCKET-unset}"'
+        env     = NOTIFY_SOCKET=/its/own
+        """, env={"NOTIFY_SOCKET": path})
+    d.wait_log(r"^task \w+ \(pid \d+\): exit status 0", count=3,
+               level="info")
+    for name, want in (("plain", "notify=unset"), ("cleared", "notify=unset"),
+                       ("asked", "notify=/its/own")):
+        (_, out), = output_of(d, name, "info").items()
+        assert out == [want], (name, out)
+
+    def ready():
+        try:
+            return systemd.recv(4096)
+        except BlockingIOError:
+            return None
+    # tendd itself still tells systemd.
+    assert wait_for(ready, what="READY=1 from tendd") == b"READY=1"
+    assert d.terminate() == 0
+    systemd.close()
