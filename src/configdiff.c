@@ -29,6 +29,16 @@ same_strings(char *const *a, char *const *b)
 	return a[i] == b[i];
 }
 
+/* The same supplementary groups, in the same order. */
+static bool
+same_groups(const struct task_config *a, const struct task_config *b)
+{
+	return a->ngroups == b->ngroups &&
+	       (a->ngroups == 0 ||
+	        memcmp(a->groups, b->groups,
+	               (size_t)a->ngroups * sizeof(*a->groups)) == 0);
+}
+
 /* The listen keys name the same socket: compared as written. */
 static bool
 same_listen(const struct endpoint *a, const struct endpoint *b)
@@ -44,9 +54,10 @@ same_process(const struct task_config *a, const struct task_config *b)
 	       same_string(a->directory, b->directory) &&
 	       same_string(a->user, b->user) && a->uid == b->uid &&
 	       a->gid == b->gid && a->has_user == b->has_user &&
-	       a->has_group == b->has_group && a->umask == b->umask &&
-	       same_strings(a->env, b->env) && a->clear_env == b->clear_env &&
-	       a->out == b->out && a->err == b->err;
+	       a->has_group == b->has_group && same_groups(a, b) &&
+	       a->umask == b->umask && same_strings(a->env, b->env) &&
+	       a->clear_env == b->clear_env && a->out == b->out &&
+	       a->err == b->err;
 }
 
 /* How tend treats the process: a change applies in place. */

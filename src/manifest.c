@@ -105,6 +105,39 @@ key_group(struct task_config *t, const char *v)
 	return NULL;
 }
 
+/*
+ * With user, the supplementary groups the task gets: resolved here, when
+ * the manifest is read (at start and at each reload), as this is an NSS
+ * lookup (maybe LDAP) that must not run on the loop at every spawn. A bare
+ * uid, with no passwd entry, gets its group alone.
+ */
+static void
+task_groups(struct task_config *t)
+{
+	int n = 16, had;
+
+	if (!t->has_user)
+		return;
+	t->groups = xcalloc((size_t)n, sizeof(gid_t));
+	if (t->user == NULL) {
+		t->groups[0] = t->gid;
+		t->ngroups = 1;
+		return;
+	}
+	for (;;) {
+		had = n;
+		if (getgrouplist(t->user, t->gid, t->groups, &n) != -1)
+			break;
+		if (n <= had) { /* no count to grow to: the group alone */
+			t->groups[0] = t->gid;
+			n = 1;
+			break;
+		}
+		t->groups = xreallocarray(t->groups, (size_t)n, sizeof(gid_t));
+	}
+	t->ngroups = n;
+}
+
 static const char *
 key_umask(struct task_config *t, const char *v)
 {
@@ -439,6 +472,7 @@ task_config_free(struct task_config *t)
 	free(t->argv);
 	free(t->directory);
 	free(t->user);
+	free(t->groups);
 	for (size_t i = 0; i < t->nenv; i++)
 		free(t->env[i]);
 	free(t->env);
@@ -615,6 +649,7 @@ task_build(struct build *b, int section, const char *name)
 		diag_add(b->diag, b->file, s->line,
 		         "task %s: missing required key 'class'", t.name);
 	task_check(b, &t, first_line);
+	task_groups(&t);
 	if (!keep) {
 		task_config_free(&t);
 		return;

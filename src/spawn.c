@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +51,7 @@ struct plan {
 	bool set_gid;
 	uid_t uid;
 	gid_t gid;
-	gid_t *groups;
+	const gid_t *groups; /* the config's */
 	int ngroups;
 	int status_fd;
 };
@@ -237,26 +236,18 @@ plan_paths(const char *prog, char *const *envp)
 	return paths;
 }
 
+/* The ids to take: the groups were resolved when the manifest loaded. */
 static void
 plan_ids(struct plan *p, const struct task_config *cfg)
 {
-	int n = 16;
-
 	p->uid = cfg->uid;
 	p->gid = cfg->gid;
 	p->set_gid = cfg->has_group && cfg->gid != getegid();
 	if (!cfg->has_user || (cfg->uid == geteuid() && cfg->gid == getegid()))
 		return;
 	p->set_ids = true;
-	p->groups = xcalloc((size_t)n, sizeof(gid_t));
-	if (cfg->user == NULL) { /* a bare uid: only its group */
-		p->groups[0] = cfg->gid;
-		p->ngroups = 1;
-		return;
-	}
-	while (getgrouplist(cfg->user, cfg->gid, p->groups, &n) == -1)
-		p->groups = xreallocarray(p->groups, (size_t)n, sizeof(gid_t));
-	p->ngroups = n;
+	p->groups = cfg->groups;
+	p->ngroups = cfg->ngroups;
 }
 
 static void
@@ -266,7 +257,6 @@ plan_free(struct plan *p)
 		free(p->paths[i]);
 	free(p->paths);
 	free(p->envp);
-	free(p->groups);
 }
 
 static void __attribute__((noreturn))

@@ -137,6 +137,8 @@ struct task_config {
 	gid_t gid; /* the user's primary group unless group is set */
 	bool has_user;
 	bool has_group;
+	gid_t *groups; /* with user: its supplementary groups, read at load */
+	int ngroups;
 	mode_t umask;
 	char **env; /* "KEY=VALUE", NULL-terminated */
 	size_t nenv;

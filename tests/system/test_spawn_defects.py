@@ -156,3 +156,32 @@ def test_notify_socket_kept_from_tasks(start_tendd, sock_dir):
     assert wait_for(ready, what="READY=1 from tendd") == b"READY=1"
     assert d.terminate() == 0
     systemd.close()
+
+
+# Point 10: the groups resolved when the manifest loads.
+
+
+def test_per_request_instance_groups(start_tendd, run_tendctl, tmp_path):
+    """An instance of a per-request task with user = has the user's
+    supplementary groups (resolved when the manifest loaded)."""
+    need_root()
+    pw = pwd.getpwnam("nobody")
+    groups = sorted(set(os.getgrouplist("nobody", pw.pw_gid)))
+    d = start_tendd("""
+        [task:who]
+        class   = per-request
+        command = sh -c 'grep -E "^(Uid|Gid|Groups):" /proc/self/status'
+        user    = nobody
+        """)
+    wait_state(run_tendctl, d, "who", "idle")
+    r = run_tendctl("-s", d.argv[d.argv.index("-s") + 1], "run", "who",
+                    "--wait")
+    assert r.returncode == 0, (r, d.tail())
+    lines = wait_for(lambda: [x for v in output_of(d, "who", "info").values()
+                              for x in v if x.startswith("Groups:")],
+                     what="the instance's Groups line", details=d.tail)
+    assert sorted(set(map(int, lines[0].split()[1:]))) == groups, lines
+    (uid,) = [x for v in output_of(d, "who", "info").values() for x in v
+              if x.startswith("Uid:")]
+    assert int(uid.split()[1]) == pw.pw_uid
+    assert d.terminate() == 0

@@ -176,6 +176,33 @@ test_class(void **state)
 	assert_true(diff_of(DURABLE, REQUEST) & CONFIG_CLASS);
 }
 
+/* A group list changed in the group database (between reloads). */
+static void
+test_groups(void **state)
+{
+	static const char text[] = DURABLE "user = root\n";
+	struct manifest m[2];
+	struct diag d = {0};
+	gid_t other[] = {0, 4242};
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		FILE *fp = fmemopen((void *)text, strlen(text), "r");
+		assert_non_null(fp);
+		assert_int_equal(manifest_read(fp, "t.ini", &m[i], &d), 0);
+		fclose(fp);
+	}
+	assert_int_equal(config_diff(&m[0].tasks[0], &m[1].tasks[0]), 0);
+	free(m[1].tasks[0].groups);
+	m[1].tasks[0].groups = xcalloc(2, sizeof(gid_t));
+	memcpy(m[1].tasks[0].groups, other, sizeof(other));
+	m[1].tasks[0].ngroups = 2;
+	assert_int_equal(config_diff(&m[0].tasks[0], &m[1].tasks[0]),
+	                 CONFIG_PROCESS);
+	manifest_free(&m[0]);
+	manifest_free(&m[1]);
+}
+
 int
 main(void)
 {
@@ -187,6 +214,7 @@ main(void)
 	    cmocka_unit_test(test_global_stop_timeout),
 	    cmocka_unit_test(test_listen),
 	    cmocka_unit_test(test_class),
+	    cmocka_unit_test(test_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1879,6 +1880,35 @@ test_class_names(void **state)
 	                    "per-request");
 }
 
+/* The groups of a task's user, as the group database says when read. */
+static void
+test_user_groups(void **state)
+{
+	struct manifest m;
+	gid_t want[256];
+	int n = 256;
+
+	(void)state;
+	assert_int_not_equal(getgrouplist("root", 7, want, &n), -1);
+	parse_ok(TASK("durable", "user = root\ngroup = 7\n"), &m);
+	assert_int_equal(m.tasks[0].ngroups, n);
+	assert_memory_equal(m.tasks[0].groups, want, (size_t)n * sizeof(gid_t));
+	assert_int_equal(m.tasks[0].groups[0], 7); /* the group comes first */
+	manifest_free(&m);
+
+	/* A bare uid: its group alone. */
+	parse_ok(TASK("durable", "user = 4000000\ngroup = 9\n"), &m);
+	assert_int_equal(m.tasks[0].ngroups, 1);
+	assert_int_equal(m.tasks[0].groups[0], 9);
+	manifest_free(&m);
+
+	/* No user: no groups to take. */
+	parse_ok(TASK("durable", "group = 9\n"), &m);
+	assert_int_equal(m.tasks[0].ngroups, 0);
+	assert_null(m.tasks[0].groups);
+	manifest_free(&m);
+}
+
 int
 main(void)
 {
@@ -1944,6 +1974,7 @@ main(void)
 	    cmocka_unit_test(test_diag_accumulates),
 	    cmocka_unit_test(test_diag_order_and_print),
 	    cmocka_unit_test(test_class_names),
+	    cmocka_unit_test(test_user_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
