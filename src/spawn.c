@@ -71,6 +71,9 @@ static struct {
 	/* Signals handled or ignored: exec resets handlers, not SIG_IGN. */
 	int changed_signals[NSIG];
 	int nchanged;
+	/* Of those, libc's own, which only a raw system call resets. */
+	int raw_signals[NSIG];
+	int nraw;
 	/* A handler must not run in the child: block signals around clone. */
 	bool has_handlers;
 	mode_t umask;
@@ -94,30 +97,71 @@ spawn_set_child_nofile(const struct rlimit *rl)
 }
 
 /*
- * The kernel's struct sigaction, big enough for every layout. All zeroes is
- * SIG_DFL with no flags and no mask, and the handler comes first: that is
- * all this file needs to know of it. Raw system calls, because libc hides
- * its own real-time signals (32 and 33), which a parent may have ignored.
+ * The kernel's struct sigaction, for the signals libc keeps for itself
+ * (glibc's 32 and 33): its sigaction refuses them, yet a parent may have
+ * left them ignored. Only where the layout is known: the handler first,
+ * a 64-bit signal set (not so on mips, whose flags come first and whose
+ * set is 128 bits, nor on alpha or sparc). All zeroes is SIG_DFL with no
+ * flags and no mask; the words after the handler leave room for flags,
+ * restorer and mask. Elsewhere those signals stay as inherited.
  */
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || \
+    defined(__arm__) || defined(__riscv) || defined(__powerpc__) ||     \
+    defined(__s390__) || defined(__loongarch__)
+#define RAW_SIGACTION 1
 struct ksigaction {
-	unsigned long words[4];
+	unsigned long handler;
+	unsigned long flags;
+	unsigned long restorer;
+	uint64_t mask[2];
 };
 
-#define KSIGSET_SIZE 8 /* _NSIG / 8 */
+/* libc's _NSIG is the highest signal plus one; the kernel's set holds 64. */
+#define KSIGSET_SIZE ((_NSIG - 1) / 8)
+_Static_assert(KSIGSET_SIZE == 8, "the kernel's sigset_t is 64 bits here");
+#else
+#define RAW_SIGACTION 0
+#endif
+
+/* The handler of sig through the raw system call: 0 if it has one. */
+static int
+read_raw_handler(int sig, unsigned long *handler)
+{
+#if RAW_SIGACTION
+	struct ksigaction old;
+
+	if (syscall(SYS_rt_sigaction, sig, NULL, &old, KSIGSET_SIZE) == -1)
+		return -1;
+	*handler = old.handler;
+	return 0;
+#else
+	(void)sig;
+	(void)handler;
+	return -1;
+#endif
+}
 
 static void
 read_signals(void)
 {
-	struct ksigaction old;
+	struct sigaction old;
+	unsigned long handler;
+	bool raw;
 
 	for (int sig = 1; sig < NSIG; sig++) {
-		if (syscall(SYS_rt_sigaction, sig, NULL, &old, KSIGSET_SIZE) ==
-		    -1)
+		raw = sigaction(sig, NULL, &old) == -1;
+		if (!raw)
+			handler = (unsigned long)old.sa_handler;
+		else if (read_raw_handler(sig, &handler) == -1)
 			continue;
-		if (sig == SIGCHLD || old.words[0] != 0)
-			parent.changed_signals[parent.nchanged++] = sig;
-		if (old.words[0] > (unsigned long)SIG_IGN)
+		if (sig != SIGCHLD && handler == (unsigned long)SIG_DFL)
+			continue;
+		if (handler > (unsigned long)SIG_IGN)
 			parent.has_handlers = true;
+		if (raw)
+			parent.raw_signals[parent.nraw++] = sig;
+		else
+			parent.changed_signals[parent.nchanged++] = sig;
 	}
 }
 
@@ -270,20 +314,38 @@ child_fail(int status_fd, int step, int err)
 	_exit(127);
 }
 
+/* In the child: libc's own signals, which tendd found ignored, reset. */
+static void
+child_raw_signals(void)
+{
+#if RAW_SIGACTION
+	const struct ksigaction dfl = {0};
+
+	for (int i = 0; i < parent.nraw; i++)
+		syscall(SYS_rt_sigaction, parent.raw_signals[i], &dfl, NULL,
+		        KSIGSET_SIZE);
+#endif
+}
+
 /* In the child, on its own stack: system calls only. */
 static int
 child_exec(void *arg)
 {
 	const struct plan *p = arg;
-	const struct ksigaction dfl = {{0}};
-	const unsigned long none = 0;
+	const struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
 	int err = ENOENT;
 
-	/* Dispositions first, then the mask lets signals in. */
+	/*
+	 * Dispositions first, then the mask lets signals in. libc's sigaction
+	 * and sigprocmask are bare system calls (async-signal-safe); libc's
+	 * own signals, which its sigaction refuses, by the raw one.
+	 */
 	for (int i = 0; i < parent.nchanged; i++)
-		syscall(SYS_rt_sigaction, parent.changed_signals[i], &dfl, NULL,
-		        KSIGSET_SIZE);
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, KSIGSET_SIZE);
+		sigaction(parent.changed_signals[i], &dfl, NULL);
+	child_raw_signals();
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (setsid() == -1)
 		child_fail(p->status_fd, STEP_SETSID, errno);
 	for (int fd = 0; fd < 3; fd++)

@@ -185,3 +185,33 @@ def test_per_request_instance_groups(start_tendd, run_tendctl, tmp_path):
               if x.startswith("Uid:")]
     assert int(uid.split()[1]) == pw.pw_uid
     assert d.terminate() == 0
+
+
+# Point 15: every signal the task gets at its default, libc's own included.
+
+# Exec tendd (argv[1:]) with SIGUSR1 and glibc's own signals 32 and 33
+# ignored: these two only through the raw system call (x86_64 numbers).
+IGNORING_PARENT = [PY, "-c", """if True:
+    import ctypes, os, sys
+    libc = ctypes.CDLL(None, use_errno=True)
+    act = (ctypes.c_ulong * 4)(1, 0, 0, 0)  # SIG_IGN, no flags, no mask
+    for sig in (10, 32, 33):
+        if libc.syscall(13, sig, ctypes.byref(act), None, 8) != 0:
+            sys.exit("rt_sigaction %d: errno %d" % (sig, ctypes.get_errno()))
+    os.execv(sys.argv[1], sys.argv[1:])
+"""]
+
+
+def test_ignored_libc_signals_reset(start_tendd, run_tendctl):
+    if os.uname().machine != "x86_64":
+        pytest.skip("the parent's raw rt_sigaction is x86_64's")
+    d = start_tendd("""
+        [task:sleeper]
+        class   = durable
+        command = sleep 1000
+        """, prefix=IGNORING_PARENT)
+    t = wait_state(run_tendctl, d, "sleeper", "running")
+    assert signal_masks(d.pid)["SigIgn"] & bits(10, 32, 33) == bits(10, 32, 33)
+    task_masks = signal_masks(t["pid"])
+    assert task_masks["SigIgn"] == 0 and task_masks["SigBlk"] == 0, task_masks
+    assert d.terminate() == 0
