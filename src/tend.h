@@ -214,6 +214,15 @@ void linebuf_feed(struct linebuf *, const char *, size_t, linebuf_emit_fn,
 void linebuf_flush(struct linebuf *, linebuf_emit_fn, void *);
 void linebuf_free(struct linebuf *);
 
+/* fds.c: inherited fds kept from the tasks. */
+enum fds_way {
+	FDS_RANGE, /* close_range(CLOSE_RANGE_CLOEXEC), Linux 5.11 */
+	FDS_PROC,  /* each fd of /proc/self/fd */
+	FDS_LIMIT, /* each number up to the open-file limit */
+};
+
+enum fds_way fds_cloexec_from(int low, enum fds_way way);
+
 /* spawn.c: fork and exec one process of a task. */
 enum spawn_step {
 	STEP_SETSID,

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <linux/close_range.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -117,11 +116,7 @@ fds_sanitize(void)
 		;
 	if (fd > 2)
 		close(fd);
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-		return;
-	/* Before Linux 5.11: mark each open fd by hand. */
-	for (fd = 3; fd < 1024; fd++)
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fds_cloexec_from(3, FDS_RANGE);
 }
 
 /*
