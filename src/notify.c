@@ -1,7 +1,9 @@
 /*
  * notify.c: tell systemd (Type=notify) that tendd is ready or stopping,
  * by a datagram to $NOTIFY_SOCKET. A path starting with '@' is in the
- * abstract namespace. Failures are logged and otherwise ignored.
+ * abstract namespace. Failures are logged and otherwise ignored. The
+ * variable is tendd's alone: spawn.c leaves it out of every task's
+ * environment.
  */
 #include <errno.h>
 #include <stddef.h>

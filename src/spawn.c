@@ -1,9 +1,10 @@
 /*
  * spawn.c: fork and exec one process of a task. Everything the child needs
- * (argv, environment, the paths to try, the group list, the fds) is built
- * before fork; between fork and exec the child makes only async-signal-safe
- * calls. A failure in the child is written to a CLOEXEC pipe as the step
- * and errno; the pipe still empty once clone returns means exec succeeded.
+ * (argv, environment, the paths to try, the fds) is built before fork, and
+ * nothing here blocks (the group list was resolved with the manifest);
+ * between fork and exec the child makes only async-signal-safe calls. A
+ * failure in the child is written to a CLOEXEC pipe as the step and errno;
+ * the pipe still empty once clone returns means exec succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
