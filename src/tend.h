@@ -65,6 +65,7 @@ int signame_parse(const char *);
 const char *signame_name(int signo);
 
 /* describe.c: durations and exit statuses in words. */
+#define DESCRIBE_DURATION_MAX (100 * 366 * 86400.0) /* 100 years, seconds */
 char *describe_duration(double seconds, char *buf, size_t size);
 char *describe_wait_status(int status, char *buf, size_t size);
 int describe_exit_code(int status);
