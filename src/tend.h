@@ -53,6 +53,7 @@ void diag_free(struct diag *);
 
 /* value.c: scalar values of the manifest; each returns NULL or why not. */
 const char *value_duration(const char *, int64_t *ms);
+char *value_duration_text(int64_t ms, char *buf, size_t size);
 const char *value_bool(const char *, bool *);
 const char *value_mode(const char *, mode_t *);
 const char *value_count(const char *, long min, long max, long *);
