@@ -89,6 +89,7 @@ const char *endpoint_parse(const char *, struct endpoint *);
 void endpoint_free(struct endpoint *);
 
 /* inifile.c: an INI file read through libinih with exact line numbers. */
+#define INIFILE_VALUE_MAX 65536 /* bytes of a joined value (SPEC: 64 KiB) */
 struct ini_section {
 	char *name; /* whole, however long */
 	int line;
