@@ -744,6 +744,34 @@ global_build(struct build *b, int section)
 	}
 }
 
+/* An unknown section, with the header meant if it is one edit away. */
+static void
+section_unknown(struct build *b, const struct ini_section *s)
+{
+	const char *colon = strchr(s->name, ':');
+	char kind[8];
+
+	if (colon != NULL && (size_t)(colon - s->name) < sizeof(kind)) {
+		snprintf(kind, sizeof(kind), "%.*s", (int)(colon - s->name),
+		         s->name);
+		if (key_distance(kind, "task") <= 1) {
+			diag_add(b->diag, b->file, s->line,
+			         "unknown section [%s] (did you mean "
+			         "[task:%s]?)",
+			         s->name, colon + 1);
+			return;
+		}
+	}
+	if (key_distance(s->name, "tend") <= 1)
+		diag_add(b->diag, b->file, s->line,
+		         "unknown section [%s] (did you mean [tend]?)",
+		         s->name);
+	else
+		diag_add(b->diag, b->file, s->line,
+		         "unknown section [%s]: expected [tend] or [task:NAME]",
+		         s->name);
+}
+
 static void
 manifest_build(struct build *b)
 {
@@ -768,10 +796,7 @@ manifest_build(struct build *b)
 		} else if (strncmp(s->name, "task:", 5) == 0)
 			task_build(b, (int)i, s->name + 5);
 		else
-			diag_add(b->diag, b->file, s->line,
-			         "unknown section [%s]: expected [tend] or "
-			         "[task:NAME]",
-			         s->name);
+			section_unknown(b, s);
 	}
 	for (size_t i = 0; i < b->m->ntasks; i++)
 		if (b->m->tasks[i].stop_timeout_ms == STOP_TIMEOUT_INHERIT)

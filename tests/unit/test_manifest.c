@@ -594,15 +594,23 @@ test_unknown_section(void **state)
 	ERRORS("[foo]\nx = 1\n", "test.ini:1: unknown section [foo]: expected "
 	                         "[tend] or [task:NAME]");
 	ERRORS("; c\n[Tend]\n",
-	       "test.ini:2: unknown section [Tend]: expected [tend] or "
-	       "[task:NAME]");
+	       "test.ini:2: unknown section [Tend] (did you mean [tend]?)");
 	ERRORS("[ tend ]\n", "test.ini:1: unknown section [ tend ]: expected "
 	                     "[tend] or [task:NAME]");
 	ERRORS("[task]\n",
 	       "test.ini:1: unknown section [task]: expected [tend] or "
 	       "[task:NAME]");
-	ERRORS("[Task:a]\n", "test.ini:1: unknown section [Task:a]: expected "
-	                     "[tend] or [task:NAME]");
+	ERRORS("[Task:a]\n",
+	       "test.ini:1: unknown section [Task:a] (did you mean [task:a]?)");
+	ERRORS("[taks:a]\n",
+	       "test.ini:1: unknown section [taks:a] (did you mean [task:a]?)");
+	ERRORS("[tsk:web]\n", "test.ini:1: unknown section [tsk:web] (did you "
+	                      "mean [task:web]?)");
+	ERRORS("[tnd]\n",
+	       "test.ini:1: unknown section [tnd] (did you mean [tend]?)");
+	ERRORS("[service:x]\n",
+	       "test.ini:1: unknown section [service:x]: expected [tend] or "
+	       "[task:NAME]");
 	ERRORS(
 	    "[]\n",
 	    "test.ini:1: unknown section []: expected [tend] or [task:NAME]");
