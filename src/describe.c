@@ -3,19 +3,28 @@
  * tendctl's table, so both say "3m12s" and "killed by signal 11 (SIGSEGV)"
  * the same way.
  */
+#include <math.h>
 #include <stdio.h>
 #include <sys/wait.h>
 
 #include "tend.h"
 
-/* "250ms", "2.5s", "3m12s", "2h05m", "3d04h". */
+/*
+ * "250ms", "2.5s", "3m12s", "2h05m", "3d04h"; "-" for what no clock gives
+ * (NaN, infinite, over DESCRIBE_DURATION_MAX), which a long cannot hold.
+ */
 char *
 describe_duration(double seconds, char *buf, size_t size)
 {
-	long s = (long)seconds;
+	long s;
 
+	if (!isfinite(seconds) || seconds > DESCRIBE_DURATION_MAX) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
 	if (seconds < 0)
-		seconds = 0, s = 0;
+		seconds = 0; /* a clock that went backwards */
+	s = (long)seconds;
 	if (seconds < 1)
 		snprintf(buf, size, "%ldms", (long)(seconds * 1000));
 	else if (seconds < 60)

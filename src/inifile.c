@@ -14,11 +14,14 @@
  *    and libinih sees only its "KEY =" part, so the key is known but its
  *    value is marked lost (NULL) and never used, never truncated;
  *  - a key line for which libinih never calls the handler is one libinih
- *    rejected (no '=' or ':'), and is reported with its line.
+ *    rejected (no '=' or ':'), and is reported with its line;
+ *  - a key with a blank inside is a line whose '=' is missing and that
+ *    libinih split at a later ':', as in "listen tcp:1.2.3.4:80".
  *
  * libinih still does what it is for: splitting KEY = VALUE, inline comments
  * (" ;"), and continuation lines (an indented line continues the value of
- * the key above it; we join the pieces with one space).
+ * the key above it; we join the pieces with one space, up to
+ * INIFILE_VALUE_MAX bytes: a longer value is refused, not truncated).
  */
 #include <errno.h>
 #include <ini.h>
@@ -50,8 +53,10 @@ struct reader {
 	bool handled;            /* libinih called the handler for it */
 	const char *const *keys; /* known keys, to catch indented ones */
 	int section;             /* current section, -1 before the first */
-	bool have_key;   /* libinih's prev_name: a key since the header */
-	long last_entry; /* the entry continuation lines extend, or -1 */
+	bool have_key;    /* libinih's prev_name: a key since the header */
+	long last_entry;  /* the entry continuation lines extend, or -1 */
+	size_t value_len; /* of its value, which has room for value_cap */
+	size_t value_cap;
 };
 
 static bool
@@ -112,6 +117,30 @@ inifile_section(struct reader *r, const char *line)
 }
 
 /*
+ * Report the key line in r->buf that libinih rejected for having no '=' or
+ * ':'; when it starts with a known key, say that the '=' is missing.
+ */
+static void
+inifile_rejected(const struct reader *r)
+{
+	const char *line = r->buf;
+	size_t len;
+
+	if (r->lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+		line += 3;
+	len = strcspn(line, " \t\r\f\v");
+	for (size_t i = 0; r->keys && r->keys[i]; i++)
+		if (strlen(r->keys[i]) == len &&
+		    strncmp(line, r->keys[i], len) == 0) {
+			diag_add(r->diag, r->filename, r->lineno,
+			         "missing '=' after '%s'", r->keys[i]);
+			return;
+		}
+	diag_add(r->diag, r->filename, r->lineno,
+	         "expected KEY = VALUE, a [section] or a comment");
+}
+
+/*
  * Check that libinih handled the previous line, read the next one whole and
  * give libinih what it should see of it in str (num bytes).
  */
@@ -124,8 +153,7 @@ inifile_next(char *str, int num, void *stream)
 	char *line, *sep;
 
 	if (r->kind == LINE_KEY && !r->handled && !r->too_long)
-		diag_add(r->diag, r->filename, r->lineno,
-		         "expected KEY = VALUE, a [section] or a comment");
+		inifile_rejected(r);
 	len = getline(&r->buf, &r->bufcap, r->fp);
 	if (len < 0) {
 		if (ferror(r->fp))
@@ -227,12 +255,45 @@ inifile_indented_key(const struct reader *r, const char *piece)
 	return NULL;
 }
 
+/*
+ * Append piece to the value of the entry continuation lines extend. The
+ * value grows in place, its capacity doubling, so that joining n pieces
+ * takes time linear in their length, not quadratic.
+ */
+static void
+inifile_append(struct reader *r, struct ini_entry *e, const char *piece,
+               size_t len)
+{
+	size_t need = r->value_len + (r->value_len ? 1 : 0) + len;
+
+	if (need > INIFILE_VALUE_MAX) {
+		diag_add(r->diag, r->filename, e->line,
+		         "value of '%s' is longer than %d bytes (%d KiB), "
+		         "continued up to line %d",
+		         e->key, INIFILE_VALUE_MAX, INIFILE_VALUE_MAX / 1024,
+		         r->lineno);
+		free(e->value); /* never kept truncated */
+		e->value = NULL;
+		return;
+	}
+	if (need + 1 > r->value_cap) {
+		r->value_cap =
+		    r->value_cap * 2 > need + 1 ? r->value_cap * 2 : need + 1;
+		e->value = xreallocarray(e->value, r->value_cap, 1);
+	}
+	if (r->value_len)
+		e->value[r->value_len++] = ' ';
+	memcpy(e->value + r->value_len, piece, len);
+	r->value_len += len;
+	e->value[r->value_len] = '\0';
+}
+
 static void
 inifile_continue(struct reader *r, const char *value)
 {
 	struct ini_entry *e;
 	const char *key;
-	char *piece, *joined;
+	char *piece;
 
 	if (r->last_entry < 0 || r->ini->entries[r->last_entry].value == NULL)
 		return;
@@ -249,10 +310,8 @@ inifile_continue(struct reader *r, const char *value)
 	}
 	piece = xstrdup(value);
 	inifile_cut_comment(piece);
-	joined = xasprintf("%s%s%s", e->value, *e->value ? " " : "", piece);
+	inifile_append(r, e, piece, strlen(piece));
 	free(piece);
-	free(e->value);
-	e->value = joined;
 }
 
 static int
@@ -275,6 +334,13 @@ inifile_handler(void *user, const char *section, const char *name,
 		diag_add(r->diag, r->filename, r->lineno, "missing key name");
 		return 1;
 	}
+	if (name[strcspn(name, " \t")] != '\0') {
+		/* "listen tcp:1.2.3.4:80": libinih split at the ':' */
+		diag_add(r->diag, r->filename, r->lineno,
+		         "missing '=' after '%.*s'", (int)strcspn(name, " \t"),
+		         name);
+		return 1;
+	}
 	if (r->section == SECTION_BROKEN)
 		return 1;
 	ini->entries = xreallocarray(ini->entries, ini->nentries + 1,
@@ -283,6 +349,8 @@ inifile_handler(void *user, const char *section, const char *name,
 	e->section = r->section;
 	e->key = xstrdup(name);
 	e->value = r->too_long ? NULL : xstrdup(value);
+	r->value_len = e->value ? strlen(e->value) : 0;
+	r->value_cap = r->value_len + 1;
 	e->line = r->lineno;
 	if (r->section >= 0)
 		ini->sections[r->section].nentries++;

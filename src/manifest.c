@@ -529,6 +529,74 @@ task_name_valid(const char *name)
 	return true;
 }
 
+/*
+ * The edit distance between a and b (optimal string alignment: a letter
+ * added, removed or replaced, or two neighbours swapped, each one edit), or
+ * KEY_FAR when either is longer than any key.
+ */
+enum { KEY_FAR = 99, KEY_LEN_MAX = 31 };
+
+static size_t
+key_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t d[KEY_LEN_MAX + 1][KEY_LEN_MAX + 1];
+
+	if (la > KEY_LEN_MAX || lb > KEY_LEN_MAX)
+		return KEY_FAR;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+/* Keep name as *best if it is nearer to key than *best, and near enough. */
+static void
+key_consider(const char *key, const char *name, const char **best,
+             size_t *best_distance)
+{
+	size_t near = strlen(key) >= 6 ? 2 : 1, dist = key_distance(key, name);
+
+	if (dist <= near && dist < *best_distance) {
+		*best = name;
+		*best_distance = dist;
+	}
+}
+
+/* " (did you mean 'KEY'?)" for the known key nearest to key, or "". */
+static const char *
+key_hint(const char *nearest, char *buf, size_t size)
+{
+	if (nearest == NULL)
+		return "";
+	snprintf(buf, size, " (did you mean '%s'?)", nearest);
+	return buf;
+}
+
+static const char *
+task_key_nearest(const char *key)
+{
+	const char *best = NULL;
+	size_t dist = KEY_FAR;
+
+	for (size_t i = 0; i < NTASK_KEYS; i++)
+		key_consider(key, task_keys[i].name, &best, &dist);
+	return best;
+}
+
 static const struct task_key *
 task_key_find(const char *name)
 {
@@ -551,8 +619,11 @@ task_apply(struct build *b, struct task_config *t, const struct ini_entry *e,
 	const char *why;
 
 	if (k == NULL) {
-		diag_add(b->diag, b->file, e->line,
-		         "unknown key '%s' in task %s", e->key, t->name);
+		char hint[64];
+		diag_add(
+		    b->diag, b->file, e->line, "unknown key '%s' in task %s%s",
+		    e->key, t->name,
+		    key_hint(task_key_nearest(e->key), hint, sizeof(hint)));
 		return;
 	}
 	idx = (size_t)(k - task_keys);
@@ -593,13 +664,17 @@ task_check(struct build *b, struct task_config *t, const int *first_line)
 		diag_add(b->diag, b->file, first_line[KEY_USER],
 		         "user %u has no passwd entry: set group too",
 		         (unsigned)t->uid);
-	if (t->class == CLASS_DURABLE && t->backoff_min_ms > t->backoff_max_ms)
+	if (t->class == CLASS_DURABLE &&
+	    t->backoff_min_ms > t->backoff_max_ms) {
+		char min[32], max[32];
 		diag_add(
 		    b->diag, b->file,
 		    first_line[KEY_BACKOFF_MIN] ? first_line[KEY_BACKOFF_MIN]
 		                                : first_line[KEY_BACKOFF_MAX],
-		    "backoff_min (%lldms) is longer than backoff_max (%lldms)",
-		    (long long)t->backoff_min_ms, (long long)t->backoff_max_ms);
+		    "backoff_min (%s) is longer than backoff_max (%s)",
+		    value_duration_text(t->backoff_min_ms, min, sizeof(min)),
+		    value_duration_text(t->backoff_max_ms, max, sizeof(max)));
+	}
 }
 
 /*
@@ -660,6 +735,19 @@ task_build(struct build *b, int section, const char *name)
 }
 
 static void
+global_unknown(struct build *b, const struct ini_entry *e)
+{
+	const char *best = NULL;
+	size_t dist = KEY_FAR;
+	char hint[64];
+
+	for (size_t k = 0; k < NGLOBAL_KEYS; k++)
+		key_consider(e->key, global_keys[k].name, &best, &dist);
+	diag_add(b->diag, b->file, e->line, "unknown key '%s' in [tend]%s",
+	         e->key, key_hint(best, hint, sizeof(hint)));
+}
+
+static void
 global_build(struct build *b, int section)
 {
 	const struct ini_section *s = &b->ini->sections[section];
@@ -673,8 +761,7 @@ global_build(struct build *b, int section)
 			if (strcmp(e->key, global_keys[k].name) == 0)
 				break;
 		if (k == NGLOBAL_KEYS) {
-			diag_add(b->diag, b->file, e->line,
-			         "unknown key '%s' in [tend]", e->key);
+			global_unknown(b, e);
 			continue;
 		}
 		if (first_line[k]) {
@@ -690,6 +777,34 @@ global_build(struct build *b, int section)
 			diag_add(b->diag, b->file, e->line, "%s = %s: %s",
 			         e->key, e->value, why);
 	}
+}
+
+/* An unknown section, with the header meant if it is one edit away. */
+static void
+section_unknown(struct build *b, const struct ini_section *s)
+{
+	const char *colon = strchr(s->name, ':');
+	char kind[8];
+
+	if (colon != NULL && (size_t)(colon - s->name) < sizeof(kind)) {
+		snprintf(kind, sizeof(kind), "%.*s", (int)(colon - s->name),
+		         s->name);
+		if (key_distance(kind, "task") <= 1) {
+			diag_add(b->diag, b->file, s->line,
+			         "unknown section [%s] (did you mean "
+			         "[task:%s]?)",
+			         s->name, colon + 1);
+			return;
+		}
+	}
+	if (key_distance(s->name, "tend") <= 1)
+		diag_add(b->diag, b->file, s->line,
+		         "unknown section [%s] (did you mean [tend]?)",
+		         s->name);
+	else
+		diag_add(b->diag, b->file, s->line,
+		         "unknown section [%s]: expected [tend] or [task:NAME]",
+		         s->name);
 }
 
 static void
@@ -716,10 +831,7 @@ manifest_build(struct build *b)
 		} else if (strncmp(s->name, "task:", 5) == 0)
 			task_build(b, (int)i, s->name + 5);
 		else
-			diag_add(b->diag, b->file, s->line,
-			         "unknown section [%s]: expected [tend] or "
-			         "[task:NAME]",
-			         s->name);
+			section_unknown(b, s);
 	}
 	for (size_t i = 0; i < b->m->ntasks; i++)
 		if (b->m->tasks[i].stop_timeout_ms == STOP_TIMEOUT_INHERIT)

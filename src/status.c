@@ -168,6 +168,18 @@ status_json(const struct proto_msg *d, const struct proto_msg *tasks, size_t n,
 	fputs("]}\n", fp);
 }
 
+/*
+ * Seconds from an answer, in words; "-" for what is not a plain number
+ * ("nan", "inf", "0x10") or is absurdly long (describe_duration refuses it).
+ */
+static char *
+cell_duration(const char *v, char *buf, size_t size)
+{
+	if (v == NULL || !json_is_number(v))
+		return strcpy(buf, "-");
+	return describe_duration(strtod(v, NULL), buf, size);
+}
+
 /* The text of one table cell. */
 static char *
 cell(const struct proto_msg *t, const char *column)
@@ -177,15 +189,11 @@ cell(const struct proto_msg *t, const char *column)
 
 	if (strcmp(column, "STATE") == 0 &&
 	    (v = proto_get(t, "next_start")) != NULL)
-		return xasprintf(
-		    "%s %s", proto_get(t, "state"),
-		    describe_duration(strtod(v, NULL), dur, sizeof(dur)));
-	if (strcmp(column, "UPTIME") == 0) {
-		v = proto_get(t, "uptime");
+		return xasprintf("%s %s", proto_get(t, "state"),
+		                 cell_duration(v, dur, sizeof(dur)));
+	if (strcmp(column, "UPTIME") == 0)
 		return xstrdup(
-		    v ? describe_duration(strtod(v, NULL), dur, sizeof(dur))
-		      : "-");
-	}
+		    cell_duration(proto_get(t, "uptime"), dur, sizeof(dur)));
 	if (strcmp(column, "LAST-EXIT") == 0) {
 		if ((v = proto_get(t, "signal")) != NULL)
 			return xasprintf("%s%s", v,

@@ -53,6 +53,7 @@ void diag_free(struct diag *);
 
 /* value.c: scalar values of the manifest; each returns NULL or why not. */
 const char *value_duration(const char *, int64_t *ms);
+char *value_duration_text(int64_t ms, char *buf, size_t size);
 const char *value_bool(const char *, bool *);
 const char *value_mode(const char *, mode_t *);
 const char *value_count(const char *, long min, long max, long *);
@@ -65,6 +66,7 @@ int signame_parse(const char *);
 const char *signame_name(int signo);
 
 /* describe.c: durations and exit statuses in words. */
+#define DESCRIBE_DURATION_MAX (100 * 366 * 86400.0) /* 100 years, seconds */
 char *describe_duration(double seconds, char *buf, size_t size);
 char *describe_wait_status(int status, char *buf, size_t size);
 int describe_exit_code(int status);
@@ -87,6 +89,7 @@ const char *endpoint_parse(const char *, struct endpoint *);
 void endpoint_free(struct endpoint *);
 
 /* inifile.c: an INI file read through libinih with exact line numbers. */
+#define INIFILE_VALUE_MAX 65536 /* bytes of a joined value (SPEC: 64 KiB) */
 struct ini_section {
 	char *name; /* whole, however long */
 	int line;

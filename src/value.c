@@ -59,6 +59,40 @@ value_duration(const char *s, int64_t *ms)
 	return NULL;
 }
 
+/*
+ * A duration of the manifest written back exactly: "2m", "1m30s", "1.5s",
+ * "1h0m0.25s" is "1h0.25s" (zero units left out), "250ms" below a second.
+ */
+char *
+value_duration_text(int64_t ms, char *buf, size_t size)
+{
+	int64_t h, m, s, frac;
+	int n = 0;
+
+	if (ms < 1000 || size == 0) {
+		snprintf(buf, size, "%lldms", (long long)(ms > 0 ? ms : 0));
+		return buf;
+	}
+	h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60;
+	frac = ms % 1000;
+	buf[0] = '\0';
+	if (h)
+		n += snprintf(buf + n, size - (size_t)n, "%lldh", (long long)h);
+	if (m && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n, "%lldm", (long long)m);
+	if ((s || frac) && (size_t)n < size) {
+		char digits[8];
+		size_t len;
+
+		snprintf(digits, sizeof(digits), "%03lld", (long long)frac);
+		for (len = 3; len > 0 && digits[len - 1] == '0'; len--)
+			digits[len - 1] = '\0';
+		snprintf(buf + n, size - (size_t)n, "%lld%s%ss", (long long)s,
+		         len ? "." : "", digits);
+	}
+	return buf;
+}
+
 /* Parse yes/no, true/false, on/off, 1/0. */
 const char *
 value_bool(const char *s, bool *b)

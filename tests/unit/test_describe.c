@@ -1,6 +1,7 @@
 /*
  * test_describe.c: durations and exit statuses in words (describe.c).
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -100,6 +101,25 @@ test_duration_negative(void **state)
 	assert_duration(-0.001, "0ms");
 	assert_duration(-1, "0ms");
 	assert_duration(-5000, "0ms");
+}
+
+/*
+ * What no clock gives is "-": converting it to a long would be undefined
+ * (UBSan flags it; it printed "-153722867280912930m-8s").
+ */
+static void
+test_duration_out_of_range(void **state)
+{
+	(void)state;
+	assert_duration(NAN, "-");
+	assert_duration(-NAN, "-");
+	assert_duration(INFINITY, "-");
+	assert_duration(-INFINITY, "-");
+	assert_duration(1e300, "-");
+	assert_duration(-1e300, "0ms");
+	assert_duration(9.3e18, "-");
+	assert_duration(DESCRIBE_DURATION_MAX + 1, "-");
+	assert_duration(DESCRIBE_DURATION_MAX, "36600d00h");
 }
 
 /* A short buffer is cut, still terminated. */
@@ -261,6 +281,7 @@ main(void)
 	    cmocka_unit_test(test_duration_hours),
 	    cmocka_unit_test(test_duration_days),
 	    cmocka_unit_test(test_duration_negative),
+	    cmocka_unit_test(test_duration_out_of_range),
 	    cmocka_unit_test(test_duration_short_buffer),
 	    cmocka_unit_test(test_wait_status_exit),
 	    cmocka_unit_test(test_wait_status_signal),

@@ -595,15 +595,23 @@ test_unknown_section(void **state)
 	ERRORS("[foo]\nx = 1\n", "test.ini:1: unknown section [foo]: expected "
 	                         "[tend] or [task:NAME]");
 	ERRORS("; c\n[Tend]\n",
-	       "test.ini:2: unknown section [Tend]: expected [tend] or "
-	       "[task:NAME]");
+	       "test.ini:2: unknown section [Tend] (did you mean [tend]?)");
 	ERRORS("[ tend ]\n", "test.ini:1: unknown section [ tend ]: expected "
 	                     "[tend] or [task:NAME]");
 	ERRORS("[task]\n",
 	       "test.ini:1: unknown section [task]: expected [tend] or "
 	       "[task:NAME]");
-	ERRORS("[Task:a]\n", "test.ini:1: unknown section [Task:a]: expected "
-	                     "[tend] or [task:NAME]");
+	ERRORS("[Task:a]\n",
+	       "test.ini:1: unknown section [Task:a] (did you mean [task:a]?)");
+	ERRORS("[taks:a]\n",
+	       "test.ini:1: unknown section [taks:a] (did you mean [task:a]?)");
+	ERRORS("[tsk:web]\n", "test.ini:1: unknown section [tsk:web] (did you "
+	                      "mean [task:web]?)");
+	ERRORS("[tnd]\n",
+	       "test.ini:1: unknown section [tnd] (did you mean [tend]?)");
+	ERRORS("[service:x]\n",
+	       "test.ini:1: unknown section [service:x]: expected [tend] or "
+	       "[task:NAME]");
 	ERRORS(
 	    "[]\n",
 	    "test.ini:1: unknown section []: expected [tend] or [task:NAME]");
@@ -620,9 +628,58 @@ test_unknown_key(void **state)
 	ERRORS(TASK("durable", "bogus = 1\n"),
 	       "test.ini:4: unknown key 'bogus' in task t");
 	ERRORS(TASK("durable", "Command = /bin/true\n"),
-	       "test.ini:4: unknown key 'Command' in task t");
+	       "test.ini:4: unknown key 'Command' in task t (did you mean "
+	       "'command'?)");
 	ERRORS(TASK("durable", "control_socket = /x\n"),
 	       "test.ini:4: unknown key 'control_socket' in task t");
+}
+
+/* An unknown key names the known key of its section nearest to it. */
+static void
+test_unknown_key_hint(void **state)
+{
+	(void)state;
+	ERRORS(TASK("durable", "stop_timout = 1s\n"),
+	       "test.ini:4: unknown key 'stop_timout' in task t (did you mean "
+	       "'stop_timeout'?)");
+	ERRORS(TASK("durable", "stop_tiemout = 1s\n"), /* a swap */
+	       "test.ini:4: unknown key 'stop_tiemout' in task t (did you "
+	       "mean 'stop_timeout'?)");
+	ERRORS(TASK("durable", "backof_mim = 1s\n"), /* two edits */
+	       "test.ini:4: unknown key 'backof_mim' in task t (did you mean "
+	       "'backoff_min'?)");
+	ERRORS(TASK("durable", "bakof_mim = 1s\n"), /* three: too far */
+	       "test.ini:4: unknown key 'bakof_mim' in task t");
+	ERRORS(TASK("durable", "usr = x\n"), /* short: one edit */
+	       "test.ini:4: unknown key 'usr' in task t (did you mean "
+	       "'user'?)");
+	ERRORS(TASK("durable", "uzr = x\n"),
+	       "test.ini:4: unknown key 'uzr' in task t");
+	ERRORS(TASK("durable", "envv = A=1\n"),
+	       "test.ini:4: unknown key 'envv' in task t (did you mean "
+	       "'env'?)");
+	ERRORS("[tend]\nstop_timout = 1s\n",
+	       "test.ini:2: unknown key 'stop_timout' in [tend] (did you "
+	       "mean 'stop_timeout'?)");
+	ERRORS("[tend]\ncontrol_sockt = /x\n",
+	       "test.ini:2: unknown key 'control_sockt' in [tend] (did you "
+	       "mean 'control_socket'?)");
+	/* only the section's own keys are offered */
+	ERRORS("[tend]\nclas = durable\n",
+	       "test.ini:2: unknown key 'clas' in [tend]");
+	/* a key that does not apply to the class keeps its message */
+	ERRORS(TASK("durable", "listen = tcp:127.0.0.1:80\n"),
+	       "test.ini:4: key 'listen' does not apply to a durable task");
+	/* a key longer than any known one is no trouble */
+	{
+		char *key = repeat('k', 150), *text, *want;
+		text = xasprintf(TASK("durable", "%s = 1\n"), key);
+		want = xasprintf("test.ini:4: unknown key '%s' in task t", key);
+		check_errors(text, (const char *const[]){want, NULL});
+		free(want);
+		free(text);
+		free(key);
+	}
 }
 
 static void
@@ -1112,20 +1169,45 @@ static void
 test_line_without_equals(void **state)
 {
 	(void)state;
+	/* a line that starts with a known key lacks its '=' */
 	ERRORS(TASK("durable", "autostart\n"),
-	       "test.ini:4: expected KEY = VALUE, a [section] or a comment");
+	       "test.ini:4: missing '=' after 'autostart'");
 	ERRORS("[tend]\nsubreaper yes\n[task:a]\nclass = durable\n"
 	       "command /bin/true\ncommand = /bin/true\n",
-	       "test.ini:2: expected KEY = VALUE, a [section] or a comment",
-	       "test.ini:5: expected KEY = VALUE, a [section] or a comment");
+	       "test.ini:2: missing '=' after 'subreaper'",
+	       "test.ini:5: missing '=' after 'command'");
+	ERRORS("\xef\xbb\xbfstop_timeout\t1s\n",
+	       "test.ini:1: missing '=' after 'stop_timeout'");
 	/* the last line, without a newline */
 	ERRORS("[tend]\nsubreaper = no\njunk",
 	       "test.ini:3: expected KEY = VALUE, a [section] or a comment");
 	ERRORS("just words\n",
 	       "test.ini:1: expected KEY = VALUE, a [section] or a comment");
+	/* not a key: the whole first word must be one */
+	ERRORS("[tend]\nsubreapers yes\n",
+	       "test.ini:2: expected KEY = VALUE, a [section] or a comment");
 	/* a comment before the '=' leaves no '=' */
 	ERRORS("[tend]\nsubreaper ; = yes\n",
-	       "test.ini:2: expected KEY = VALUE, a [section] or a comment");
+	       "test.ini:2: missing '=' after 'subreaper'");
+}
+
+/*
+ * libinih also splits KEY: VALUE at the first ':', so a line without its
+ * '=' but with a ':' later has a key with a blank in it: the '=' is missing.
+ */
+static void
+test_key_with_blank(void **state)
+{
+	(void)state;
+	ERRORS(TASK("per-request", "listen tcp:1.2.3.4:80\n"),
+	       "test.ini:4: missing '=' after 'listen'");
+	ERRORS("[tend]\ncontrol_socket\t/run/x:y\n",
+	       "test.ini:2: missing '=' after 'control_socket'");
+	ERRORS("[tend]\nsome thing: 1\n",
+	       "test.ini:2: missing '=' after 'some'");
+	/* its continuation lines go with it */
+	ERRORS(TASK("durable", "env A: 1\n  more\n"),
+	       "test.ini:4: missing '=' after 'env'");
 }
 
 static void
@@ -1157,20 +1239,25 @@ test_backoff_order(void **state)
 
 	(void)state;
 	ERRORS(TASK("durable", "backoff_min = 10s\nbackoff_max = 5s\n"),
-	       "test.ini:4: backoff_min (10000ms) is longer than backoff_max "
-	       "(5000ms)");
+	       "test.ini:4: backoff_min (10s) is longer than backoff_max (5s)");
 	ERRORS(TASK("durable", "backoff_max = 5s\numask = 0\n"
 	                       "backoff_min = 10s\n"),
-	       "test.ini:6: backoff_min (10000ms) is longer than backoff_max "
-	       "(5000ms)");
+	       "test.ini:6: backoff_min (10s) is longer than backoff_max (5s)");
 	/* against the default backoff_max of 60s */
 	ERRORS(TASK("durable", "backoff_min = 61s\n"),
-	       "test.ini:4: backoff_min (61000ms) is longer than backoff_max "
-	       "(60000ms)");
+	       "test.ini:4: backoff_min (1m1s) is longer than backoff_max "
+	       "(1m)");
 	/* against the default backoff_min of 1s */
 	ERRORS(TASK("durable", "umask = 0\nbackoff_max = 500ms\n"),
-	       "test.ini:5: backoff_min (1000ms) is longer than backoff_max "
+	       "test.ini:5: backoff_min (1s) is longer than backoff_max "
 	       "(500ms)");
+	/* durations said as they are written, not in milliseconds */
+	ERRORS(TASK("durable", "backoff_min = 2m\nbackoff_max = 90\n"),
+	       "test.ini:4: backoff_min (2m) is longer than backoff_max "
+	       "(1m30s)");
+	ERRORS(TASK("durable", "backoff_min = 1.5s\nbackoff_max = 1.25s\n"),
+	       "test.ini:4: backoff_min (1.5s) is longer than backoff_max "
+	       "(1.25s)");
 	/* backoff_max must be more than 0, even after backoff_min = 0 */
 	ERRORS(TASK("durable", "backoff_min = 0\nbackoff_max = 0\n"),
 	       "test.ini:5: backoff_max = 0: must be longer than 0");
@@ -1451,6 +1538,89 @@ test_continued_long_command(void **state)
 	assert_true(len > 1000);
 	manifest_free(&m);
 	free(line);
+}
+
+/*
+ * A manifest whose command, "/bin/echo" continued over indented lines of at
+ * most 100 bytes, joins to exactly total bytes (total > 10); *lines is the
+ * number of its last line.
+ */
+static char *
+continued_command(size_t total, int *lines)
+{
+	static const char head[] = "[task:a]\nclass = durable\n"
+	                           "command = /bin/echo\n";
+	size_t left = total - strlen("/bin/echo"), cap = total * 2 + 100;
+	char *text = xmalloc(cap), *p = text;
+
+	p += snprintf(p, cap, "%s", head);
+	*lines = 3;
+	while (left > 0) {
+		/* a piece adds a space and its bytes to the value */
+		size_t n = left - 1 > 100 ? 100 : left - 1;
+		if (left - 1 - n == 1)
+			n--; /* no piece may be left with no byte */
+		*p++ = ' ';
+		memset(p, 'a', n);
+		p += n;
+		*p++ = '\n';
+		left -= n + 1;
+		++*lines;
+	}
+	*p = '\0';
+	return text;
+}
+
+/* A joined value takes 64 KiB whole; a byte more is refused, whole. */
+static void
+test_continuation_cap(void **state)
+{
+	struct manifest m;
+	char *text;
+	int last;
+
+	(void)state;
+	text = continued_command(INIFILE_VALUE_MAX, &last);
+	parse_ok(text, &m);
+	assert_int_equal(INIFILE_VALUE_MAX, 65536);
+	assert_string_equal(m.tasks[0].argv[0], "/bin/echo");
+	{
+		size_t len = m.tasks[0].argc - 1; /* the spaces */
+		for (int i = 0; i < m.tasks[0].argc; i++)
+			len += strlen(m.tasks[0].argv[i]);
+		assert_int_equal(len, 65536);
+	}
+	manifest_free(&m);
+	free(text);
+
+	text = continued_command(INIFILE_VALUE_MAX + 1, &last);
+	check_error_fmt(text,
+	                "test.ini:3: value of 'command' is longer than 65536 "
+	                "bytes (64 KiB), continued up to line %d",
+	                last);
+	free(text);
+}
+
+/* Past the cap, later pieces are skipped: still one problem, then on. */
+static void
+test_continuation_cap_then_more(void **state)
+{
+	char *text, *more, *second;
+	int last;
+
+	(void)state;
+	text = continued_command(3 * INIFILE_VALUE_MAX, &last);
+	more = xasprintf("%sstop_timeout = x\n", text);
+	second = xasprintf("test.ini:%d: stop_timeout = x: not a duration "
+	                   "(like 250ms, 1.5s, 5m, 1h or seconds)",
+	                   last + 1);
+	ERRORS(more,
+	       "test.ini:3: value of 'command' is longer than 65536 bytes (64 "
+	       "KiB), continued up to line 652",
+	       second);
+	free(second);
+	free(more);
+	free(text);
 }
 
 static void
@@ -1924,6 +2094,7 @@ main(void)
 	    cmocka_unit_test(test_long_task_names_whole),
 	    cmocka_unit_test(test_unknown_section),
 	    cmocka_unit_test(test_unknown_key),
+	    cmocka_unit_test(test_unknown_key_hint),
 	    cmocka_unit_test(test_key_outside_section),
 	    cmocka_unit_test(test_duplicate_task),
 	    cmocka_unit_test(test_duplicate_key),
@@ -1944,6 +2115,7 @@ main(void)
 	    cmocka_unit_test(test_empty_value),
 	    cmocka_unit_test(test_missing_key_name),
 	    cmocka_unit_test(test_line_without_equals),
+	    cmocka_unit_test(test_key_with_blank),
 	    cmocka_unit_test(test_bad_section_header),
 	    cmocka_unit_test(test_backoff_order),
 	    cmocka_unit_test(test_long_line),
@@ -1955,6 +2127,8 @@ main(void)
 	    cmocka_unit_test(test_long_line_then_continuation),
 	    cmocka_unit_test(test_long_comment_and_header),
 	    cmocka_unit_test(test_continued_long_command),
+	    cmocka_unit_test(test_continuation_cap),
+	    cmocka_unit_test(test_continuation_cap_then_more),
 	    cmocka_unit_test(test_inline_comment),
 	    cmocka_unit_test(test_inline_comment_in_quotes),
 	    cmocka_unit_test(test_semicolon_without_blank),

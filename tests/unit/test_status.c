@@ -816,6 +816,46 @@ test_table_backoff_and_durations(void **state)
 	free_msgs(&d, t, 5);
 }
 
+/*
+ * Seconds in an answer that are no duration are shown as "-", never
+ * converted to an integer (undefined for NaN, infinities and 1e300).
+ */
+static void
+test_table_bad_durations(void **state)
+{
+	static const char *const bad[] = {"nan",   "NaN",    "inf",  "-inf",
+	                                  "1e300", "9.3e18", "0x10", "12s",
+	                                  "",      "1e9999"};
+	static const char *const want[][NCOLS] = {
+	    {"a", "durable", "backoff -", "-", "-", "1", "-"},
+	    {"b", "durable", "running", "9", "-", "0", "-"},
+	};
+	enum { NBAD = sizeof(bad) / sizeof(*bad) };
+
+	(void)state;
+	for (size_t i = 0; i < NBAD; i++) {
+		struct proto_msg d, t[2];
+		char *out, **lines;
+
+		standard_daemon(&d);
+		wire_msg(&t[0], "task",
+		         KV("name", "a", "class", "durable", "state", "backoff",
+		            "restarts", "1", "next_start", bad[i], "active",
+		            "0", "requests", "0", "failures", "0", NULL));
+		wire_msg(&t[1], "task",
+		         KV("name", "b", "class", "durable", "state", "running",
+		            "pid", "9", "uptime", bad[i], "restarts", "0",
+		            "active", "0", "requests", "0", "failures", "0",
+		            NULL));
+		out = render(&d, t, 2, false);
+		lines = split_lines(out);
+		assert_table(lines, durable_header, want, 2);
+		free(lines);
+		free(out);
+		free_msgs(&d, t, 2);
+	}
+}
+
 /* The longest task name SPEC allows still lines up. */
 static void
 test_table_long_name(void **state)
@@ -891,6 +931,7 @@ main(void)
 	    cmocka_unit_test(test_table_durable_only),
 	    cmocka_unit_test(test_table_per_request_only),
 	    cmocka_unit_test(test_table_backoff_and_durations),
+	    cmocka_unit_test(test_table_bad_durations),
 	    cmocka_unit_test(test_table_long_name),
 	    cmocka_unit_test(test_table_no_tasks),
 	};

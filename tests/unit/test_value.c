@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "tend.h"
@@ -200,6 +201,64 @@ assert_bool(const char *s, bool want)
 }
 
 static void
+assert_duration_text(int64_t ms, const char *want)
+{
+	char buf[32];
+	int64_t back = -1;
+
+	memset(buf, 'X', sizeof(buf));
+	if (value_duration_text(ms, buf, sizeof(buf)) != buf)
+		fail_msg("value_duration_text(%lld) does not return buf",
+		         (long long)ms);
+	if (strcmp(buf, want) != 0)
+		fail_msg("value_duration_text(%lld) = \"%s\", want \"%s\"",
+		         (long long)ms, buf, want);
+	/* a single unit reads back as the same duration */
+	if (strspn(buf, "0123456789.") + 2 >= strlen(buf) &&
+	    (value_duration(buf, &back) != NULL || back != ms))
+		fail_msg("\"%s\" does not read back as %lld", buf,
+		         (long long)ms);
+}
+
+/* Durations said back to the user as they write them, not in ms. */
+static void
+test_duration_text(void **state)
+{
+	(void)state;
+	assert_duration_text(0, "0ms");
+	assert_duration_text(250, "250ms");
+	assert_duration_text(999, "999ms");
+	assert_duration_text(1000, "1s");
+	assert_duration_text(1500, "1.5s");
+	assert_duration_text(1250, "1.25s");
+	assert_duration_text(1001, "1.001s");
+	assert_duration_text(59999, "59.999s");
+	assert_duration_text(60000, "1m");
+	assert_duration_text(90000, "1m30s");
+	assert_duration_text(120000, "2m");
+	assert_duration_text(61500, "1m1.5s");
+	assert_duration_text(3600000, "1h");
+	assert_duration_text(5400000, "1h30m");
+	assert_duration_text(3600250, "1h0.25s");
+	assert_duration_text(3661001, "1h1m1.001s");
+	assert_duration_text(DURATION_MAX_MS, "720h");
+}
+
+/* A short buffer is cut, still terminated. */
+static void
+test_duration_text_short_buffer(void **state)
+{
+	char buf[4];
+
+	(void)state;
+	assert_string_equal(value_duration_text(3661001, buf, sizeof(buf)),
+	                    "1h1");
+	assert_string_equal(value_duration_text(2, buf, 1), "");
+	assert_string_equal(value_duration_text(1500, buf, 2), "1");
+	assert_string_equal(value_duration_text(-5, buf, sizeof(buf)), "0ms");
+}
+
+static void
 test_bool(void **state)
 {
 	const char *bad[] = {"",     "y",   "n",    "2",     "-1",
@@ -326,6 +385,8 @@ main(void)
 	    cmocka_unit_test(test_duration_empty),
 	    cmocka_unit_test(test_duration_thirty_days),
 	    cmocka_unit_test(test_duration_overflow),
+	    cmocka_unit_test(test_duration_text),
+	    cmocka_unit_test(test_duration_text_short_buffer),
 	    cmocka_unit_test(test_bool),
 	    cmocka_unit_test(test_mode),
 	    cmocka_unit_test(test_count),
