@@ -172,8 +172,7 @@ run_start(struct task *t, const struct spawn_io *io)
 	r->task = t;
 	r->pid = sp.pid;
 	r->serial = ++last_serial;
-	r->started =
-	    ev_time(); /* not the loop's cached time: start-up spawns many */
+	r->started = clock_now(); /* not the loop's: start-up spawns many */
 	/* Watch for the exit before the loop runs again: no exit is missed. */
 	ev_child_init(&r->child, child_cb, sp.pid, 0);
 	r->child.data = r;

@@ -147,8 +147,7 @@ task_apply(struct task *t, struct decision d)
 	} else if (d.actions & ACTION_ARM_BACKOFF) {
 		ev_timer_set(&t->backoff, (ev_tstamp)d.delay_ms / 1000.0, 0.);
 		ev_timer_start(EV_DEFAULT, &t->backoff);
-		t->next_start =
-		    ev_now(EV_DEFAULT) + (ev_tstamp)d.delay_ms / 1000.0;
+		t->next_start = clock_now() + (double)d.delay_ms / 1000.0;
 	}
 	if (d.actions & ACTION_ESSENTIAL)
 		supervisor_essential_failed(
@@ -258,7 +257,7 @@ task_run_ended(struct task *t, struct run *r)
 	struct run_end end = {
 	    .success = !r->exec_failed && WIFEXITED(r->wstatus) &&
 	               WEXITSTATUS(r->wstatus) == 0,
-	    .ran_ms = (int64_t)((ev_time() - r->started) * 1000),
+	    .ran_ms = (int64_t)((clock_now() - r->started) * 1000),
 	};
 	struct decision d;
 

@@ -64,6 +64,9 @@ const char *cmdline_split(const char *, char ***argv, int *argc);
 int signame_parse(const char *);
 const char *signame_name(int signo);
 
+/* clock.c: the monotonic clock of every duration (uptimes, runs, backoff). */
+double clock_now(void);
+
 /* describe.c: durations and exit statuses in words. */
 char *describe_duration(double seconds, char *buf, size_t size);
 char *describe_wait_status(int status, char *buf, size_t size);
@@ -327,7 +330,7 @@ struct run {
 	struct task *task;
 	pid_t pid;
 	unsigned long serial; /* in start order */
-	ev_tstamp started;
+	double started;       /* clock_now() at the spawn */
 	ev_child child;
 	struct run_output out;
 	struct run_output err;
@@ -368,12 +371,12 @@ struct task {
 	struct task_config *cfg; /* its own: replaced by a reload */
 	struct task_policy policy;
 	ev_timer backoff;
-	ev_tstamp next_start; /* when the backoff ends */
-	struct run *runs;     /* not yet ended */
+	double next_start; /* when the backoff ends, on clock_now() */
+	struct run *runs;  /* not yet ended */
 	bool has_last_exit;
 	int last_wstatus;
 	bool last_exec_failed;
-	ev_tstamp last_started; /* of the newest run */
+	double last_started; /* of the newest run, on clock_now() */
 	unsigned long requests;
 	unsigned long failures;
 	struct listener *listener; /* per-request with listen, once started */
