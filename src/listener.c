@@ -10,9 +10,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,8 +43,63 @@ listener_pause(struct listener *l)
 }
 
 /*
- * A unix socket file left by an earlier run is replaced; one that answers
- * belongs to a live server: EADDRINUSE, as for a tcp port.
+ * A unix socket is claimed under an flock on PATH.lock, held for as long as
+ * the socket is open: another tendd that finds it held retries later and
+ * never connects to the socket, which would be a request to this one, and
+ * two tendds never both replace a stale socket. The lock file is removed
+ * while the lock is held, so a lock is valid only on the file that is
+ * still at PATH.lock (checked after taking it).
+ */
+static int
+listener_lock(struct listener *l, const char *path)
+{
+	struct stat held, there;
+	char *lock = xasprintf("%s.lock", path);
+	int fd, saved;
+
+	fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		goto fail;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			errno = EADDRINUSE; /* another tendd listens there */
+		goto fail;
+	}
+	if (fstat(fd, &held) == -1 || stat(lock, &there) == -1 ||
+	    held.st_dev != there.st_dev || held.st_ino != there.st_ino) {
+		errno = EADDRINUSE; /* removed meanwhile by its owner: later */
+		goto fail;
+	}
+	l->lock_fd = fd;
+	l->lock_path = lock;
+	return 0;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	free(lock);
+	errno = saved;
+	return -1;
+}
+
+/* Let go of the lock: the file first, while it is still held. */
+static void
+listener_unlock(struct listener *l)
+{
+	if (l->lock_fd < 0)
+		return;
+	unlink(l->lock_path);
+	close(l->lock_fd);
+	l->lock_fd = -1;
+	free(l->lock_path);
+	l->lock_path = NULL;
+}
+
+/*
+ * Under the lock, a unix socket file left by an earlier run is replaced;
+ * one that a program other than tendd listens on is EADDRINUSE, as a tcp
+ * port would be. The kernel says whether anyone listens; only a kernel
+ * without unix_diag makes us ask by connecting.
  */
 static int
 listener_unix_stale(const struct endpoint *ep)
@@ -53,15 +110,17 @@ listener_unix_stale(const struct endpoint *ep)
 
 	if (lstat(sun->sun_path, &st) == -1 || !S_ISSOCK(st.st_mode))
 		return 0; /* nothing, or not a socket: bind says what */
-	/* Non-blocking: a live server with a full backlog must not stall us. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	rc = connect(fd, (const struct sockaddr *)sun, ep->addrlen);
-	if (rc == -1 && errno == EAGAIN)
-		rc = 0; /* someone is there, only busy */
-	close(fd);
-	if (rc == 0) {
+	if ((rc = sockdiag_unix_listening(&st)) == -1) {
+		/* Non-blocking: a full backlog must not stall us. */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		            0);
+		if (fd == -1)
+			return -1;
+		rc = connect(fd, (const struct sockaddr *)sun, ep->addrlen);
+		rc = rc == 0 || errno == EAGAIN; /* EAGAIN: there, but busy */
+		close(fd);
+	}
+	if (rc == 1) {
 		errno = EADDRINUSE;
 		return -1;
 	}
@@ -70,14 +129,18 @@ listener_unix_stale(const struct endpoint *ep)
 
 /* Bind and listen; returns the fd or -1 with errno set. */
 static int
-listener_bind(const struct endpoint *ep)
+listener_bind(struct listener *l, const struct endpoint *ep)
 {
 	int fd, one = 1, saved;
 
+	if (ep->kind == ENDPOINT_UNIX &&
+	    listener_lock(
+	        l, ((const struct sockaddr_un *)&ep->addr)->sun_path) == -1)
+		return -1;
 	fd = socket(ep->addr.ss_family,
 	            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
-		return -1;
+		goto fail;
 	if (ep->kind == ENDPOINT_TCP &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
 		goto fail;
@@ -89,7 +152,9 @@ listener_bind(const struct endpoint *ep)
 	return fd;
 fail:
 	saved = errno;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	listener_unlock(l);
 	errno = saved;
 	return -1;
 }
@@ -99,7 +164,7 @@ static int
 listener_try_open(struct listener *l)
 {
 	struct task *t = l->task;
-	int fd = listener_bind(&t->cfg->listen);
+	int fd = listener_bind(l, &t->cfg->listen);
 
 	if (fd == -1) {
 		log_msg(LOG_ERR, "task %s: cannot listen on %s: %s; retrying",
@@ -221,6 +286,7 @@ listener_open(struct task *t)
 
 	l->task = t;
 	l->io.fd = -1;
+	l->lock_fd = -1;
 	ev_init(&l->retry, listener_retry_cb);
 	l->retry.data = l;
 	listener_try_open(l);
@@ -241,6 +307,7 @@ listener_close(struct listener *l)
 			            ->listen.addr)
 			           ->sun_path);
 	}
+	listener_unlock(l); /* after the socket is gone */
 	task_listening(l->task, false);
 	free(l);
 }

@@ -354,12 +354,18 @@ bool run_is_ours(pid_t);
 unsigned long run_serial_last(void);
 void run_reclaim(void);
 
+/* sockdiag.c: whether a unix socket file has a listener, without connecting. */
+struct stat;
+int sockdiag_unix_listening(const struct stat *);
+
 /* listener.c: a per-request task's socket. */
 struct listener {
 	struct task *task;
 	ev_io io; /* fd -1 until bound */
 	ev_timer retry;
 	ev_tstamp retry_delay;
+	int lock_fd;     /* unix: the flock on lock_path, or -1 */
+	char *lock_path; /* PATH.lock beside the socket */
 };
 
 struct listener *listener_open(struct task *);

@@ -76,3 +76,52 @@ def test_wall_clock_step_neither_resets_backoff_nor_skews_uptime(
     st = status(run_tendctl, d)
     assert st["daemon"]["uptime_s"] < 120, st
     assert d.terminate() == 0
+
+
+# Point 8: a unix listener of another tendd is not probed by connecting.
+
+def unix_request(path, data):
+    """One client of a unix listener: what it answers to data."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(CLIENT_TIMEOUT)
+        s.connect(str(path))
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        return read_to_eof(s)
+
+
+def test_second_tendd_does_not_connect_to_a_live_unix_listener(
+        start_tendd, run_tendctl, sock_dir):
+    """A second tendd with the same unix listen path retries (in use) but
+    never connects to the first one's socket, where each probe would start
+    an instance: the first tendd counts no request. Once the first is gone,
+    the second takes the socket; when it is gone too, no socket and no lock
+    file are left."""
+    path = sock_dir / "cat.sock"
+    manifest = f"""
+        [task:cat]
+        class   = per-request
+        command = /bin/cat
+        listen  = unix:{path}
+        """
+    first = start_tendd(manifest)
+    wait_state(run_tendctl, first, "cat", "listening")
+    assert pathlib.Path(f"{path}.lock").exists()
+    second = start_tendd(manifest)
+    # Retries at 0, 0.1, 0.3, 0.7 and 1.5s: enough chances to probe.
+    second.wait_log(r"^task cat: cannot listen on unix:.*in use; retrying",
+                    count=5, level="err", timeout=60)
+    assert task_of(run_tendctl, second, "cat")["state"] == "idle"
+    t = task_of(run_tendctl, first, "cat")
+    assert (t["requests"], t["failures"], t["active"]) == (0, 0, 0), t
+    assert unix_request(path, b"first\n") == b"first\n"
+    t = task_of(run_tendctl, first, "cat")
+    assert t["requests"] == 1, t
+    assert first.terminate() == 0
+    # The second one's retry delay doubles up to 10s.
+    wait_state(run_tendctl, second, "cat", "listening", timeout=60)
+    assert unix_request(path, b"second\n") == b"second\n"
+    assert task_of(run_tendctl, second, "cat")["requests"] == 1
+    assert second.terminate() == 0
+    assert not path.exists()
+    assert not pathlib.Path(f"{path}.lock").exists()
