@@ -163,26 +163,6 @@ task_handle(struct task *t, enum task_event ev)
 	supervisor_task_changed(t);
 }
 
-/* How the run ended, in words: the failed step, or the wait status. */
-static void
-task_describe_end(const struct run *r, char *buf, size_t size)
-{
-	const struct task_config *cfg = r->task->cfg;
-	const char *what = "";
-
-	if (!r->exec_failed) {
-		describe_wait_status(r->wstatus, buf, size);
-		return;
-	}
-	if (r->failure.step == STEP_EXEC)
-		what = cfg->argv[0];
-	else if (r->failure.step == STEP_CHDIR)
-		what = cfg->directory ? cfg->directory : "/";
-	snprintf(buf, size, "cannot %s%s%s: %s",
-	         spawn_step_name(r->failure.step), *what ? " " : "", what,
-	         strerror(r->failure.err));
-}
-
 /* The level of a run's exit line: SPEC section 1's table. */
 static int
 task_end_priority(const struct task *t, const struct run *r,
@@ -203,36 +183,44 @@ task_end_priority(const struct task *t, const struct run *r,
 	}
 }
 
+/*
+ * The exit line of a run. A run whose exec failed names the failed step
+ * (from its own copy: see run.c) and no run time: it never ran.
+ */
 static void
 task_log_end(const struct task *t, const struct run *r,
              const struct run_end *end, struct decision d)
 {
-	char how[256], ran[32], delay[32];
+	char status[64], ran[32], after[40] = "", delay[32];
+	const char *how = r->failed;
 	int prio = task_end_priority(t, r, end);
 
 	if (!log_wanted(prio))
 		return; /* without syslog: a per-request task's every exit */
-	task_describe_end(r, how, sizeof(how));
-	describe_duration(end->ran_ms / 1000.0, ran, sizeof(ran));
+	if (!r->exec_failed) {
+		describe_wait_status(r->wstatus, status, sizeof(status));
+		describe_duration(end->ran_ms / 1000.0, ran, sizeof(ran));
+		snprintf(after, sizeof(after), " after %s", ran);
+		how = status;
+	}
 	if (r->timed_out)
-		log_msg(prio, "task %s (pid %ld): timed out, %s after %s",
-		        t->cfg->name, (long)r->pid, how, ran);
+		log_msg(prio, "task %s (pid %ld): timed out, %s%s",
+		        t->cfg->name, (long)r->pid, how, after);
 	else if (r->stopping)
-		log_msg(prio, "task %s (pid %ld): stopped, %s after %s",
-		        t->cfg->name, (long)r->pid, how, ran);
+		log_msg(prio, "task %s (pid %ld): stopped, %s%s", t->cfg->name,
+		        (long)r->pid, how, after);
 	else if (t->cfg->class != CLASS_DURABLE)
-		log_msg(prio, "task %s (pid %ld): %s after %s", t->cfg->name,
-		        (long)r->pid, how, ran);
+		log_msg(prio, "task %s (pid %ld): %s%s", t->cfg->name,
+		        (long)r->pid, how, after);
 	else if (d.actions & ACTION_ESSENTIAL)
-		log_msg(prio,
-		        "task %s (pid %ld): %s after %s; "
-		        "essential task, shutting down",
-		        t->cfg->name, (long)r->pid, how, ran);
+		log_msg(
+		    prio,
+		    "task %s (pid %ld): %s%s; essential task, shutting down",
+		    t->cfg->name, (long)r->pid, how, after);
 	else {
 		describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
-		log_msg(prio,
-		        "task %s (pid %ld): %s after %s; restart %lu in %s",
-		        t->cfg->name, (long)r->pid, how, ran,
+		log_msg(prio, "task %s (pid %ld): %s%s; restart %lu in %s",
+		        t->cfg->name, (long)r->pid, how, after,
 		        t->policy.restarts, delay);
 	}
 }

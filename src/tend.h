@@ -339,7 +339,7 @@ struct run {
 	int64_t timeout_ms; /* that timeout, as the run started with it */
 	bool timed_out;
 	bool exec_failed;
-	struct spawn_failure failure;
+	char *failed;  /* with exec_failed: "cannot STEP WHAT: ERROR" */
 	bool stopping; /* tend signalled it */
 	int wstatus;
 	struct run *next_in_task;

@@ -125,3 +125,38 @@ def test_second_tendd_does_not_connect_to_a_live_unix_listener(
     assert second.terminate() == 0
     assert not path.exists()
     assert not pathlib.Path(f"{path}.lock").exists()
+
+
+# Point 13: an exec failure is a spawn step failing, not a run.
+
+def test_exec_failure_line_names_the_step_and_no_run_time(
+        start_tendd, run_tendctl, tmp_path):
+    """A durable task whose directory does not exist: the line names the
+    step, the directory and the errno text, the restart delay and count,
+    and no run time ("after 0ms" would read as if it had run). The same
+    for an instance whose program is missing."""
+    d = start_tendd(f"""
+        [task:web]
+        class       = durable
+        command     = /bin/true
+        directory   = /nonexistent
+        backoff_min = 100ms
+        backoff_max = 200ms
+
+        [task:bad]
+        class   = per-request
+        command = /nonexistent/tend-test-handler
+        """)
+    found = d.wait_log(r"^task web \(pid \d+\): (.*)$", count=2, level="err")
+    assert [m[1] for m in found[:2]] == [
+        "cannot chdir /nonexistent: No such file or directory; "
+        "restart 1 in 100ms",
+        "cannot chdir /nonexistent: No such file or directory; "
+        "restart 2 in 200ms"], d.tail()
+    r = ctl(run_tendctl, d, "run", "bad", "--wait")
+    assert r.returncode == 127, r
+    m = d.wait_log(r"^task bad \(pid \d+\): (.*)$", level="err")[0]
+    assert m[1] == ("cannot exec /nonexistent/tend-test-handler: "
+                    "No such file or directory"), d.tail()
+    assert not d.find(r"cannot .* after "), d.tail()
+    assert d.terminate() == 0
