@@ -7,6 +7,9 @@
  * backlog; an instance's exit starts it again. Errors that would make an
  * event loop spin (EMFILE, a failed spawn) or a bind that fails (port in
  * use) pause the listener on a timer instead, doubling from 100 ms to 10 s.
+ * A connection accepted but not served for want of fds (the spawn failed)
+ * is held, never closed unserved: accepting stops until it is served, on
+ * the timer or as soon as an instance ends and gives fds back.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -180,19 +183,6 @@ listener_try_open(struct listener *l)
 	return 0;
 }
 
-static void
-listener_retry_cb(EV_P_ ev_timer *w, int revents)
-{
-	struct listener *l = w->data;
-
-	(void)EV_A;
-	(void)revents;
-	if (l->io.fd < 0)
-		listener_try_open(l);
-	else
-		listener_resume(l);
-}
-
 /* The remote address of a tcp connection, for the instance's environment. */
 static void
 listener_remote_env(const struct sockaddr_storage *ss, char *addr, size_t asz,
@@ -220,21 +210,42 @@ listener_serve(struct listener *l, int fd, const struct sockaddr_storage *ss)
 	char addr[64], port[32];
 	char *env[3] = {NULL, NULL, NULL};
 	struct spawn_io io = {.in = fd, .out = fd, .extra_env = env};
-	const char *why;
 
 	if (l->task->cfg->listen.kind == ENDPOINT_TCP) {
 		listener_remote_env(ss, addr, sizeof(addr), port, sizeof(port));
 		env[0] = addr;
 		env[1] = port;
 	}
-	if (task_run_instance(l->task, &io, &why) == NULL) {
-		close(fd); /* the client sees the connection closed */
+	if (task_serve(l->task, &io) == NULL) {
+		/* Out of fds (or processes): keep it, accept no more. */
+		log_msg(LOG_ERR,
+		        "task %s: cannot spawn an instance: %s; "
+		        "holding the connection, retrying",
+		        l->task->cfg->name, strerror(errno));
+		l->held_fd = fd;
+		if (ss != &l->held_addr)
+			l->held_addr = *ss;
 		listener_pause(l);
 		return false;
 	}
 	close(fd);
+	l->held_fd = -1;
 	l->retry_delay = 0; /* serving again: the next pause starts short */
 	return true;
+}
+
+static void
+listener_retry_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct listener *l = w->data;
+
+	(void)EV_A;
+	(void)revents;
+	if (l->io.fd < 0)
+		listener_try_open(l);
+	else if (l->held_fd < 0 || !task_can_serve(l->task) ||
+	         listener_serve(l, l->held_fd, &l->held_addr))
+		listener_resume(l);
 }
 
 static void
@@ -269,13 +280,24 @@ listener_accept_cb(EV_P_ ev_io *w, int revents)
 	}
 }
 
-/* Accept again, unless at the cap or waiting out an error. */
+/*
+ * Accept again, unless at the cap or waiting out an error. A held
+ * connection goes first, tried at once (an instance that ended gave fds
+ * back), from the timer: no spawn from inside the caller's callback.
+ */
 void
 listener_resume(struct listener *l)
 {
-	if (l->io.fd < 0 || ev_is_active(&l->retry) || !task_can_serve(l->task))
+	if (l->io.fd < 0 || !task_can_serve(l->task))
 		return;
-	ev_io_start(EV_DEFAULT, &l->io);
+	if (l->held_fd >= 0) {
+		ev_timer_stop(EV_DEFAULT, &l->retry);
+		ev_timer_set(&l->retry, 0., 0.);
+		ev_timer_start(EV_DEFAULT, &l->retry);
+		return;
+	}
+	if (!ev_is_active(&l->retry))
+		ev_io_start(EV_DEFAULT, &l->io);
 }
 
 /* Start listening for task t (logged and retried on failure). */
@@ -286,6 +308,7 @@ listener_open(struct task *t)
 
 	l->task = t;
 	l->io.fd = -1;
+	l->held_fd = -1;
 	l->lock_fd = -1;
 	ev_init(&l->retry, listener_retry_cb);
 	l->retry.data = l;
@@ -299,6 +322,8 @@ listener_close(struct listener *l)
 	if (l == NULL)
 		return;
 	ev_timer_stop(EV_DEFAULT, &l->retry);
+	if (l->held_fd >= 0)
+		close(l->held_fd); /* stopped before it could be served */
 	if (l->io.fd >= 0) {
 		ev_io_stop(EV_DEFAULT, &l->io);
 		close(l->io.fd);

@@ -300,23 +300,38 @@ task_run(struct task *t, const char **why)
 }
 
 /*
- * Spawn one instance of a per-request task, for a connection (io) or for
- * tendctl run. Returns the run, or NULL and why not.
+ * Spawn one instance of a per-request task for a connection (io). Returns
+ * the run, or NULL with errno set and nothing counted: the listener keeps
+ * the connection and tries again once tendd has the fds.
+ */
+struct run *
+task_serve(struct task *t, const struct spawn_io *io)
+{
+	struct run *r = run_start(t, io);
+
+	if (r != NULL) {
+		t->requests++;
+		task_add_run(t, r);
+	}
+	return r;
+}
+
+/*
+ * Spawn one instance of a per-request task for tendctl run (io NULL) or a
+ * connection. Returns the run, or NULL and why not: a failed request.
  */
 struct run *
 task_run_instance(struct task *t, const struct spawn_io *io, const char **why)
 {
 	struct run *r;
 
-	t->requests++;
-	if ((r = run_start(t, io)) == NULL) {
+	if ((r = task_serve(t, io)) == NULL) {
 		*why = strerror(errno);
 		log_msg(LOG_ERR, "task %s: cannot spawn an instance: %s",
 		        t->cfg->name, *why);
+		t->requests++;
 		t->failures++;
-		return NULL;
 	}
-	task_add_run(t, r);
 	return r;
 }
 

@@ -364,6 +364,8 @@ struct listener {
 	ev_io io; /* fd -1 until bound */
 	ev_timer retry;
 	ev_tstamp retry_delay;
+	int held_fd; /* a connection accepted but not yet served, or -1 */
+	struct sockaddr_storage held_addr;
 	int lock_fd;     /* unix: the flock on lock_path, or -1 */
 	char *lock_path; /* PATH.lock beside the socket */
 };
@@ -400,6 +402,7 @@ void task_run_ended(struct task *, struct run *);
 struct run *task_run(struct task *, const char **why);
 struct run *task_run_instance(struct task *, const struct spawn_io *,
                               const char **why);
+struct run *task_serve(struct task *, const struct spawn_io *);
 void task_kill_now(struct task *);
 bool task_can_serve(const struct task *);
 bool task_has_run_before(const struct task *, unsigned long serial);

@@ -15,10 +15,10 @@ import subprocess
 
 import pytest
 
-from conftest import (CLIENT_TIMEOUT, ctl, low_fds, read_to_eof, run,
-                      sock_of, status, task_of, wait_for, wait_state)
+from conftest import (CLIENT_TIMEOUT, connect, ctl, free_port, low_fds,
+                      read_to_eof, run, status, task_of, wait_for,
+                      wait_state)
 
-VALGRIND = "valgrind" in os.environ.get("TENDD", "")
 LIBFAKETIME = pathlib.Path("/usr/lib/x86_64-linux-gnu/faketime/"
                            "libfaketime.so.1")
 
@@ -159,4 +159,52 @@ def test_exec_failure_line_names_the_step_and_no_run_time(
     assert m[1] == ("cannot exec /nonexistent/tend-test-handler: "
                     "No such file or directory"), d.tail()
     assert not d.find(r"cannot .* after "), d.tail()
+    assert d.terminate() == 0
+
+
+# Point 14: connections accepted while tendd is out of fds are served.
+
+def test_connections_accepted_without_fds_are_served_later(
+        start_tendd, run_tendctl):
+    """With tendd's soft fd limit lowered (prlimit --pid) so that it can
+    accept a connection but not make the stderr pipe of its instance, the
+    spawn fails: the accepted connection must be held, not closed unserved
+    and counted as failed. Once the limit is back, all 20 clients get
+    their instance's output, and no request failed."""
+    port = free_port()
+    d = start_tendd(f"""
+        [task:echo]
+        class   = per-request
+        command = /bin/sh -c 'sleep 0.1; echo served'
+        listen  = tcp:127.0.0.1:{port}
+        """)
+    wait_state(run_tendctl, d, "echo", "listening")
+    r = run(["prlimit", "--pid", str(d.pid), "--nofile", "--raw",
+             "--noheadings", "--output=SOFT,HARD"])
+    assert r.returncode == 0, r
+    soft, hard = r.stdout.split()
+    # One free fd: enough for accept, not for the instance's stderr pipe.
+    used = set(low_fds(d.pid, 1000))
+    limit = min(set(range(len(used) + 1)) - used) + 1
+    r = run(["prlimit", "--pid", str(d.pid), f"--nofile={limit}:{hard}"])
+    assert r.returncode == 0, r
+    clients = []
+    try:
+        clients = [connect(port) for _ in range(20)]
+        # Three failed spawns (the pauses: 0.1, 0.2, 0.4s): before the fix,
+        # three connections closed unserved.
+        d.wait_log(r"^task echo: cannot spawn an instance: Too many open "
+                   r"files", count=3, level="err")
+        r = run(["prlimit", "--pid", str(d.pid), f"--nofile={soft}:{hard}"])
+        assert r.returncode == 0, r
+        replies = [read_to_eof(s) for s in clients]
+    finally:
+        for s in clients:
+            s.close()
+    assert replies == [b"served\n"] * 20, replies
+    t = wait_for(lambda: (lambda t: t if t["active"] == 0 else None)(
+        task_of(run_tendctl, d, "echo")), what="no instance of echo")
+    assert (t["requests"], t["failures"]) == (20, 0), t
+    assert t["state"] == "listening", t
+    assert d.alive()
     assert d.terminate() == 0
