@@ -31,10 +31,12 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 LIB_SRCS = src/xmalloc.c src/diag.c src/value.c src/cmdline.c \
 	   src/signame.c src/endpoint.c src/inifile.c src/manifest.c \
-	   src/describe.c src/log.c src/linebuf.c src/policy.c src/spawn.c \
+	   src/describe.c src/clock.c src/log.c src/linebuf.c src/policy.c \
+	   src/spawn.c \
 	   src/run.c src/task.c src/notify.c src/supervisor.c \
 	   src/proto.c src/control.c src/status.c \
-	   src/listener.c src/configdiff.c src/reload.c src/fds.c
+	   src/listener.c src/sockdiag.c src/configdiff.c src/reload.c \
+	   src/fds.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 SAN_OBJS = $(LIB_SRCS:src/%.c=$(SAN)/%.o)
 HEADERS  = $(wildcard src/*.h)
@@ -44,7 +46,8 @@ UNIT_TESTS = $(UNIT_SRCS:tests/unit/%.c=$(B)/%)
 SAN_TESTS  = $(UNIT_SRCS:tests/unit/%.c=$(SAN)/%)
 
 BUILD_DEPS = gcc make pkg-config libev-dev libinih-dev
-TEST_DEPS  = $(BUILD_DEPS) libcmocka-dev python3-pytest python3 procps
+TEST_DEPS  = $(BUILD_DEPS) libcmocka-dev python3-pytest python3 procps \
+	     faketime
 LINT_DEPS  = clang-format cppcheck mandoc
 
 # --confcutdir: no conftest.py from a directory above the checkout.

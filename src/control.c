@@ -179,7 +179,7 @@ client_resolve(struct client *c, const struct proto_request *r)
 static void
 do_status(struct client *c, const struct proto_request *r)
 {
-	ev_tstamp now = ev_time();
+	double now = clock_now(); /* uptimes are monotonic */
 	bool unhealthy = false;
 	size_t ntasks;
 	struct task *const *tasks = supervisor_tasks(&ntasks);
@@ -786,7 +786,7 @@ control_open(const char *path, const struct manifest *m)
 
 	if (fd == -1)
 		return -1;
-	ctl.started = ev_now(EV_DEFAULT);
+	ctl.started = clock_now();
 	ev_timer_init(&ctl.accept_pause, accept_pause_cb, 1., 0.);
 	control_listen(fd, path);
 	return 0;

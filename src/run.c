@@ -157,6 +157,25 @@ timeout_cb(EV_P_ ev_timer *w, int revents)
 }
 
 /*
+ * What failed before exec, in words, from the config the run started with:
+ * a reload between the spawn and the reap must not make the exit line name
+ * the new command or directory.
+ */
+static char *
+run_describe_failure(const struct task_config *cfg,
+                     const struct spawn_failure *f)
+{
+	const char *what = "";
+
+	if (f->step == STEP_EXEC)
+		what = cfg->argv[0];
+	else if (f->step == STEP_CHDIR)
+		what = cfg->directory ? cfg->directory : "/";
+	return xasprintf("cannot %s%s%s: %s", spawn_step_name(f->step),
+	                 *what ? " " : "", what, strerror(f->err));
+}
+
+/*
  * Spawn a process for task t. Returns the run, or NULL with errno set when
  * tendd could not (pipe, clone).
  */
@@ -172,14 +191,14 @@ run_start(struct task *t, const struct spawn_io *io)
 	r->task = t;
 	r->pid = sp.pid;
 	r->serial = ++last_serial;
-	r->started =
-	    ev_time(); /* not the loop's cached time: start-up spawns many */
+	r->started = clock_now(); /* not the loop's: start-up spawns many */
 	/* Watch for the exit before the loop runs again: no exit is missed. */
 	ev_child_init(&r->child, child_cb, sp.pid, 0);
 	r->child.data = r;
 	ev_child_start(EV_DEFAULT, &r->child);
 	r->exec_failed = sp.exec_failed;
-	r->failure = sp.failure;
+	if (sp.exec_failed)
+		r->failed = run_describe_failure(t->cfg, &sp.failure);
 	output_open(r, &r->out, sp.out_fd, LOG_INFO);
 	output_open(r, &r->err, sp.err_fd, LOG_WARNING);
 	ev_init(&r->kill, kill_cb);
@@ -255,6 +274,7 @@ run_reclaim(void)
 			all_runs = r->next_all;
 		if (r->next_all)
 			r->next_all->prev_all = r->prev_all;
+		free(r->failed);
 		free(r);
 	}
 }

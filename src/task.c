@@ -147,8 +147,7 @@ task_apply(struct task *t, struct decision d)
 	} else if (d.actions & ACTION_ARM_BACKOFF) {
 		ev_timer_set(&t->backoff, (ev_tstamp)d.delay_ms / 1000.0, 0.);
 		ev_timer_start(EV_DEFAULT, &t->backoff);
-		t->next_start =
-		    ev_now(EV_DEFAULT) + (ev_tstamp)d.delay_ms / 1000.0;
+		t->next_start = clock_now() + (double)d.delay_ms / 1000.0;
 	}
 	if (d.actions & ACTION_ESSENTIAL)
 		supervisor_essential_failed(
@@ -162,26 +161,6 @@ task_handle(struct task *t, enum task_event ev)
 {
 	task_apply(t, policy_handle(&t->policy, ev, NULL));
 	supervisor_task_changed(t);
-}
-
-/* How the run ended, in words: the failed step, or the wait status. */
-static void
-task_describe_end(const struct run *r, char *buf, size_t size)
-{
-	const struct task_config *cfg = r->task->cfg;
-	const char *what = "";
-
-	if (!r->exec_failed) {
-		describe_wait_status(r->wstatus, buf, size);
-		return;
-	}
-	if (r->failure.step == STEP_EXEC)
-		what = cfg->argv[0];
-	else if (r->failure.step == STEP_CHDIR)
-		what = cfg->directory ? cfg->directory : "/";
-	snprintf(buf, size, "cannot %s%s%s: %s",
-	         spawn_step_name(r->failure.step), *what ? " " : "", what,
-	         strerror(r->failure.err));
 }
 
 /* The level of a run's exit line: SPEC section 1's table. */
@@ -204,36 +183,44 @@ task_end_priority(const struct task *t, const struct run *r,
 	}
 }
 
+/*
+ * The exit line of a run. A run whose exec failed names the failed step
+ * (from its own copy: see run.c) and no run time: it never ran.
+ */
 static void
 task_log_end(const struct task *t, const struct run *r,
              const struct run_end *end, struct decision d)
 {
-	char how[256], ran[32], delay[32];
+	char status[64], ran[32], after[40] = "", delay[32];
+	const char *how = r->failed;
 	int prio = task_end_priority(t, r, end);
 
 	if (!log_wanted(prio))
 		return; /* without syslog: a per-request task's every exit */
-	task_describe_end(r, how, sizeof(how));
-	describe_duration(end->ran_ms / 1000.0, ran, sizeof(ran));
+	if (!r->exec_failed) {
+		describe_wait_status(r->wstatus, status, sizeof(status));
+		describe_duration(end->ran_ms / 1000.0, ran, sizeof(ran));
+		snprintf(after, sizeof(after), " after %s", ran);
+		how = status;
+	}
 	if (r->timed_out)
-		log_msg(prio, "task %s (pid %ld): timed out, %s after %s",
-		        t->cfg->name, (long)r->pid, how, ran);
+		log_msg(prio, "task %s (pid %ld): timed out, %s%s",
+		        t->cfg->name, (long)r->pid, how, after);
 	else if (r->stopping)
-		log_msg(prio, "task %s (pid %ld): stopped, %s after %s",
-		        t->cfg->name, (long)r->pid, how, ran);
+		log_msg(prio, "task %s (pid %ld): stopped, %s%s", t->cfg->name,
+		        (long)r->pid, how, after);
 	else if (t->cfg->class != CLASS_DURABLE)
-		log_msg(prio, "task %s (pid %ld): %s after %s", t->cfg->name,
-		        (long)r->pid, how, ran);
+		log_msg(prio, "task %s (pid %ld): %s%s", t->cfg->name,
+		        (long)r->pid, how, after);
 	else if (d.actions & ACTION_ESSENTIAL)
-		log_msg(prio,
-		        "task %s (pid %ld): %s after %s; "
-		        "essential task, shutting down",
-		        t->cfg->name, (long)r->pid, how, ran);
+		log_msg(
+		    prio,
+		    "task %s (pid %ld): %s%s; essential task, shutting down",
+		    t->cfg->name, (long)r->pid, how, after);
 	else {
 		describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
-		log_msg(prio,
-		        "task %s (pid %ld): %s after %s; restart %lu in %s",
-		        t->cfg->name, (long)r->pid, how, ran,
+		log_msg(prio, "task %s (pid %ld): %s%s; restart %lu in %s",
+		        t->cfg->name, (long)r->pid, how, after,
 		        t->policy.restarts, delay);
 	}
 }
@@ -258,7 +245,7 @@ task_run_ended(struct task *t, struct run *r)
 	struct run_end end = {
 	    .success = !r->exec_failed && WIFEXITED(r->wstatus) &&
 	               WEXITSTATUS(r->wstatus) == 0,
-	    .ran_ms = (int64_t)((ev_time() - r->started) * 1000),
+	    .ran_ms = (int64_t)((clock_now() - r->started) * 1000),
 	};
 	struct decision d;
 
@@ -313,23 +300,38 @@ task_run(struct task *t, const char **why)
 }
 
 /*
- * Spawn one instance of a per-request task, for a connection (io) or for
- * tendctl run. Returns the run, or NULL and why not.
+ * Spawn one instance of a per-request task for a connection (io). Returns
+ * the run, or NULL with errno set and nothing counted: the listener keeps
+ * the connection and tries again once tendd has the fds.
+ */
+struct run *
+task_serve(struct task *t, const struct spawn_io *io)
+{
+	struct run *r = run_start(t, io);
+
+	if (r != NULL) {
+		t->requests++;
+		task_add_run(t, r);
+	}
+	return r;
+}
+
+/*
+ * Spawn one instance of a per-request task for tendctl run (io NULL) or a
+ * connection. Returns the run, or NULL and why not: a failed request.
  */
 struct run *
 task_run_instance(struct task *t, const struct spawn_io *io, const char **why)
 {
 	struct run *r;
 
-	t->requests++;
-	if ((r = run_start(t, io)) == NULL) {
+	if ((r = task_serve(t, io)) == NULL) {
 		*why = strerror(errno);
 		log_msg(LOG_ERR, "task %s: cannot spawn an instance: %s",
 		        t->cfg->name, *why);
+		t->requests++;
 		t->failures++;
-		return NULL;
 	}
-	task_add_run(t, r);
 	return r;
 }
 

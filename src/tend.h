@@ -65,6 +65,9 @@ const char *cmdline_split(const char *, char ***argv, int *argc);
 int signame_parse(const char *);
 const char *signame_name(int signo);
 
+/* clock.c: the monotonic clock of every duration (uptimes, runs, backoff). */
+double clock_now(void);
+
 /* describe.c: durations and exit statuses in words. */
 #define DESCRIBE_DURATION_MAX (100 * 366 * 86400.0) /* 100 years, seconds */
 char *describe_duration(double seconds, char *buf, size_t size);
@@ -341,7 +344,7 @@ struct run {
 	struct task *task;
 	pid_t pid;
 	unsigned long serial; /* in start order */
-	ev_tstamp started;
+	double started;       /* clock_now() at the spawn */
 	ev_child child;
 	struct run_output out;
 	struct run_output err;
@@ -350,7 +353,7 @@ struct run {
 	int64_t timeout_ms; /* that timeout, as the run started with it */
 	bool timed_out;
 	bool exec_failed;
-	struct spawn_failure failure;
+	char *failed;  /* with exec_failed: "cannot STEP WHAT: ERROR" */
 	bool stopping; /* tend signalled it */
 	int wstatus;
 	struct run *next_in_task;
@@ -365,12 +368,20 @@ bool run_is_ours(pid_t);
 unsigned long run_serial_last(void);
 void run_reclaim(void);
 
+/* sockdiag.c: whether a unix socket file has a listener, without connecting. */
+struct stat;
+int sockdiag_unix_listening(const struct stat *);
+
 /* listener.c: a per-request task's socket. */
 struct listener {
 	struct task *task;
 	ev_io io; /* fd -1 until bound */
 	ev_timer retry;
 	ev_tstamp retry_delay;
+	int held_fd; /* a connection accepted but not yet served, or -1 */
+	struct sockaddr_storage held_addr;
+	int lock_fd;     /* unix: the flock on lock_path, or -1 */
+	char *lock_path; /* PATH.lock beside the socket */
 };
 
 struct listener *listener_open(struct task *);
@@ -382,12 +393,12 @@ struct task {
 	struct task_config *cfg; /* its own: replaced by a reload */
 	struct task_policy policy;
 	ev_timer backoff;
-	ev_tstamp next_start; /* when the backoff ends */
-	struct run *runs;     /* not yet ended */
+	double next_start; /* when the backoff ends, on clock_now() */
+	struct run *runs;  /* not yet ended */
 	bool has_last_exit;
 	int last_wstatus;
 	bool last_exec_failed;
-	ev_tstamp last_started; /* of the newest run */
+	double last_started; /* of the newest run, on clock_now() */
 	unsigned long requests;
 	unsigned long failures;
 	struct listener *listener; /* per-request with listen, once started */
@@ -405,6 +416,7 @@ void task_run_ended(struct task *, struct run *);
 struct run *task_run(struct task *, const char **why);
 struct run *task_run_instance(struct task *, const struct spawn_io *,
                               const char **why);
+struct run *task_serve(struct task *, const struct spawn_io *);
 void task_kill_now(struct task *);
 bool task_can_serve(const struct task *);
 bool task_has_run_before(const struct task *, unsigned long serial);
