@@ -27,6 +27,7 @@ static struct {
 	bool detached;  /* -d: the pid file is ours */
 	bool subreaper; /* as the manifest asked, and prctl allowed */
 	bool shutting_down;
+	bool done; /* shut down: the loop is told to end */
 	int exit_code;
 	ev_signal sigterm;
 	ev_signal sigint;
@@ -52,7 +53,26 @@ supervisor_shutting_down(void)
 	return sv.shutting_down;
 }
 
-/* Stop every task; the loop ends once all are reaped. */
+/*
+ * Shutting down, once no task has a process left: stop the orphans left
+ * too (a task's stop may have just reparented some), and end the loop
+ * once they are reaped as well. Each exit reaped calls this again.
+ */
+static void
+supervisor_finish(void)
+{
+	if (!sv.shutting_down || sv.done || !supervisor_quiet())
+		return;
+	if (orphans_stop(sv.manifest->stop_timeout_ms) > 0)
+		return;
+	sv.done = true;
+	ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+/*
+ * Stop every task, and the orphans adopted as PID 1 or subreaper; the loop
+ * ends once all are reaped.
+ */
 void
 supervisor_shutdown(int exit_code)
 {
@@ -65,8 +85,10 @@ supervisor_shutdown(int exit_code)
 	        sv.ntasks == 1 ? "" : "s");
 	for (size_t i = 0; i < sv.ntasks; i++)
 		task_handle(sv.tasks[i], EVENT_STOP);
-	if (supervisor_quiet())
-		ev_break(EV_DEFAULT, EVBREAK_ALL);
+	/* Orphans adopted before a reload turned subreaper off, too. */
+	ev_child_start(EV_DEFAULT, &sv.orphans);
+	orphans_stop(sv.manifest->stop_timeout_ms);
+	supervisor_finish();
 }
 
 static void
@@ -85,8 +107,8 @@ stop_signal_cb(EV_P_ ev_signal *w, int revents)
 		task_kill_now(sv.tasks[i]);
 	for (struct task *t = sv.retired; t; t = t->next_retired)
 		task_kill_now(t);
-	if (supervisor_quiet())
-		ev_break(EV_A_ EVBREAK_ALL);
+	orphans_kill_now();
+	supervisor_finish();
 }
 
 /* SIGHUP: a reload, which logs what it changes or why it cannot. */
@@ -114,10 +136,13 @@ orphan_cb(EV_P_ ev_child *w, int revents)
 
 	(void)EV_A;
 	(void)revents;
-	if (run_is_ours(w->rpid))
+	if (run_is_ours(w->rpid) ||
+	    !(WIFEXITED(w->rstatus) || WIFSIGNALED(w->rstatus)))
 		return;
 	log_msg(LOG_DEBUG, "reaped orphan pid %ld: %s", (long)w->rpid,
 	        describe_wait_status(w->rstatus, how, sizeof(how)));
+	orphans_reaped(w->rpid);
+	supervisor_finish();
 }
 
 static void
@@ -167,8 +192,8 @@ supervisor_task_changed(struct task *t)
 	if (t->retired && idle)
 		supervisor_bury(t);
 	control_tasks_changed();
-	if (sv.shutting_down && idle && supervisor_quiet())
-		ev_break(EV_DEFAULT, EVBREAK_ALL);
+	if (idle)
+		supervisor_finish();
 }
 
 /* The tasks, for the control socket and a reload. */
@@ -490,7 +515,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	supervisor_ready(o);
 
 	/* An essential task may have failed already: ev_run forgets a break. */
-	if (!(sv.shutting_down && supervisor_quiet()))
+	if (!sv.done)
 		ev_run(EV_DEFAULT, 0);
 
 	log_msg(LOG_INFO, "every task stopped; exiting with status %d",
@@ -500,6 +525,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	if (sv.wrote_pid_file)
 		unlink(sv.manifest->pid_file);
 	run_reclaim();
+	orphans_free();
 	supervisor_free_tasks();
 	ev_loop_destroy(EV_DEFAULT);
 	return sv.exit_code;

@@ -1,0 +1,157 @@
+"""Shutdown, -d and the pid file: defects of issue 12 (points 11, 13, 14).
+
+Escaped daemons adopted as subreaper are stopped at shutdown; a durable
+task that forks into the background is told so.
+"""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from conftest import ProcRef, gone, wait_for
+
+# Leave a process (the rest of the line) running in a session of its own,
+# and exit 0 once it has written its pid to ./escaped: the escape is then
+# complete, whatever tendd does to the process group afterwards.
+ESCAPE = """\
+setsid sh -c 'echo $$ > escaped; exec "$@"' sh "$@" &
+while [ ! -s escaped ]; do sleep 0.01; done
+exit 0
+"""
+
+# Escape as above when stopped.
+ESCAPE_ON_STOP = """\
+trap 'sh ./escape.sh sleep 600; exit 0' TERM
+echo up > up
+while :; do sleep 0.05; done
+"""
+
+
+def script(tmp_path, name, text):
+    (tmp_path / name).write_text(text)
+    return f"sh ./{name}"
+
+
+def escaped(tmp_path, comm="sleep"):
+    """The escaped process, once it wrote its pid and runs comm."""
+    def written():
+        try:
+            text = (tmp_path / "escaped").read_text()
+        except OSError:
+            return None
+        return int(text) if text.endswith("\n") else None
+
+    ref = ProcRef(wait_for(written, what="the escaped pid"))
+    wait_for(lambda: ref.stat() and ref.stat()["comm"] == comm,
+             what=f"the escapee to exec {comm}")
+    return ref
+
+
+@pytest.mark.parametrize("cls", ["durable", "log-only"])
+def test_shutdown_stops_adopted_orphans(start_tendd, tmp_path, cls):
+    d = start_tendd(f"""
+        [tend]
+        subreaper = yes
+        [task:forker]
+        class       = {cls}
+        directory   = {tmp_path}
+        command     = {script(tmp_path, "escape.sh", ESCAPE)} sleep 600
+        {"backoff_min = 1h" if cls == "durable" else ""}
+        {"backoff_max = 1h" if cls == "durable" else ""}
+        """)
+    orphan = escaped(tmp_path)
+    wait_for(lambda: orphan.stat()["ppid"] == d.pid,
+             what="the orphan to be adopted by tendd")
+    assert orphan.alive()
+    assert d.terminate() == 0
+    assert not orphan.alive(), "escaped daemon left running"
+    assert gone(orphan.pid), "not reaped"
+    assert d.find(r"^stopping 1 orphaned process")
+
+
+def test_shutdown_kills_stubborn_orphan_after_stop_timeout(start_tendd,
+                                                           tmp_path):
+    script(tmp_path, "stubborn.sh",
+           "trap '' TERM\nwhile :; do sleep 0.05; done\n")
+    d = start_tendd(f"""
+        [tend]
+        subreaper    = yes
+        stop_timeout = 300ms
+        [task:forker]
+        class       = log-only
+        directory   = {tmp_path}
+        command     = {script(tmp_path, "escape.sh", ESCAPE)} sh ./stubborn.sh
+        """)
+    orphan = escaped(tmp_path, "sh")
+    wait_for(lambda: orphan.stat()["ppid"] == d.pid,
+             what="the orphan to be adopted by tendd")
+    assert d.terminate() == 0
+    assert not orphan.alive()
+    assert d.find(rf"^orphan pid {orphan.pid}: still running after "
+                  r"stop_timeout, sending SIGKILL")
+
+
+def test_shutdown_stops_orphans_reparented_while_stopping(start_tendd,
+                                                          tmp_path):
+    """A task whose own stop leaves an escaped grandchild behind."""
+    script(tmp_path, "escape.sh", ESCAPE)
+    d = start_tendd(f"""
+        [tend]
+        subreaper = yes
+        [task:late]
+        class     = durable
+        directory = {tmp_path}
+        command   = {script(tmp_path, "late.sh", ESCAPE_ON_STOP)}
+        stop_timeout = 20s
+        """)
+    wait_for(lambda: (tmp_path / "up").exists(), what="the task to start")
+    d.signal(signal.SIGTERM)
+    # The trap runs when the task is stopped: the sleep escapes then.
+    orphan = ProcRef(int(wait_for(
+        lambda: (tmp_path / "escaped").exists() and
+        (tmp_path / "escaped").read_text().endswith("\n") and
+        (tmp_path / "escaped").read_text(), details=d.tail)))
+    assert d.wait() == 0
+    assert not orphan.alive()
+
+
+@pytest.mark.parametrize("subreaper", ["yes", "no"])
+def test_background_fork_hint(start_tendd, tmp_path, subreaper):
+    if subreaper == "yes":  # out of the group: found as an orphan
+        command = script(tmp_path, "escape.sh", ESCAPE) + " sleep 600"
+    else:  # in the group: found there, before it is killed
+        command = script(tmp_path, "bg.sh",
+                         "sleep 600 & echo $! > escaped\nexit 0\n")
+    d = start_tendd(f"""
+        [tend]
+        subreaper = {subreaper}
+        [task:nginx]
+        class       = durable
+        directory   = {tmp_path}
+        command     = {command}
+        backoff_min = 1h
+        backoff_max = 1h
+        """)
+    m = d.wait_log(r"^task nginx: exited 0 after \S+ and left pid (\d+) "
+                   r"running: it probably forked into the background; "
+                   r"run it in the foreground", level="warning")
+    pid = int((tmp_path / "escaped").read_text())
+    assert int(m[0][1]) == pid
+    assert d.terminate() == 0
+
+
+def test_no_hint_for_a_plain_exit(start_tendd, tmp_path):
+    d = start_tendd("""
+        [tend]
+        subreaper = yes
+        [task:quick]
+        class       = durable
+        command     = true
+        backoff_min = 1h
+        backoff_max = 1h
+        """)
+    d.wait_log(r"^task quick \(pid \d+\): exit status 0")
+    assert d.terminate() == 0
+    assert not d.find(r"forked into the background")
