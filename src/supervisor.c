@@ -69,6 +69,21 @@ supervisor_finish(void)
 	ev_break(EV_DEFAULT, EVBREAK_ALL);
 }
 
+/* Say what a shutdown stops: the tasks that have a process. */
+static void
+supervisor_log_stopping(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sv.ntasks; i++)
+		if (sv.tasks[i]->runs != NULL)
+			n++;
+	if (n == 0)
+		log_msg(LOG_INFO, "no task to stop");
+	else
+		log_msg(LOG_INFO, "stopping %zu task%s", n, n == 1 ? "" : "s");
+}
+
 /*
  * Stop every task, and the orphans adopted as PID 1 or subreaper; the loop
  * ends once all are reaped.
@@ -81,8 +96,7 @@ supervisor_shutdown(int exit_code)
 	sv.shutting_down = true;
 	sv.exit_code = exit_code;
 	notify_send("STOPPING=1");
-	log_msg(LOG_INFO, "stopping %zu task%s", sv.ntasks,
-	        sv.ntasks == 1 ? "" : "s");
+	supervisor_log_stopping();
 	for (size_t i = 0; i < sv.ntasks; i++)
 		task_handle(sv.tasks[i], EVENT_STOP);
 	/* Orphans adopted before a reload turned subreaper off, too. */

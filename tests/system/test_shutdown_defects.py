@@ -1,7 +1,9 @@
 """Shutdown, -d and the pid file: defects of issue 12 (points 11, 13, 14).
 
 Escaped daemons adopted as subreaper are stopped at shutdown; a durable
-task that forks into the background is told so.
+task that forks into the background is told so; -s is taken from the
+working directory at start even with -d; "stopping N tasks" counts what
+has a process; a pid file that cannot be written is not left empty.
 """
 
 import os
@@ -155,3 +157,37 @@ def test_no_hint_for_a_plain_exit(start_tendd, tmp_path):
     d.wait_log(r"^task quick \(pid \d+\): exit status 0")
     assert d.terminate() == 0
     assert not d.find(r"forked into the background")
+
+
+def test_stopping_counts_tasks_with_a_process(start_tendd, tmp_path):
+    d = start_tendd(f"""
+        [task:a]
+        class   = durable
+        command = sleep 1000
+        [task:b]
+        class   = log-only
+        command = true
+        [task:c]
+        class   = log-only
+        command = true
+        [task:d]
+        class     = durable
+        command   = sleep 1000
+        autostart = no
+        """)
+    d.wait_log(r"^task c \(pid \d+\): exit status 0")
+    d.wait_log(r"^task b \(pid \d+\): exit status 0")
+    assert d.terminate() == 0
+    assert d.find(r"^stopping 1 task$"), d.tail()
+
+
+def test_stopping_nothing_says_so(start_tendd):
+    d = start_tendd("""
+        [task:b]
+        class   = log-only
+        command = true
+        """)
+    d.wait_log(r"^task b \(pid \d+\): exit status 0")
+    assert d.terminate() == 0
+    assert d.find(r"^no task to stop$"), d.tail()
+    assert not d.find(r"^stopping \d+ task")
