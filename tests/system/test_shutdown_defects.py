@@ -159,6 +159,33 @@ def test_no_hint_for_a_plain_exit(start_tendd, tmp_path):
     assert not d.find(r"forked into the background")
 
 
+def test_detach_relative_socket_from_start_cwd(start_tendd, run_tendctl,
+                                               tmp_path, sock_dir):
+    pid_file = tmp_path / "tendd.pid"
+    d = start_tendd(f"""
+        [tend]
+        pid_file = {pid_file}
+        [task:sleeper]
+        class   = durable
+        command = sleep 1000
+        """, "-d", "-s", "rel.sock", cwd=sock_dir)
+    assert d.wait() == 0
+    pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(),
+                       details=d.tail))
+    daemon = ProcRef(pid)
+    d.extra.append(daemon)
+    try:
+        assert (sock_dir / "rel.sock").exists(), d.tail()
+        r = run_tendctl("-s", sock_dir / "rel.sock", "status")
+        assert r.returncode == 0, r.stderr
+        assert "sleeper" in r.stdout
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not daemon.alive(), what="the daemon to exit")
+        if os.path.exists("/rel.sock") and not (sock_dir / "rel.sock").exists():
+            os.unlink("/rel.sock")
+
+
 def test_stopping_counts_tasks_with_a_process(start_tendd, tmp_path):
     d = start_tendd(f"""
         [task:a]
