@@ -321,20 +321,41 @@ supervisor_free_tasks(void)
 	}
 }
 
+/*
+ * Write tendd's pid to path through a temporary file renamed over it: no
+ * reader sees it empty or half written. On failure (a full disk) nothing
+ * is left: not the temporary file, and not an old pid file, which would
+ * name another process. Returns whether path holds the pid.
+ */
 static bool
 pidfile_write(const char *path)
 {
-	FILE *fp = fopen(path, "we");
-	bool ok = fp != NULL && fprintf(fp, "%ld\n", (long)getpid()) > 0;
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	char pid[32];
+	int fd, len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	int err = 0;
 
-	if (fp != NULL && fclose(fp) == EOF)
-		ok = false;
-	if (!ok) {
-		log_msg(LOG_ERR, "cannot write pid file %s: %s", path,
-		        strerror(errno));
-		return false;
+	unlink(tmp); /* a crashed tendd's, with the same pid */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) ==
+	    -1)
+		err = errno;
+	else {
+		errno = ENOSPC; /* what a short write means */
+		if (write(fd, pid, (size_t)len) != len)
+			err = errno;
+		if (close(fd) == -1 && err == 0)
+			err = errno;
+		if (err == 0 && rename(tmp, path) == -1)
+			err = errno;
+		if (err != 0)
+			unlink(tmp);
 	}
-	return true;
+	free(tmp);
+	if (err == 0)
+		return true;
+	unlink(path);
+	log_msg(LOG_ERR, "cannot write pid file %s: %s", path, strerror(err));
+	return false;
 }
 
 /*

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import ProcRef, gone, wait_for
+from conftest import ProcRef, gone, processes_with_env, proc_stat, wait_for
 
 # Leave a process (the rest of the line) running in a session of its own,
 # and exit 0 once it has written its pid to ./escaped: the escape is then
@@ -218,3 +218,52 @@ def test_stopping_nothing_says_so(start_tendd):
     assert d.terminate() == 0
     assert d.find(r"^no task to stop$"), d.tail()
     assert not d.find(r"^stopping \d+ task")
+
+
+@pytest.fixture
+def full_fs(tmp_path):
+    """A directory on a tmpfs with no byte free."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    path = tmp_path / "full"
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs",
+                       str(path)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        fd = os.open(path / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while os.write(fd, b"x" * 512) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)])
+
+
+def test_detach_pid_file_on_full_fs_not_left_empty(start_tendd, run_tendctl,
+                                                   sock_dir, full_fs):
+    pid_file = full_fs / "tendd.pid"
+    d = start_tendd(f"""
+        [tend]
+        pid_file = {pid_file}
+        [task:sleeper]
+        class   = durable
+        command = sleep 1000
+        """, "-d", "-s", sock_dir / "full.sock")
+    assert d.wait() == 0
+    d.wait_log(rf"^cannot write pid file {pid_file}: No space left on "
+               r"device", level="err")
+    assert not pid_file.exists()
+    assert sorted(os.listdir(full_fs)) == ["filler"]
+    # The daemon runs on.
+    r = run_tendctl("-s", sock_dir / "full.sock", "status")
+    assert r.returncode == 0, r.stderr
+    r = run_tendctl("-s", sock_dir / "full.sock", "shutdown")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: not [p for p in processes_with_env(d.token)
+                          if proc_stat(p.pid)],
+             what="the daemon and its task to exit")
+    assert sorted(os.listdir(full_fs)) == ["filler"]
