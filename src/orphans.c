@@ -21,8 +21,9 @@
 
 #include "tend.h"
 
-#define HINT_WITHIN_MS 1000 /* a run this short that exits 0 may have forked \
-	                     */
+#define HINT_WITHIN_MS                                        \
+	1000 /* a run this short that exits 0 may have forked \
+	      */
 
 /* What /proc/PID/stat says of a process. */
 struct procstat {
@@ -70,6 +71,31 @@ procstat_read(pid_t pid, struct procstat *ps)
 	              &ps->start) == 5;
 }
 
+/*
+ * Whether /proc names processes as tendd sees them. A /proc of another pid
+ * namespace (tendd as PID 1 of "unshare --pid" without a /proc of its own)
+ * holds other pids, with the host's init as every orphan's parent: none of
+ * them may be signalled. Said once.
+ */
+static bool
+procfs_is_ours(void)
+{
+	static bool said;
+	char buf[32];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+
+	if (n > 0) {
+		buf[n] = '\0';
+		if (strtol(buf, NULL, 10) == (long)getpid())
+			return true;
+	}
+	if (!said)
+		log_msg(LOG_WARNING, "/proc is not of tendd's pid namespace: "
+		                     "orphans are not looked for");
+	said = true;
+	return false;
+}
+
 typedef bool procstat_fn(const struct procstat *, void *ctx);
 
 /* Call fn for every process until it returns true; returns that. */
@@ -83,6 +109,8 @@ procstat_each(procstat_fn *fn, void *ctx)
 	char *end;
 	long pid;
 
+	if (!procfs_is_ours())
+		return false;
 	if ((dir = opendir("/proc")) == NULL) {
 		log_msg(LOG_ERR, "cannot read /proc: %s", strerror(errno));
 		return false;

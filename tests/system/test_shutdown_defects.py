@@ -267,3 +267,36 @@ def test_detach_pid_file_on_full_fs_not_left_empty(start_tendd, run_tendctl,
                           if proc_stat(p.pid)],
              what="the daemon and its task to exit")
     assert sorted(os.listdir(full_fs)) == ["filler"]
+
+
+@pytest.mark.parametrize("own_proc", [True, False],
+                         ids=["own-proc", "host-proc"])
+def test_pid_1_stops_orphans_only_with_its_own_proc(start_tendd, tmp_path,
+                                                    own_proc):
+    """As PID 1 of a pid namespace, orphans are stopped at shutdown when
+    /proc is the namespace's; with the host's /proc, whose pids are not
+    tendd's, nothing is signalled and tendd still exits."""
+    if os.geteuid() != 0:
+        pytest.skip("unshare --pid needs root")
+    if subprocess.run(["unshare", "--pid", "--fork", "--mount-proc",
+                       "true"]).returncode != 0:
+        pytest.skip("unshare --pid --fork --mount-proc does not work here")
+    prefix = ["unshare", "--pid", "--fork", "--kill-child"]
+    if own_proc:
+        prefix.append("--mount-proc")
+    d = start_tendd(f"""
+        [task:forker]
+        class       = log-only
+        directory   = {tmp_path}
+        command     = {script(tmp_path, "escape.sh", ESCAPE)} sleep 600
+        """, prefix=prefix)
+    wait_for(lambda: (tmp_path / "escaped").exists() and
+             (tmp_path / "escaped").read_text().endswith("\n"))
+    d.wait_log(r"^task forker \(pid \d+\): exit status 0")
+    assert d.terminate() == 0
+    if own_proc:
+        assert d.find(r"^stopping 1 orphaned process$"), d.tail()
+        assert d.find(r"^reaped orphan pid \d+: killed by signal 15")
+    else:
+        assert not d.find(r"orphaned process")
+        assert d.find(r"^/proc is not of tendd's pid namespace")
