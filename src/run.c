@@ -102,6 +102,7 @@ child_cb(EV_P_ ev_child *w, int revents)
 	ev_timer_stop(EV_A_ & r->kill);
 	ev_timer_stop(EV_A_ & r->timeout);
 	r->wstatus = w->rstatus;
+	orphans_hint(r); /* before the kill below: it looks at the group */
 	/*
 	 * The run is over: what it left in its process group goes too, as
 	 * systemd does, so that no restart piles up strays. While a member

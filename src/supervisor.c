@@ -27,6 +27,7 @@ static struct {
 	bool detached;  /* -d: the pid file is ours */
 	bool subreaper; /* as the manifest asked, and prctl allowed */
 	bool shutting_down;
+	bool done; /* shut down: the loop is told to end */
 	int exit_code;
 	ev_signal sigterm;
 	ev_signal sigint;
@@ -52,7 +53,41 @@ supervisor_shutting_down(void)
 	return sv.shutting_down;
 }
 
-/* Stop every task; the loop ends once all are reaped. */
+/*
+ * Shutting down, once no task has a process left: stop the orphans left
+ * too (a task's stop may have just reparented some), and end the loop
+ * once they are reaped as well. Each exit reaped calls this again.
+ */
+static void
+supervisor_finish(void)
+{
+	if (!sv.shutting_down || sv.done || !supervisor_quiet())
+		return;
+	if (orphans_stop(sv.manifest->stop_timeout_ms) > 0)
+		return;
+	sv.done = true;
+	ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+/* Say what a shutdown stops: the tasks that have a process. */
+static void
+supervisor_log_stopping(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sv.ntasks; i++)
+		if (sv.tasks[i]->runs != NULL)
+			n++;
+	if (n == 0)
+		log_msg(LOG_INFO, "no task to stop");
+	else
+		log_msg(LOG_INFO, "stopping %zu task%s", n, n == 1 ? "" : "s");
+}
+
+/*
+ * Stop every task, and the orphans adopted as PID 1 or subreaper; the loop
+ * ends once all are reaped.
+ */
 void
 supervisor_shutdown(int exit_code)
 {
@@ -61,12 +96,13 @@ supervisor_shutdown(int exit_code)
 	sv.shutting_down = true;
 	sv.exit_code = exit_code;
 	notify_send("STOPPING=1");
-	log_msg(LOG_INFO, "stopping %zu task%s", sv.ntasks,
-	        sv.ntasks == 1 ? "" : "s");
+	supervisor_log_stopping();
 	for (size_t i = 0; i < sv.ntasks; i++)
 		task_handle(sv.tasks[i], EVENT_STOP);
-	if (supervisor_quiet())
-		ev_break(EV_DEFAULT, EVBREAK_ALL);
+	/* Orphans adopted before a reload turned subreaper off, too. */
+	ev_child_start(EV_DEFAULT, &sv.orphans);
+	orphans_stop(sv.manifest->stop_timeout_ms);
+	supervisor_finish();
 }
 
 static void
@@ -85,8 +121,8 @@ stop_signal_cb(EV_P_ ev_signal *w, int revents)
 		task_kill_now(sv.tasks[i]);
 	for (struct task *t = sv.retired; t; t = t->next_retired)
 		task_kill_now(t);
-	if (supervisor_quiet())
-		ev_break(EV_A_ EVBREAK_ALL);
+	orphans_kill_now();
+	supervisor_finish();
 }
 
 /* SIGHUP: a reload, which logs what it changes or why it cannot. */
@@ -114,10 +150,13 @@ orphan_cb(EV_P_ ev_child *w, int revents)
 
 	(void)EV_A;
 	(void)revents;
-	if (run_is_ours(w->rpid))
+	if (run_is_ours(w->rpid) ||
+	    !(WIFEXITED(w->rstatus) || WIFSIGNALED(w->rstatus)))
 		return;
 	log_msg(LOG_DEBUG, "reaped orphan pid %ld: %s", (long)w->rpid,
 	        describe_wait_status(w->rstatus, how, sizeof(how)));
+	orphans_reaped(w->rpid);
+	supervisor_finish();
 }
 
 static void
@@ -167,8 +206,8 @@ supervisor_task_changed(struct task *t)
 	if (t->retired && idle)
 		supervisor_bury(t);
 	control_tasks_changed();
-	if (sv.shutting_down && idle && supervisor_quiet())
-		ev_break(EV_DEFAULT, EVBREAK_ALL);
+	if (idle)
+		supervisor_finish();
 }
 
 /* The tasks, for the control socket and a reload. */
@@ -282,20 +321,41 @@ supervisor_free_tasks(void)
 	}
 }
 
+/*
+ * Write tendd's pid to path through a temporary file renamed over it: no
+ * reader sees it empty or half written. On failure (a full disk) nothing
+ * is left: not the temporary file, and not an old pid file, which would
+ * name another process. Returns whether path holds the pid.
+ */
 static bool
 pidfile_write(const char *path)
 {
-	FILE *fp = fopen(path, "we");
-	bool ok = fp != NULL && fprintf(fp, "%ld\n", (long)getpid()) > 0;
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	char pid[32];
+	int fd, len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	int err = 0;
 
-	if (fp != NULL && fclose(fp) == EOF)
-		ok = false;
-	if (!ok) {
-		log_msg(LOG_ERR, "cannot write pid file %s: %s", path,
-		        strerror(errno));
-		return false;
+	unlink(tmp); /* a crashed tendd's, with the same pid */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) ==
+	    -1)
+		err = errno;
+	else {
+		errno = ENOSPC; /* what a short write means */
+		if (write(fd, pid, (size_t)len) != len)
+			err = errno;
+		if (close(fd) == -1 && err == 0)
+			err = errno;
+		if (err == 0 && rename(tmp, path) == -1)
+			err = errno;
+		if (err != 0)
+			unlink(tmp);
 	}
-	return true;
+	free(tmp);
+	if (err == 0)
+		return true;
+	unlink(path);
+	log_msg(LOG_ERR, "cannot write pid file %s: %s", path, strerror(err));
+	return false;
 }
 
 /*
@@ -487,7 +547,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	supervisor_ready(o);
 
 	/* An essential task may have failed already: ev_run forgets a break. */
-	if (!(sv.shutting_down && supervisor_quiet()))
+	if (!sv.done)
 		ev_run(EV_DEFAULT, 0);
 
 	log_msg(LOG_INFO, "every task stopped; exiting with status %d",
@@ -497,6 +557,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	if (sv.wrote_pid_file)
 		unlink(sv.manifest->pid_file);
 	run_reclaim();
+	orphans_free();
 	supervisor_free_tasks();
 	ev_loop_destroy(EV_DEFAULT);
 	return sv.exit_code;

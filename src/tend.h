@@ -450,6 +450,13 @@ bool supervisor_reload_pending(unsigned long serial);
 void supervisor_adopt(struct manifest *, bool dry_run, reload_say_fn *,
                       void *ctx);
 
+/* orphans.c: children of tendd that no run owns (PID 1, subreaper). */
+size_t orphans_stop(int64_t timeout_ms);
+void orphans_kill_now(void);
+void orphans_reaped(pid_t);
+void orphans_free(void);
+void orphans_hint(const struct run *);
+
 /* reload.c: a new manifest applied to the running tasks (SPEC section 5). */
 int reload_manifest(bool dry_run, reload_say_fn *say, void *ctx,
                     struct diag *errors, unsigned long *serial);

@@ -168,11 +168,29 @@ daemonize(int *ready_fd)
 	return chdir("/");
 }
 
+/*
+ * path, taken from the working directory when relative: -d changes to /,
+ * which must not move the socket that -s names. NULL when getcwd fails.
+ */
+static char *
+path_absolute(const char *path)
+{
+	char *cwd, *abs;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		return NULL;
+	abs = xasprintf("%s/%s", cwd, path);
+	free(cwd);
+	return abs;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options o = {.sv.ready_fd = -1};
-	char *abs_manifest = NULL;
+	char *abs_manifest = NULL, *abs_socket = NULL;
 	struct manifest m;
 	struct diag diag = {0};
 	int rc;
@@ -193,10 +211,21 @@ main(int argc, char **argv)
 		free(abs_manifest);
 		return rc == -1 ? EXIT_INVALID : 0;
 	}
+	if (o.sv.detach && o.sv.socket != NULL) {
+		if ((abs_socket = path_absolute(o.sv.socket)) == NULL) {
+			fprintf(stderr, "tendd: cannot resolve -s %s: %s\n",
+			        o.sv.socket, strerror(errno));
+			manifest_free(&m);
+			free(abs_manifest);
+			return EXIT_INVALID;
+		}
+		o.sv.socket = abs_socket;
+	}
 	if (o.sv.detach && daemonize(&o.sv.ready_fd) == -1) {
 		fprintf(stderr, "tendd: cannot detach: %s\n", strerror(errno));
 		manifest_free(&m);
 		free(abs_manifest);
+		free(abs_socket);
 		return EXIT_INVALID;
 	}
 	log_open(m.syslog_ident, m.syslog_facility, o.sv.log_stderr);
@@ -204,5 +233,6 @@ main(int argc, char **argv)
 	log_close();
 	manifest_free(&m);
 	free(abs_manifest);
+	free(abs_socket);
 	return rc;
 }
