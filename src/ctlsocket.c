@@ -42,8 +42,10 @@ ctlsocket_lock(const char *path)
 		free(lock);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		log_msg(LOG_ERR, "%s is not a regular file", lock);
+	/* Another user's file could be held by them to keep tendd out. */
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid()) {
+		log_msg(LOG_ERR, "%s is not a regular file of ours", lock);
 		goto fail;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
