@@ -281,3 +281,45 @@ def test_slow_unprivileged_flood_leaves_root_served(start_tendd, run_tendctl,
         assert rss - rss0 < 64 * 1024, f"RSS grew by {rss - rss0} KiB"
     assert d.find(r"^control: uid 65534 pid \d+: too many clients",
                   level="warning")
+
+
+def test_moving_the_socket_moves_the_lock(tendd_bin, tend_env, run_tendctl,
+                                          start_tendd, write_manifest,
+                                          sock_dir, tmp_path):
+    """A reload that moves control_socket takes the new path's lock and
+    releases the old one: a tendd may start on the old path, none on the
+    new. (start_tendd always gives -s, which pins the socket.)"""
+    old, new = sock_dir / "old.sock", sock_dir / "new.sock"
+    text = "[task:web]\nclass = durable\ncommand = sleep 1000\n"
+    path = write_manifest(f"[tend]\ncontrol_socket = {old}\n" + text,
+                          name="moving.ini")
+    log = open(tmp_path / "moving.log", "wb")
+    d = subprocess.Popen([tendd_bin, "-e", "-f", path], env=tend_env,
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                         start_new_session=True)
+    try:
+        wait_for(lambda: run_tendctl("-s", old, "status").returncode == 0,
+                 what="tendd on the old socket")
+        write_manifest(f"[tend]\ncontrol_socket = {new}\n" + text,
+                       name="moving.ini")
+        r = run_tendctl("-s", old, "reload")
+        assert r.returncode == 0, r
+        assert f"updated [tend] control socket {new}" in r.stdout
+        assert not os.path.lexists(old)
+        assert run_tendctl("-s", new, "status").returncode == 0
+        second = start_tendd(text, "-s", new)
+        assert second.wait() == 1
+        third = start_tendd(text, "-s", old)
+        wait_state(run_tendctl, third, "web", "running")
+        assert third.terminate() == 0
+        assert run_tendctl("-s", new, "shutdown").returncode == 0
+        assert d.wait(20) == 0
+    finally:
+        if d.poll() is None:  # SIGTERM stops the task too
+            os.killpg(d.pid, signal.SIGTERM)
+            try:
+                d.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(d.pid, signal.SIGKILL)
+                d.wait()
+        log.close()
