@@ -33,8 +33,8 @@ LIB_SRCS = src/xmalloc.c src/diag.c src/value.c src/cmdline.c \
 	   src/signame.c src/endpoint.c src/inifile.c src/manifest.c \
 	   src/describe.c src/log.c src/linebuf.c src/policy.c src/spawn.c \
 	   src/run.c src/task.c src/notify.c src/supervisor.c \
-	   src/proto.c src/ctlsocket.c src/control.c src/status.c \
-	   src/listener.c src/configdiff.c src/reload.c
+	   src/proto.c src/ctlsocket.c src/control.c src/statusenc.c \
+	   src/status.c src/listener.c src/configdiff.c src/reload.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 SAN_OBJS = $(LIB_SRCS:src/%.c=$(SAN)/%.o)
 HEADERS  = $(wildcard src/*.h)

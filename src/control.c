@@ -6,14 +6,14 @@
  * Every client socket is non-blocking with bounded buffers. A client that
  * sends too much, garbage, or nothing at all is answered with an error or
  * dropped; none can block the loop or delay another client.
+ *
+ * The socket's path and file are ctlsocket.c's; a status row's encoding is
+ * statusenc.c's.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -136,53 +136,6 @@ client_end(struct client *c, int code)
 
 /* Status. */
 
-static void
-status_task(struct buf *b, const struct task *t, ev_tstamp now)
-{
-	const struct task_config *cfg = t->cfg;
-	bool one = cfg->class != CLASS_PER_REQUEST && t->runs != NULL;
-
-	proto_begin(b, "task");
-	proto_add(b, "name", cfg->name);
-	proto_add(b, "class", manifest_class_name(cfg->class));
-	proto_add(b, "state", policy_state_name(t->policy.state));
-	if (one) {
-		proto_add_num(b, "pid", (long long)t->runs->pid);
-		proto_add_seconds(b, "uptime", now - t->runs->started);
-	}
-	proto_add_num(b, "restarts", (long long)t->policy.restarts);
-	if (t->policy.state == STATE_BACKOFF)
-		proto_add_seconds(b, "next_start",
-		                  t->next_start > now ? t->next_start - now
-		                                      : 0.0);
-	if (t->has_last_exit && WIFSIGNALED(t->last_wstatus)) {
-		const char *name = signame_name(WTERMSIG(t->last_wstatus));
-		proto_add(b, "signal", name ? name : "unnamed");
-		proto_add_num(b, "signo", (long long)WTERMSIG(t->last_wstatus));
-		if (WCOREDUMP(t->last_wstatus))
-			proto_add(b, "core", "1");
-	} else if (t->has_last_exit)
-		proto_add_num(b, "code",
-		              (long long)WEXITSTATUS(t->last_wstatus));
-	proto_add_num(
-	    b, "active",
-	    (long long)cfg->class == CLASS_PER_REQUEST ? t->policy.active : 0);
-	proto_add_num(b, "requests", (long long)t->requests);
-	proto_add_num(b, "failures", (long long)t->failures);
-	proto_end(b);
-}
-
-/* Whether status should exit 3 for t: SPEC section 6. */
-static bool
-status_unhealthy(const struct task *t)
-{
-	if (t->cfg->class == CLASS_DURABLE)
-		return t->policy.state != STATE_RUNNING;
-	if (t->cfg->class == CLASS_LOG_ONLY)
-		return t->policy.state == STATE_FAILED;
-	return false;
-}
-
 /* Resolve every name of r into c->tasks; on an unknown one, answer 1. */
 static bool
 client_resolve(struct client *c, const struct proto_request *r)
@@ -216,8 +169,8 @@ status_fill(struct client *c)
 	}
 	for (; c->out.len < CLIENT_OUT_LOW && c->status_next < n;
 	     c->status_next++) {
-		status_task(&c->out, tasks[c->status_next], now);
-		c->unhealthy |= status_unhealthy(tasks[c->status_next]);
+		statusenc_task(&c->out, tasks[c->status_next], now);
+		c->unhealthy |= statusenc_unhealthy(tasks[c->status_next]);
 	}
 	if (c->status_next < n) {
 		client_flush(c);

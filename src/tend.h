@@ -443,6 +443,10 @@ int ctlsocket_remake(struct ctlsocket *, const struct manifest *);
 bool ctlsocket_is(const struct ctlsocket *, const char *path);
 void ctlsocket_close(struct ctlsocket *);
 
+/* statusenc.c: a status answer's task rows, tendd's side. */
+void statusenc_task(struct buf *, const struct task *, ev_tstamp now);
+bool statusenc_unhealthy(const struct task *);
+
 /* control.c: the control socket, tendd's side. */
 int control_open(const char *path, const struct manifest *);
 int control_reconfigure(const char *path, const struct manifest *);
