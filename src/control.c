@@ -6,25 +6,42 @@
  * Every client socket is non-blocking with bounded buffers. A client that
  * sends too much, garbage, or nothing at all is answered with an error or
  * dropped; none can block the loop or delay another client.
+ *
+ * The socket's path and file are ctlsocket.c's; a status row's encoding is
+ * statusenc.c's.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "tend.h"
 
-#define CLIENTS_MAX    1024       /* beyond, the oldest silent one goes */
-#define CLIENT_IDLE    10.0       /* seconds to send a request */
-#define CLIENT_OUT_MAX (64 << 20) /* an answer that big is dropped */
+/*
+ * Room for clients: peers that may only query (not root, not tendd's uid)
+ * get at most CLIENTS_UNPRIV_MAX of CLIENTS_MAX, and one uid of them at
+ * most CLIENTS_PER_UID, so that the rest is always there for root. Beyond,
+ * the oldest silent client of the same kind goes, or the new one is refused.
+ */
+#define CLIENTS_MAX        1024
+#define CLIENTS_UNPRIV_MAX 768
+#define CLIENTS_PER_UID    256
+#define CLIENTS_DRAIN      256  /* queued clients taken from an old socket */
+#define CLIENT_IDLE        10.0 /* seconds to send a request, or to read */
+/*
+ * What tendd holds for one client: a status answer is encoded task by task
+ * while less than CLIENT_OUT_LOW is queued, so a client that reads slowly
+ * costs that much, not the whole answer. Other answers are small; one
+ * bigger than CLIENT_OUT_MAX is dropped.
+ */
+#define CLIENT_OUT_LOW (16 << 10)
+#define CLIENT_OUT_MAX (4 << 20)
 
 enum client_wait {
 	WAIT_NONE,
+	WAIT_STATUS,    /* until the status answer is all queued */
 	WAIT_STOPPED,   /* until the tasks have no process */
 	WAIT_RESTARTED, /* until the tasks are no longer stopping */
 	WAIT_RUN,       /* until one run ends */
@@ -43,7 +60,11 @@ struct client {
 	bool privileged;
 	enum client_wait wait;
 	struct task *tasks[PROTO_TASKS_MAX]; /* what WAIT_* waits on */
+	bool failed[PROTO_TASKS_MAX];        /* its start failed: told */
 	int ntasks;
+	bool named;         /* status: of tasks, not of every task */
+	size_t status_next; /* status: the next task to encode */
+	bool unhealthy;     /* status: exit 3 */
 	struct run *run;
 	unsigned long stop_serial;   /* stop waits for runs up to this one */
 	unsigned long reload_serial; /* the reload it waits on */
@@ -51,14 +72,15 @@ struct client {
 };
 
 static struct {
-	int fd;
-	char *path;
+	struct ctlsocket sock;
 	ev_io accept;
 	ev_timer accept_pause; /* after EMFILE: accepting again would spin */
 	struct client *clients;
 	int nclients;
+	int nunpriv; /* of them, not privileged */
 	ev_tstamp started;
-} ctl = {.fd = -1};
+	ev_tstamp refused_logged; /* the last "too many clients" line */
+} ctl = {.sock = {.fd = -1, .lock = -1}};
 
 static void client_close(struct client *);
 
@@ -114,53 +136,6 @@ client_end(struct client *c, int code)
 
 /* Status. */
 
-static void
-status_task(struct buf *b, const struct task *t, ev_tstamp now)
-{
-	const struct task_config *cfg = t->cfg;
-	bool one = cfg->class != CLASS_PER_REQUEST && t->runs != NULL;
-
-	proto_begin(b, "task");
-	proto_add(b, "name", cfg->name);
-	proto_add(b, "class", manifest_class_name(cfg->class));
-	proto_add(b, "state", policy_state_name(t->policy.state));
-	if (one) {
-		proto_add_num(b, "pid", (long long)t->runs->pid);
-		proto_add_seconds(b, "uptime", now - t->runs->started);
-	}
-	proto_add_num(b, "restarts", (long long)t->policy.restarts);
-	if (t->policy.state == STATE_BACKOFF)
-		proto_add_seconds(b, "next_start",
-		                  t->next_start > now ? t->next_start - now
-		                                      : 0.0);
-	if (t->has_last_exit && WIFSIGNALED(t->last_wstatus)) {
-		const char *name = signame_name(WTERMSIG(t->last_wstatus));
-		proto_add(b, "signal", name ? name : "unnamed");
-		proto_add_num(b, "signo", (long long)WTERMSIG(t->last_wstatus));
-		if (WCOREDUMP(t->last_wstatus))
-			proto_add(b, "core", "1");
-	} else if (t->has_last_exit)
-		proto_add_num(b, "code",
-		              (long long)WEXITSTATUS(t->last_wstatus));
-	proto_add_num(
-	    b, "active",
-	    (long long)cfg->class == CLASS_PER_REQUEST ? t->policy.active : 0);
-	proto_add_num(b, "requests", (long long)t->requests);
-	proto_add_num(b, "failures", (long long)t->failures);
-	proto_end(b);
-}
-
-/* Whether status should exit 3 for t: SPEC section 6. */
-static bool
-status_unhealthy(const struct task *t)
-{
-	if (t->cfg->class == CLASS_DURABLE)
-		return t->policy.state != STATE_RUNNING;
-	if (t->cfg->class == CLASS_LOG_ONLY)
-		return t->policy.state == STATE_FAILED;
-	return false;
-}
-
 /* Resolve every name of r into c->tasks; on an unknown one, answer 1. */
 static bool
 client_resolve(struct client *c, const struct proto_request *r)
@@ -176,13 +151,39 @@ client_resolve(struct client *c, const struct proto_request *r)
 	return true;
 }
 
+/*
+ * Queue task rows of the status answer while less than CLIENT_OUT_LOW is
+ * queued; once the last is queued, the end. Called again as the socket
+ * drains. Every task is looked up anew: a reload may have changed the list.
+ */
+static void
+status_fill(struct client *c)
+{
+	double now = clock_now(); /* uptimes are monotonic */
+	size_t n;
+	struct task *const *tasks = supervisor_tasks(&n);
+
+	if (c->named) {
+		tasks = c->tasks;
+		n = (size_t)c->ntasks;
+	}
+	for (; c->out.len < CLIENT_OUT_LOW && c->status_next < n;
+	     c->status_next++) {
+		statusenc_task(&c->out, tasks[c->status_next], now);
+		c->unhealthy |= statusenc_unhealthy(tasks[c->status_next]);
+	}
+	if (c->status_next < n) {
+		client_flush(c);
+		return;
+	}
+	c->ntasks = 0;
+	client_end(c, c->unhealthy ? EXIT_NOT_RUNNING : EXIT_OK);
+}
+
 static void
 do_status(struct client *c, const struct proto_request *r)
 {
 	double now = clock_now(); /* uptimes are monotonic */
-	bool unhealthy = false;
-	size_t ntasks;
-	struct task *const *tasks = supervisor_tasks(&ntasks);
 
 	if (!client_resolve(c, r))
 		return;
@@ -192,17 +193,9 @@ do_status(struct client *c, const struct proto_request *r)
 	proto_add(&c->out, "manifest", supervisor_manifest()->path);
 	proto_add_seconds(&c->out, "uptime", now - ctl.started);
 	proto_end(&c->out);
-	if (r->ntasks) {
-		tasks = c->tasks;
-		ntasks = (size_t)c->ntasks;
-	}
-	for (size_t i = 0; i < ntasks; i++) {
-		const struct task *t = tasks[i];
-		status_task(&c->out, t, now);
-		unhealthy |= status_unhealthy(t);
-	}
-	c->ntasks = 0;
-	client_end(c, unhealthy ? EXIT_NOT_RUNNING : EXIT_OK);
+	c->named = r->ntasks > 0;
+	c->wait = WAIT_STATUS;
+	status_fill(c);
 }
 
 /* Waiting for changes to be done. */
@@ -222,6 +215,64 @@ client_wait_over(const struct client *c)
 	return true;
 }
 
+/* Why a run's spawn failed, as the log says it: "cannot exec PATH: ...". */
+static void
+client_exec_failure(const struct run *r, char *buf, size_t size)
+{
+	const struct task_config *cfg = r->task->cfg;
+	const char *what = "";
+
+	if (r->failure.step == STEP_EXEC)
+		what = cfg->argv[0];
+	else if (r->failure.step == STEP_CHDIR)
+		what = cfg->directory ? cfg->directory : "/";
+	snprintf(buf, size, "cannot %s%s%s: %s",
+	         spawn_step_name(r->failure.step), *what ? " " : "", what,
+	         strerror(r->failure.err));
+}
+
+/*
+ * A start or restart waiting on c->tasks: tell once per task if a run it
+ * started (later than c->stop_serial) could not exec. The spawn knows at
+ * once; the run may end before the wait does, so control_run_ended
+ * looks too.
+ */
+static void
+client_note_failure(struct client *c, const struct run *r)
+{
+	char why[256];
+
+	if (c->wait != WAIT_RESTARTED || !r->exec_failed ||
+	    r->serial <= c->stop_serial)
+		return;
+	for (int i = 0; i < c->ntasks; i++) {
+		if (c->tasks[i] != r->task || c->failed[i])
+			continue;
+		c->failed[i] = true;
+		client_exec_failure(r, why, sizeof(why));
+		client_msg(c, "err", "%s: %s", r->task->cfg->name, why);
+	}
+}
+
+/* A stop, start or restart is done: each task's state, or its failure. */
+static void
+client_change_done(struct client *c)
+{
+	bool failed = false;
+
+	for (int i = 0; i < c->ntasks; i++)
+		for (struct run *r = c->tasks[i]->runs; r; r = r->next_in_task)
+			client_note_failure(c, r);
+	for (int i = 0; i < c->ntasks; i++) {
+		failed |= c->failed[i];
+		if (!c->failed[i])
+			client_msg(
+			    c, "msg", "%s %s", c->tasks[i]->cfg->name,
+			    policy_state_name(c->tasks[i]->policy.state));
+	}
+	client_end(c, failed ? EXIT_ERROR : EXIT_OK);
+}
+
 static void
 client_wait_check(struct client *c)
 {
@@ -231,13 +282,8 @@ client_wait_check(struct client *c)
 		return;
 	}
 	if ((c->wait == WAIT_STOPPED || c->wait == WAIT_RESTARTED) &&
-	    client_wait_over(c)) {
-		for (int i = 0; i < c->ntasks; i++)
-			client_msg(
-			    c, "msg", "%s %s", c->tasks[i]->cfg->name,
-			    policy_state_name(c->tasks[i]->policy.state));
-		client_end(c, EXIT_OK);
-	}
+	    client_wait_over(c))
+		client_change_done(c);
 }
 
 /* A task changed: answer the clients whose change is now done. */
@@ -260,12 +306,23 @@ void
 control_task_gone(struct task *t)
 {
 	for (struct client *c = ctl.clients; c; c = c->next)
-		for (int i = 0; i < c->ntasks; i++)
-			if (c->tasks[i] == t) {
+		for (int i = 0; i < c->ntasks; i++) {
+			if (c->tasks[i] != t)
+				continue;
+			/* A status row would be out of place (--json). */
+			if (c->wait != WAIT_STATUS)
 				client_msg(c, "msg", "%s removed by a reload",
 				           t->cfg->name);
-				c->tasks[i--] = c->tasks[--c->ntasks];
-			}
+			else if ((size_t)i < c->status_next)
+				c->status_next--;
+			/* In order: a status goes on where it was. */
+			c->ntasks--;
+			memmove(&c->tasks[i], &c->tasks[i + 1],
+			        (size_t)(c->ntasks - i) * sizeof(c->tasks[0]));
+			memmove(&c->failed[i], &c->failed[i + 1],
+			        (size_t)(c->ntasks - i) * sizeof(c->failed[0]));
+			i--;
+		}
 }
 
 /* A run ended: answer "run --wait" with its exit status. */
@@ -276,6 +333,7 @@ control_run_ended(struct run *r)
 
 	for (struct client *c = ctl.clients, *next; c; c = next) {
 		next = c->next; /* client_end may close c */
+		client_note_failure(c, r);
 		if (c->wait != WAIT_RUN || c->run != r)
 			continue;
 		code = r->exec_failed ? 127 : describe_exit_code(r->wstatus);
@@ -325,6 +383,7 @@ do_start_stop(struct client *c, const struct proto_request *r)
 	}
 	if (!client_resolve(c, r))
 		return;
+	memset(c->failed, 0, sizeof(c->failed));
 	c->stop_serial = run_serial_last(); /* not a run started after */
 	for (int i = 0; i < c->ntasks; i++) {
 		if (r->cmd != CMD_START)
@@ -422,9 +481,13 @@ do_reload(struct client *c, const struct proto_request *r)
 	diag_free(&errors);
 }
 
-/* Log a state-changing request with who asked: SPEC section 7. */
+/*
+ * Log a state-changing request with who asked, granted or refused: SPEC
+ * section 7.
+ */
 static void
-control_log_request(const struct client *c, const struct proto_request *r)
+control_log_request(const struct client *c, const struct proto_request *r,
+                    bool granted)
 {
 	struct buf words = {0};
 
@@ -435,8 +498,10 @@ control_log_request(const struct client *c, const struct proto_request *r)
 		buf_addf(&words, " %s", r->tasks[i]);
 	if (r->wait || r->dry_run)
 		buf_addf(&words, " %s", r->wait ? "--wait" : "--dry-run");
-	log_msg(LOG_INFO, "control: uid %u pid %ld: %s", (unsigned)c->peer.uid,
-	        (long)c->peer.pid, words.data);
+	log_msg(granted ? LOG_INFO : LOG_WARNING,
+	        "control: uid %u pid %ld: %s%s", (unsigned)c->peer.uid,
+	        (long)c->peer.pid, words.data,
+	        granted ? "" : ": permission denied");
 	buf_free(&words);
 }
 
@@ -461,6 +526,7 @@ client_request(struct client *c, const char *line, size_t len)
 			proto_msg_free(&m);
 			return;
 		}
+		control_log_request(c, &r, c->privileged);
 		if (!c->privileged) {
 			client_msg(c, "err",
 			           "permission denied: uid %u may "
@@ -470,7 +536,6 @@ client_request(struct client *c, const char *line, size_t len)
 			proto_msg_free(&m);
 			return;
 		}
-		control_log_request(c, &r);
 	}
 	switch (r.cmd) {
 	case CMD_STATUS:
@@ -553,6 +618,8 @@ client_write_cb(EV_P_ ev_io *w, int revents)
 	}
 	buf_consume(&c->out, (size_t)n);
 	ev_timer_again(EV_A_ & c->idle);
+	if (c->wait == WAIT_STATUS && c->out.len < CLIENT_OUT_LOW)
+		status_fill(c); /* small: never over CLIENT_OUT_MAX */
 	if (c->out.len > 0)
 		return;
 	ev_io_stop(EV_A_ w);
@@ -587,23 +654,27 @@ client_close(struct client *c)
 			*p = c->next;
 			break;
 		}
+	if (!c->privileged)
+		ctl.nunpriv--;
 	free(c);
 	if (ctl.nclients-- == CLIENTS_MAX && !ev_is_active(&ctl.accept_pause))
 		ev_io_start(EV_DEFAULT, &ctl.accept);
 }
 
 /*
- * At CLIENTS_MAX, make room by closing the oldest client that has not sent
- * its request yet: tendctl sends at once, so that one is most likely idle,
- * and silent connections cannot lock everyone out.
+ * Make room by closing the oldest client that has not sent its request
+ * yet: tendctl sends at once, so that one is most likely idle, and silent
+ * connections cannot lock everyone out. Only an unprivileged one when
+ * unpriv, only one of uid when uid is not NULL.
  */
 static bool
-client_evict_silent(void)
+client_evict_silent(bool unpriv, const uid_t *uid)
 {
 	struct client *oldest = NULL;
 
 	for (struct client *c = ctl.clients; c; c = c->next)
-		if (ev_is_active(&c->rio))
+		if (ev_is_active(&c->rio) && (!unpriv || !c->privileged) &&
+		    (uid == NULL || (!c->privileged && c->peer.uid == *uid)))
 			oldest = c; /* the list is newest first */
 	if (oldest == NULL)
 		return false;
@@ -611,44 +682,110 @@ client_evict_silent(void)
 	return true;
 }
 
-static void
-accept_cb(EV_P_ ev_io *w, int revents)
+/* Whether an unprivileged peer of uid may have one more client. */
+static bool
+client_room_for(uid_t uid)
 {
-	struct client *c;
-	socklen_t len = sizeof(struct ucred);
+	int same = 0;
+
+	for (struct client *c = ctl.clients; c; c = c->next)
+		same += !c->privileged && c->peer.uid == uid;
+	if (same >= CLIENTS_PER_UID && !client_evict_silent(true, &uid))
+		return false;
+	return ctl.nunpriv < CLIENTS_UNPRIV_MAX ||
+	       client_evict_silent(true, NULL);
+}
+
+/* Tell a client there is no room for it, as well as a non-blocking send can. */
+static void
+client_refuse(int fd, const struct ucred *peer)
+{
+	struct buf b = {0};
+	ssize_t n;
+
+	if (ev_now(EV_DEFAULT) - ctl.refused_logged >= 1.0) {
+		ctl.refused_logged = ev_now(EV_DEFAULT);
+		log_msg(LOG_WARNING,
+		        "control: uid %u pid %ld: too many clients of "
+		        "unprivileged peers; refused (logged once a second)",
+		        (unsigned)peer->uid, (long)peer->pid);
+	}
+	proto_begin(&b, "err");
+	proto_add(&b, "text", "too many clients; try again later");
+	proto_end(&b);
+	proto_begin(&b, "end");
+	proto_add_num(&b, "code", (long long)EXIT_ERROR);
+	proto_end(&b);
+	n = send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)n;
+	buf_free(&b);
+	close(fd);
+}
+
+static void
+client_new(int fd, const struct ucred *peer, bool privileged)
+{
+	struct client *c = xcalloc(1, sizeof(*c));
+
+	c->fd = fd;
+	c->peer = *peer;
+	c->privileged = privileged;
+	ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
+	ev_timer_init(&c->idle, client_idle_cb, CLIENT_IDLE, CLIENT_IDLE);
+	c->rio.data = c->wio.data = c->idle.data = c;
+	ev_io_start(EV_DEFAULT, &c->rio);
+	ev_timer_start(EV_DEFAULT, &c->idle);
+	c->next = ctl.clients;
+	ctl.clients = c;
+	ctl.nclients++;
+	ctl.nunpriv += !privileged;
+}
+
+/*
+ * Accept one client on lfd. Returns false when none was waiting, or when
+ * there is no room and accepting stops until a client leaves.
+ */
+static bool
+control_accept(int lfd)
+{
+	struct ucred peer;
+	socklen_t len = sizeof(peer);
+	bool privileged;
 	int fd;
 
-	(void)revents;
-	if (ctl.nclients >= CLIENTS_MAX && !client_evict_silent()) {
-		ev_io_stop(EV_A_ w); /* all busy: wait for one to finish */
-		return;
+	if (ctl.nclients >= CLIENTS_MAX && !client_evict_silent(false, NULL)) {
+		ev_io_stop(EV_DEFAULT, &ctl.accept); /* wait for one to go */
+		return false;
 	}
-	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
 			log_msg(LOG_ERR, "control: accept: %s; pausing 1s",
 			        strerror(errno));
-			ev_io_stop(EV_A_ w);
+			ev_io_stop(EV_DEFAULT, &ctl.accept);
 			ev_timer_set(&ctl.accept_pause, 1., 0.);
-			ev_timer_start(EV_A_ & ctl.accept_pause);
+			ev_timer_start(EV_DEFAULT, &ctl.accept_pause);
 		}
-		return;
+		return false;
 	}
-	c = xcalloc(1, sizeof(*c));
-	c->fd = fd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) == -1)
-		c->peer.uid = (uid_t)-1;
-	c->privileged = c->peer.uid == 0 || c->peer.uid == geteuid();
-	ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
-	ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
-	ev_timer_init(&c->idle, client_idle_cb, CLIENT_IDLE, CLIENT_IDLE);
-	c->rio.data = c->wio.data = c->idle.data = c;
-	ev_io_start(EV_A_ & c->rio);
-	ev_timer_start(EV_A_ & c->idle);
-	c->next = ctl.clients;
-	ctl.clients = c;
-	ctl.nclients++;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == -1)
+		peer = (struct ucred){.pid = 0, .uid = (uid_t)-1};
+	privileged = peer.uid == 0 || peer.uid == geteuid();
+	if (!privileged && !client_room_for(peer.uid))
+		client_refuse(fd, &peer);
+	else
+		client_new(fd, &peer, privileged);
+	return true;
+}
+
+static void
+accept_cb(EV_P_ ev_io *w, int revents)
+{
+	(void)EV_A;
+	(void)revents;
+	control_accept(w->fd);
 }
 
 static void
@@ -661,118 +798,26 @@ accept_pause_cb(EV_P_ ev_timer *w, int revents)
 
 /* The socket. */
 
-/*
- * Whether a tendd answers on path; a dead socket file is removed. The
- * probe does not block: a server with a full backlog is as good as there,
- * and a reload must not stall the loop on it.
- */
-static int
-control_claim(const char *path, struct sockaddr_un *sun)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	struct stat st;
-	int rc;
-
-	if (fd == -1)
-		return -1;
-	rc = connect(fd, (struct sockaddr *)sun, sizeof(*sun));
-	if (rc == -1 && errno == EAGAIN)
-		rc = 0; /* someone is there, only busy */
-	close(fd);
-	if (rc == 0) {
-		log_msg(LOG_ERR, "another tendd is running on %s", path);
-		return -1;
-	}
-	if (errno != ECONNREFUSED)
-		return 0;
-	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		log_msg(LOG_ERR, "%s exists and is not a socket", path);
-		return -1;
-	}
-	if (unlink(path) == -1) {
-		log_msg(LOG_ERR, "cannot remove stale socket %s: %s", path,
-		        strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Give the socket file socket_mode and socket_group, or tendd's own group
- * (a reload may have removed socket_group).
- */
-static int
-control_permit(const char *path, const struct manifest *m)
-{
-	gid_t gid = m->has_socket_group ? m->socket_gid : getegid();
-
-	/* The group first: a chown that fails then changes nothing. */
-	if (chown(path, (uid_t)-1, gid) == -1 ||
-	    chmod(path, m->socket_mode) == -1)
-		return -1;
-	return 0;
-}
-
-/* A listening socket at path, as m says; or -1 (logged). */
-static int
-control_bind(const char *path, const struct manifest *m)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	mode_t old;
-	int fd, saved;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_msg(LOG_ERR, "control socket path too long: %s", path);
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	if (control_claim(path, &sun) == -1)
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto fail;
-	/* Never a moment with more permissions than socket_mode. */
-	old = umask((mode_t)(~m->socket_mode & 0777));
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
-		goto fail;
-	}
-	umask(old);
-	if (control_permit(path, m) == -1 || listen(fd, 128) == -1) {
-		saved = errno;
-		unlink(path);
-		errno = saved;
-		goto fail;
-	}
-	return fd;
-fail:
-	log_msg(LOG_ERR, "control socket %s: %s", path, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	return -1;
-}
-
-/* Accept on fd, the socket file at path. */
+/* Accept on ctl.sock.fd. */
 static void
-control_listen(int fd, const char *path)
+control_listen(void)
 {
-	ctl.fd = fd;
-	ctl.path = xstrdup(path);
-	ev_io_init(&ctl.accept, accept_cb, ctl.fd, EV_READ);
+	ev_io_init(&ctl.accept, accept_cb, ctl.sock.fd, EV_READ);
 	ev_io_start(EV_DEFAULT, &ctl.accept);
 }
 
-/* Stop accepting and remove the socket; the clients stay. */
+/*
+ * Stop accepting on the current listening socket, but first accept the
+ * clients already queued on it, which would otherwise be refused.
+ */
 static void
-control_unlisten(void)
+control_drain(void)
 {
 	ev_io_stop(EV_DEFAULT, &ctl.accept);
+	for (int i = 0; i < CLIENTS_DRAIN && control_accept(ctl.sock.fd); i++)
+		continue;
+	ev_io_stop(EV_DEFAULT, &ctl.accept); /* control_accept may start it */
 	ev_timer_stop(EV_DEFAULT, &ctl.accept_pause);
-	close(ctl.fd);
-	ctl.fd = -1;
-	unlink(ctl.path);
-	free(ctl.path);
-	ctl.path = NULL;
 }
 
 /*
@@ -782,41 +827,40 @@ control_unlisten(void)
 int
 control_open(const char *path, const struct manifest *m)
 {
-	int fd = control_bind(path, m);
-
-	if (fd == -1)
+	if (ctlsocket_open(&ctl.sock, path, m) == -1)
 		return -1;
 	ctl.started = clock_now();
 	ev_timer_init(&ctl.accept_pause, accept_pause_cb, 1., 0.);
-	control_listen(fd, path);
+	control_listen();
 	return 0;
 }
 
 /*
  * A reload: the socket moves to path, or keeps its path and takes m's
- * permissions. The connected clients are untouched: a client asking for
- * the reload gets its answer. On failure the old socket stays (logged).
+ * permissions; either way a new socket replaces the old (ctlsocket.c says
+ * why). The connected clients are untouched: a client asking for the
+ * reload gets its answer. On failure the old socket stays (logged).
  */
 int
 control_reconfigure(const char *path, const struct manifest *m)
 {
-	struct stat a, b;
+	struct ctlsocket moved;
 	int fd;
 
-	/* The same file, maybe spelt otherwise: only its permissions. */
-	if (strcmp(path, ctl.path) == 0 ||
-	    (stat(path, &a) == 0 && stat(ctl.path, &b) == 0 &&
-	     a.st_dev == b.st_dev && a.st_ino == b.st_ino)) {
-		if (control_permit(path, m) == 0)
-			return 0;
-		log_msg(LOG_ERR, "control socket %s: %s", path,
-		        strerror(errno));
-		return -1;
+	if (ctlsocket_is(&ctl.sock, path)) {
+		if ((fd = ctlsocket_remake(&ctl.sock, m)) == -1)
+			return -1;
+		control_drain();
+		close(ctl.sock.fd);
+		ctl.sock.fd = fd;
+	} else {
+		if (ctlsocket_open(&moved, path, m) == -1)
+			return -1;
+		control_drain();
+		ctlsocket_close(&ctl.sock);
+		ctl.sock = moved;
 	}
-	if ((fd = control_bind(path, m)) == -1)
-		return -1;
-	control_unlisten();
-	control_listen(fd, path);
+	control_listen();
 	return 0;
 }
 
@@ -825,6 +869,9 @@ control_close(void)
 {
 	while (ctl.clients)
 		client_close(ctl.clients);
-	if (ctl.fd != -1)
-		control_unlisten();
+	if (ctl.sock.fd != -1) {
+		ev_io_stop(EV_DEFAULT, &ctl.accept);
+		ev_timer_stop(EV_DEFAULT, &ctl.accept_pause);
+		ctlsocket_close(&ctl.sock);
+	}
 }

@@ -461,6 +461,25 @@ void orphans_hint(const struct run *);
 int reload_manifest(bool dry_run, reload_say_fn *say, void *ctx,
                     struct diag *errors, unsigned long *serial);
 
+/* ctlsocket.c: the control socket's path, locked, and its listening socket. */
+struct ctlsocket {
+	int fd;   /* listening */
+	int lock; /* SOCKET.lock, flocked */
+	char *path;
+	dev_t dev; /* of the socket file made, to remove only that */
+	ino_t ino;
+};
+
+int ctlsocket_open(struct ctlsocket *, const char *path,
+                   const struct manifest *);
+int ctlsocket_remake(struct ctlsocket *, const struct manifest *);
+bool ctlsocket_is(const struct ctlsocket *, const char *path);
+void ctlsocket_close(struct ctlsocket *);
+
+/* statusenc.c: a status answer's task rows, tendd's side. */
+void statusenc_task(struct buf *, const struct task *, ev_tstamp now);
+bool statusenc_unhealthy(const struct task *);
+
 /* control.c: the control socket, tendd's side. */
 int control_open(const char *path, const struct manifest *);
 int control_reconfigure(const char *path, const struct manifest *);
