@@ -188,6 +188,38 @@ enum config_change {
 unsigned config_diff(const struct task_config *old,
                      const struct task_config *new);
 
+/* escape.c: control bytes of task output written as \xHH (NUL as \0). */
+#define ESCAPE_SIZE(len) (4 * (len) + 1) /* the most escape_bytes writes */
+
+size_t escape_bytes(char *out, const char *in, size_t len);
+
+/* logqueue.c: the lines waiting for one log sink, bounded. */
+#define LOGQUEUE_LINES 1024
+#define LOGQUEUE_BYTES (256 * 1024)
+
+struct logrec {
+	char *data;
+	size_t len;
+	unsigned long note; /* a "N log lines dropped" line: that N, else 0 */
+};
+
+struct logqueue {
+	struct logrec recs[LOGQUEUE_LINES]; /* a ring */
+	size_t head;
+	size_t count;
+	size_t bytes;
+	unsigned long dropped;       /* since the last note was queued */
+	unsigned long dropped_total; /* ever */
+};
+
+bool logqueue_fits(const struct logqueue *, size_t len);
+bool logqueue_push(struct logqueue *, char *data, size_t len,
+                   unsigned long note);
+const struct logrec *logqueue_peek(const struct logqueue *, size_t i);
+void logqueue_pop(struct logqueue *);
+void logqueue_drop_head(struct logqueue *);
+void logqueue_clear(struct logqueue *);
+
 /* log.c: syslog, mirrored on stderr with -e or when syslog is absent. */
 void log_open(const char *ident, int facility, bool mirror);
 void log_retarget(const char *ident, int facility);
