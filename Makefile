@@ -31,7 +31,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 LIB_SRCS = src/xmalloc.c src/diag.c src/value.c src/cmdline.c \
 	   src/signame.c src/endpoint.c src/inifile.c src/manifest.c \
-	   src/describe.c src/escape.c src/logqueue.c \
+	   src/describe.c src/escape.c src/logqueue.c src/logsink.c \
 	   src/log.c src/linebuf.c src/policy.c src/spawn.c \
 	   src/run.c src/task.c src/notify.c src/supervisor.c \
 	   src/proto.c src/control.c src/status.c \
