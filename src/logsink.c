@@ -203,12 +203,14 @@ logsink_reopen(struct logsink *s)
 void
 logsink_flush(struct logsink *s)
 {
+	bool failed = false;
 	ssize_t n;
 
 	if (s->fd < 0 && (s->reopen == NULL || !logsink_reopen(s)))
 		return;
 	for (;;) {
-		logsink_note_dropped(s);
+		if (!failed)
+			logsink_note_dropped(s);
 		if (s->q.count == 0)
 			break;
 		n = logsink_write_once(s);
@@ -228,7 +230,12 @@ logsink_flush(struct logsink *s)
 				return;
 			continue;
 		}
-		/* Another error (EPIPE on stderr, a datagram too large). */
+		/*
+		 * Another error: this line is lost (a datagram too large), or
+		 * every line is (EPIPE: nobody reads stderr any more). No note
+		 * until the next flush: it would only be lost the same way.
+		 */
+		failed = true;
 		s->off = 0;
 		logqueue_drop_head(&s->q);
 	}
@@ -245,10 +252,10 @@ logsink_put(struct logsink *s, const struct logline *l)
 	logsink_note_dropped(s);
 	if (s->q.count == LOGQUEUE_LINES) {
 		logqueue_push(&s->q, NULL, 0, 0); /* counted, not formatted */
-		return;
+	} else {
+		data = s->format(s, l, &len);
+		logqueue_push(&s->q, data, len, 0);
 	}
-	data = s->format(s, l, &len);
-	logqueue_push(&s->q, data, len, 0);
 	if (!ev_is_active(&s->io) && !ev_is_active(&s->wait))
 		logsink_flush(s);
 }
