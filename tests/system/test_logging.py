@@ -256,3 +256,32 @@ def test_syslog_daemon_restart_is_followed(start_tendd, run_tendctl,
     finally:
         second.close()
     assert d.terminate() == 0
+
+
+def test_stream_syslog_socket(start_tendd, private_dev, sock_dir):
+    """A /dev/log that is a stream socket gets each message ended by a
+    NUL, as the C library sends them."""
+    path = sock_dir / "log"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as srv:
+        srv.bind(str(path))
+        srv.listen(1)
+        srv.settimeout(WAIT)
+        d = start_tendd(r"""
+            [task:hi]
+            class   = log-only
+            command = printf 'hello\033\n'
+            """, prefix=private_dev(path), mirror=False)
+        conn, _ = srv.accept()
+        with conn:
+            conn.settimeout(WAIT)
+            data = b""
+            while b"exit status 0" not in data:
+                chunk = conn.recv(65536)
+                assert chunk, data
+                data += chunk
+    msgs = data.split(b"\0")
+    assert re.fullmatch(rb"<30>\w{3} [ \d]\d \d\d:\d\d:\d\d hi\[\d+\]: "
+                        rb"hello\\x1b", msgs[1]), msgs
+    assert re.match(rb"<30>.* tendd\[\d+\]: task hi \(pid \d+\): exit "
+                    rb"status 0", msgs[2]), msgs
+    assert d.terminate() == 0
