@@ -1,14 +1,26 @@
 /*
- * log.c: tendd's one way to log. Lines go to syslog(3); with -e they are
+ * log.c: tendd's one way to log. Lines go to syslog; with -e they are
  * mirrored on stderr; when no syslog socket answers they go to stderr
- * instead, and tendd says so once.
+ * instead, and tendd says so once. Every byte of a line that is not
+ * printable is escaped (escape.c), and no sink ever blocks (logsink.c).
+ *
+ * Why not syslog(3): libc keeps its own socket to /dev/log and sends on it
+ * blocking, so a syslog daemon that stops reading stops tendd, and its API
+ * has no way round that. So tendd sends the datagrams itself, on a
+ * non-blocking socket of its own, in the form glibc sends them
+ * ("<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG"): a task's output line with the
+ * task's name and pid as its tag (SPEC section 3), tendd's own lines with
+ * syslog_ident and tendd's pid.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tend.h"
@@ -16,11 +28,16 @@
 #define SYSLOG_PATH "/dev/log"
 
 static struct {
+	bool open; /* until then, and after log_close: stderr, as is */
 	bool to_syslog;
 	bool to_stderr;
 	bool starting; /* until log_started: errors reach the terminal too */
 	bool debug;    /* debug lines on stderr: with -e only */
 	const char *ident;
+	int facility;
+	long pid;
+	struct logsink sys; /* /dev/log */
+	struct logsink err; /* stderr */
 } logger = {.to_stderr = true, .ident = "tendd"};
 
 static const char *
@@ -32,24 +49,110 @@ log_level_name(int prio)
 	return names[LOG_PRI(prio)];
 }
 
-/* Whether a syslog daemon listens on /dev/log (datagram or stream). */
-static bool
-log_syslog_reachable(int *err)
+/* "IDENT: LEVEL: MSG", or for a task's line "IDENT: LEVEL: NAME[PID]: MSG" */
+static char *
+log_format_stderr(const struct logsink *s, const struct logline *l, size_t *len)
+{
+	char *line;
+
+	(void)s;
+	if (l->tag != NULL)
+		line =
+		    xasprintf("%s: %s: %s[%ld]: %s\n", logger.ident,
+		              log_level_name(l->prio), l->tag, l->pid, l->msg);
+	else
+		line = xasprintf("%s: %s: %s\n", logger.ident,
+		                 log_level_name(l->prio), l->msg);
+	*len = strlen(line);
+	return line;
+}
+
+/*
+ * "<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG" as glibc's syslog(3) sends it; on a
+ * stream socket each message ends with a NUL, as glibc ends it.
+ */
+static char *
+log_format_syslog(const struct logsink *s, const struct logline *l, size_t *len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char stamp[32] = "";
+	char *msg;
+
+	if (localtime_r(&now, &tm) != NULL)
+		strftime(stamp, sizeof(stamp), "%h %e %T", &tm);
+	msg = xasprintf("<%d>%s %s[%ld]: %s", logger.facility | l->prio, stamp,
+	                l->tag ? l->tag : logger.ident,
+	                l->tag ? l->pid : logger.pid, l->msg);
+	*len = strlen(msg) + (s->stream ? 1 : 0); /* the NUL xasprintf wrote */
+	return msg;
+}
+
+/*
+ * Connect to /dev/log: a datagram socket, or a stream one where the syslog
+ * daemon listens on one. Non-blocking both: a full receiver is EAGAIN.
+ */
+static int
+log_syslog_connect(struct logsink *s)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	static const int types[] = {SOCK_DGRAM, SOCK_STREAM};
-	bool ok = false;
+	int err = ENOENT;
 
 	strcpy(sun.sun_path, SYSLOG_PATH);
-	for (size_t i = 0; i < 2 && !ok; i++) {
-		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
-		if (fd == -1)
+	for (size_t i = 0; i < 2; i++) {
+		int fd =
+		    socket(AF_UNIX, types[i] | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd == -1) {
+			err = errno;
 			continue;
-		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-		*err = errno;
+		}
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			s->fd = fd;
+			s->stream = types[i] == SOCK_STREAM;
+			s->socket = true;
+			return 0;
+		}
+		err = errno;
 		close(fd);
+		if (err != EPROTOTYPE)
+			break;
 	}
-	return ok;
+	errno = err;
+	return -1;
+}
+
+/*
+ * The fd the stderr sink writes. O_NONBLOCK belongs to an open file
+ * description, and fd 2's is shared with whoever started tendd (a terminal,
+ * a pipe to a parent that writes to it too): setting it there would make
+ * their writes fail with EAGAIN. So a pipe or a terminal is opened anew
+ * through /proc/self/fd/2, a description of tendd's own, non-blocking; a
+ * socket is written with MSG_DONTWAIT; a regular file never makes a writer
+ * wait for a reader and is written as it is (a description of its own
+ * would have an offset of its own, and overwrite what the tasks that
+ * inherit fd 2 write). Without /proc, fd 2 is written a PIPE_BUF at most,
+ * only when poll says it is writable, which keeps a pipe from blocking.
+ */
+static void
+log_stderr_open(struct logsink *s)
+{
+	struct stat st;
+
+	s->fd = 2;
+	s->stream = true;
+	if (fstat(2, &st) == -1 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		s->socket = true;
+		return;
+	}
+	s->fd = open("/proc/self/fd/2",
+	             O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (s->fd == -1) {
+		s->fd = 2;
+		s->gated = true;
+	}
 }
 
 /*
@@ -59,18 +162,20 @@ log_syslog_reachable(int *err)
 void
 log_open(const char *ident, int facility, bool mirror)
 {
-	int err = 0;
-
+	logsink_init(&logger.sys, log_format_syslog, log_syslog_connect);
+	logsink_init(&logger.err, log_format_stderr, NULL);
+	logger.open = true;
 	logger.ident = ident;
+	logger.facility = facility;
+	logger.pid = (long)getpid();
 	logger.starting = true;
-	logger.to_syslog = log_syslog_reachable(&err);
+	logger.to_syslog = log_syslog_connect(&logger.sys) == 0;
 	logger.to_stderr = mirror || !logger.to_syslog;
 	logger.debug = mirror;
-	if (logger.to_syslog)
-		openlog(ident, LOG_PID | LOG_NDELAY, facility);
-	else
+	if (!logger.to_syslog)
 		fprintf(stderr, "%s: no syslog at %s (%s): logging to stderr\n",
-		        ident, SYSLOG_PATH, strerror(err));
+		        ident, SYSLOG_PATH, strerror(errno));
+	log_stderr_open(&logger.err);
 }
 
 /* A reload's syslog_ident and syslog_facility; ident must outlive the log. */
@@ -78,10 +183,7 @@ void
 log_retarget(const char *ident, int facility)
 {
 	logger.ident = ident;
-	if (logger.to_syslog) {
-		closelog();
-		openlog(ident, LOG_PID | LOG_NDELAY, facility);
-	}
+	logger.facility = facility;
 }
 
 /* Start-up is over: from now on, stderr only with -e or without syslog. */
@@ -91,11 +193,33 @@ log_started(void)
 	logger.starting = false;
 }
 
+/*
+ * Let go of stderr (a detached tendd without -e, once running): fd 2
+ * becomes /dev/null, and so does what the stderr sink writes.
+ */
+void
+log_release_stderr(void)
+{
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return;
+	dup2(fd, 2);
+	close(fd);
+	logsink_close(&logger.err);
+	logsink_init(&logger.err, log_format_stderr, NULL);
+	log_stderr_open(&logger.err);
+}
+
+/* Write what the sinks take now, and go back to plain stderr. */
 void
 log_close(void)
 {
-	if (logger.to_syslog)
-		closelog();
+	if (!logger.open)
+		return;
+	logsink_close(&logger.sys);
+	logsink_close(&logger.err);
+	logger.open = false;
 	logger.to_syslog = false;
 	logger.to_stderr = true;
 }
@@ -116,22 +240,37 @@ log_wanted(int prio)
 	return logger.to_syslog || log_to_stderr(prio);
 }
 
+/* A line, escaped, to every sink that takes it. */
+static void
+log_emit(int prio, const char *tag, long pid, const char *text, size_t len)
+{
+	char *msg = xmalloc(ESCAPE_SIZE(len));
+	struct logline l = {.prio = prio, .tag = tag, .pid = pid, .msg = msg};
+
+	escape_bytes(msg, text, len);
+	if (!logger.open) {
+		char *line = log_format_stderr(NULL, &l, &len);
+		fputs(line, stderr);
+		free(line);
+	} else {
+		if (logger.to_syslog)
+			logsink_put(&logger.sys, &l);
+		if (log_to_stderr(prio))
+			logsink_put(&logger.err, &l);
+	}
+	free(msg);
+}
+
 void
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
-	va_list copy;
+	char *text;
 
-	if (logger.to_syslog) {
-		va_copy(copy, ap);
-		vsyslog(prio, fmt, copy);
-		va_end(copy);
-	}
-	if (log_to_stderr(prio)) {
-		char *line = xvasprintf(fmt, ap);
-		fprintf(stderr, "%s: %s: %s\n", logger.ident,
-		        log_level_name(prio), line);
-		free(line);
-	}
+	if (!log_wanted(prio))
+		return;
+	text = xvasprintf(fmt, ap);
+	log_emit(prio, NULL, 0, text, strlen(text));
+	free(text);
 }
 
 void
@@ -142,4 +281,20 @@ log_msg(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(prio, fmt, ap);
 	va_end(ap);
+}
+
+/* A line of a task's output: NAME[PID] is its tag. */
+void
+log_task_line(int prio, const char *name, pid_t pid, const char *line,
+              size_t len)
+{
+	if (log_wanted(prio))
+		log_emit(prio, name, (long)pid, line, len);
+}
+
+/* Lines lost since start, by any sink: full, or failing. */
+unsigned long
+log_dropped(void)
+{
+	return logger.sys.q.dropped_total + logger.err.q.dropped_total;
 }

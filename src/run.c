@@ -32,8 +32,7 @@ run_log_line(void *ctx, const char *line, size_t len)
 {
 	struct run_output *o = ctx;
 
-	log_msg(o->prio, "%s[%ld]: %.*s", o->run->task->cfg->name,
-	        (long)o->run->pid, (int)len, line);
+	log_task_line(o->prio, o->run->task->cfg->name, o->run->pid, line, len);
 }
 
 static void

@@ -119,6 +119,7 @@ static const struct json_field daemon_fields[] = {
     {"version", "version", true},
     {"manifest", "manifest", true},
     {"uptime_s", "uptime", false},
+    {"log_dropped", "log_dropped", false},
 };
 
 /* A task object, in SPEC section 6's order. */
@@ -268,6 +269,7 @@ status_print(const struct proto_msg *d, const struct proto_msg *tasks, size_t n,
              bool json, FILE *fp)
 {
 	bool any_request = false, any_other = false;
+	const char *v;
 
 	if (json) {
 		status_json(d, tasks, n, fp);
@@ -286,4 +288,8 @@ status_print(const struct proto_msg *d, const struct proto_msg *tasks, size_t n,
 		fputc('\n', fp);
 	if (any_request)
 		status_table(tasks, n, true, fp);
+	if ((v = proto_get(d, "log_dropped")) != NULL && strcmp(v, "0") != 0)
+		fprintf(fp, "%stendd dropped %s log line%s\n",
+		        any_other || any_request ? "\n" : "", v,
+		        strcmp(v, "1") == 0 ? "" : "s");
 }

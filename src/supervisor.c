@@ -365,8 +365,6 @@ pidfile_write(const char *path)
 static void
 supervisor_ready(const struct supervisor_options *o)
 {
-	int fd;
-
 	log_started();
 	if (o->ready_fd < 0)
 		return;
@@ -376,10 +374,8 @@ supervisor_ready(const struct supervisor_options *o)
 		log_msg(LOG_WARNING, "cannot tell the starting tendd: %s",
 		        strerror(errno));
 	close(o->ready_fd);
-	if (!o->log_stderr && (fd = open("/dev/null", O_WRONLY)) >= 0) {
-		dup2(fd, 2);
-		close(fd);
-	}
+	if (!o->log_stderr)
+		log_release_stderr();
 }
 
 static void

@@ -196,14 +196,82 @@ enum config_change {
 unsigned config_diff(const struct task_config *old,
                      const struct task_config *new);
 
+/* escape.c: control bytes of task output written as \xHH (NUL as \0). */
+#define ESCAPE_SIZE(len) (4 * (len) + 1) /* the most escape_bytes writes */
+
+size_t escape_bytes(char *out, const char *in, size_t len);
+
+/* logqueue.c: the lines waiting for one log sink, bounded. */
+#define LOGQUEUE_LINES 1024
+#define LOGQUEUE_BYTES (256 * 1024)
+
+struct logrec {
+	char *data;
+	size_t len;
+	unsigned long note; /* a "N log lines dropped" line: that N, else 0 */
+};
+
+struct logqueue {
+	struct logrec recs[LOGQUEUE_LINES]; /* a ring */
+	size_t head;
+	size_t count;
+	size_t bytes;
+	unsigned long dropped;       /* since the last note was queued */
+	unsigned long dropped_total; /* ever */
+};
+
+bool logqueue_fits(const struct logqueue *, size_t len);
+bool logqueue_push(struct logqueue *, char *data, size_t len,
+                   unsigned long note);
+const struct logrec *logqueue_peek(const struct logqueue *, size_t i);
+void logqueue_pop(struct logqueue *);
+void logqueue_drop_head(struct logqueue *);
+void logqueue_clear(struct logqueue *);
+
+/* logsink.c: one log destination, written without ever blocking. */
+struct logline {
+	int prio;
+	const char *tag; /* a task's name, or NULL: tendd's own line */
+	long pid;        /* the task's process, with tag */
+	const char *msg; /* escaped */
+};
+
+struct logsink;
+typedef char *logsink_format_fn(const struct logsink *, const struct logline *,
+                                size_t *len);
+typedef int logsink_reopen_fn(struct logsink *);
+
+struct logsink {
+	int fd;        /* -1: none (the syslog daemon went away) */
+	bool stream;   /* bytes, written in part; else one datagram a line */
+	bool socket;   /* written with send(MSG_DONTWAIT) */
+	bool gated;    /* blocking fd: PIPE_BUF at most, once poll says so */
+	size_t off;    /* stream: bytes of the head record already written */
+	ev_io io;      /* armed while the fd is full */
+	ev_timer wait; /* armed while the fd is gone, to reopen it */
+	ev_tstamp reopen_at;
+	struct logqueue q;
+	logsink_format_fn *format;
+	logsink_reopen_fn *reopen; /* NULL: the fd is never replaced */
+};
+
+void logsink_init(struct logsink *, logsink_format_fn *, logsink_reopen_fn *);
+void logsink_put(struct logsink *, const struct logline *);
+void logsink_flush(struct logsink *);
+void logsink_close(struct logsink *);
+
 /* log.c: syslog, mirrored on stderr with -e or when syslog is absent. */
 void log_open(const char *ident, int facility, bool mirror);
 void log_retarget(const char *ident, int facility);
 void log_started(void);
+void log_release_stderr(void);
 void log_close(void);
 bool log_wanted(int prio);
 void log_msg(int prio, const char *fmt, ...) PRINTFLIKE(2, 3);
 void log_vmsg(int prio, const char *fmt, va_list) PRINTFLIKE(2, 0);
+void log_task_line(int prio, const char *name, pid_t pid, const char *line,
+                   size_t len);
+unsigned long log_dropped(void);
 
 /* linebuf.c: child output split into lines, overlong ones into pieces. */
 #define LINEBUF_MAX 1024

@@ -37,7 +37,7 @@ TABLE_COLUMNS = ["NAME", "CLASS", "STATE", "PID", "UPTIME", "RESTARTS",
                  "LAST-EXIT"]
 REQUEST_COLUMNS = ["NAME", "CLASS", "STATE", "ACTIVE", "REQUESTS", "FAILURES",
                    "LAST-EXIT"]
-DAEMON_KEYS = ["pid", "version", "manifest", "uptime_s"]
+DAEMON_KEYS = ["pid", "version", "manifest", "uptime_s", "log_dropped"]
 TASK_KEYS = ["name", "class", "state", "pid", "uptime_s", "restarts",
              "next_start_in_s", "last_exit", "active", "requests", "failures"]
 DURATION = re.compile(r"\d+ms|\d+\.\ds|\d+m\d\ds|\d+h\d\dm|\d+d\d\dh")
@@ -130,6 +130,7 @@ def check_json_shape(doc):
     assert isinstance(daemon["version"], str) and daemon["version"]
     assert isinstance(daemon["manifest"], str)
     assert is_number(daemon["uptime_s"]) and daemon["uptime_s"] >= 0
+    assert is_count(daemon["log_dropped"])
     assert isinstance(doc["tasks"], list)
     for t in doc["tasks"]:
         assert list(t) == TASK_KEYS, t

@@ -41,7 +41,8 @@ standard_daemon(struct proto_msg *d)
 {
 	wire_msg(d, "daemon",
 	         KV("pid", "1234", "version", "0.1.0", "manifest",
-	            "/etc/tend/tend.ini", "uptime", "12.500", NULL));
+	            "/etc/tend/tend.ini", "uptime", "12.500", "log_dropped",
+	            "0", NULL));
 }
 
 static void
@@ -247,6 +248,7 @@ spec_keys(const char **last_exit_keys, size_t n)
 	struct buf b = {0};
 
 	buf_addf(&b, "1:daemon 2:pid 2:version 2:manifest 2:uptime_s "
+	             "2:log_dropped "
 	             "1:tasks ");
 	for (size_t i = 0; i < n; i++) {
 		buf_addf(&b,
@@ -277,7 +279,8 @@ assert_json(const struct proto_msg *d, const struct proto_msg *tasks, size_t n,
 
 #define DAEMON_JSON                                                           \
 	"{\"daemon\": {\"pid\": 1234, \"version\": \"0.1.0\", \"manifest\": " \
-	"\"/etc/tend/tend.ini\", \"uptime_s\": 12.500},\n \"tasks\": ["
+	"\"/etc/tend/tend.ini\", \"uptime_s\": 12.500, \"log_dropped\": 0},"  \
+	"\n \"tasks\": ["
 
 static void
 test_json_running_durable(void **state)
@@ -413,7 +416,8 @@ test_json_missing_fields(void **state)
 	         KV("name", "x", "class", "durable", "state", "stopped", NULL));
 	assert_json(&d, t, 1, le,
 	            "{\"daemon\": {\"pid\": null, \"version\": null, "
-	            "\"manifest\": null, \"uptime_s\": null},\n"
+	            "\"manifest\": null, \"uptime_s\": null, "
+	            "\"log_dropped\": null},\n"
 	            " \"tasks\": [{\"name\": \"x\", \"class\": \"durable\", "
 	            "\"state\": \"stopped\", \"pid\": null, "
 	            "\"uptime_s\": null, \"restarts\": null, "
@@ -428,7 +432,8 @@ test_json_missing_fields(void **state)
 	            NULL));
 	assert_json(&d, NULL, 0, NULL,
 	            "{\"daemon\": {\"pid\": null, \"version\": \"\", "
-	            "\"manifest\": \"\", \"uptime_s\": null},\n"
+	            "\"manifest\": \"\", \"uptime_s\": null, "
+	            "\"log_dropped\": null},\n"
 	            " \"tasks\": []}\n");
 	proto_msg_free(&d);
 }
@@ -453,7 +458,8 @@ test_json_escaping(void **state)
 	            "{\"daemon\": {\"pid\": 1, "
 	            "\"version\": \"0.1.0-\\\"rc\\\"\\u0001\\u007f\", "
 	            "\"manifest\": \"/srv/my \\\"tend\\\"\\\\conf\\u000a"
-	            "\\u0009\\u000d.ini \xc3\xa9\", \"uptime_s\": 0.000},\n"
+	            "\\u0009\\u000d.ini \xc3\xa9\", \"uptime_s\": 0.000, "
+	            "\"log_dropped\": null},\n"
 	            " \"tasks\": [{\"name\": \"a.b-c_d\", \"class\": "
 	            "\"durable\", \"state\": \"running\", \"pid\": 7, "
 	            "\"uptime_s\": 0.010, \"restarts\": 0, "
@@ -482,7 +488,8 @@ test_json_number_strict(void **state)
 		            "uptime", "1", NULL));
 		assert_json(&d, NULL, 0, NULL,
 		            "{\"daemon\": {\"pid\": null, \"version\": \"v\", "
-		            "\"manifest\": \"m\", \"uptime_s\": 1},\n"
+		            "\"manifest\": \"m\", \"uptime_s\": 1, "
+		            "\"log_dropped\": null},\n"
 		            " \"tasks\": []}\n");
 		proto_msg_free(&d);
 	}
@@ -770,6 +777,37 @@ test_table_per_request_only(void **state)
 	free_msgs(&d, t, 2);
 }
 
+/* Lines tendd dropped are told after the tables; none, nothing is said. */
+static void
+test_table_log_dropped(void **state)
+{
+	struct proto_msg d, t[1];
+	char *out;
+
+	(void)state;
+	wire_msg(&d, "daemon",
+	         KV("pid", "1", "version", "v", "manifest", "m", "uptime", "1",
+	            "log_dropped", "17", NULL));
+	wire_msg(&t[0], "task",
+	         KV("name", "web", "class", "durable", "state", "running",
+	            "pid", "42", "uptime", "1.000", "restarts", "0", NULL));
+	out = render(&d, t, 1, false);
+	assert_non_null(strstr(out, "web "));
+	assert_string_equal(strstr(out, "\n\ntendd dropped"),
+	                    "\n\ntendd dropped 17 log lines\n");
+	free(out);
+	free_msgs(&d, t, 1);
+
+	standard_daemon(&d); /* log_dropped=0 */
+	wire_msg(&t[0], "task",
+	         KV("name", "web", "class", "durable", "state", "running",
+	            "pid", "42", "uptime", "1.000", "restarts", "0", NULL));
+	out = render(&d, t, 1, false);
+	assert_null(strstr(out, "dropped"));
+	free(out);
+	free_msgs(&d, t, 1);
+}
+
 static void
 test_table_backoff_and_durations(void **state)
 {
@@ -932,6 +970,7 @@ main(void)
 	    cmocka_unit_test(test_table_per_request_only),
 	    cmocka_unit_test(test_table_backoff_and_durations),
 	    cmocka_unit_test(test_table_bad_durations),
+	    cmocka_unit_test(test_table_log_dropped),
 	    cmocka_unit_test(test_table_long_name),
 	    cmocka_unit_test(test_table_no_tasks),
 	};
