@@ -216,22 +216,6 @@ client_wait_over(const struct client *c)
 	return true;
 }
 
-/* Why a run's spawn failed, as the log says it: "cannot exec PATH: ...". */
-static void
-client_exec_failure(const struct run *r, char *buf, size_t size)
-{
-	const struct task_config *cfg = r->task->cfg;
-	const char *what = "";
-
-	if (r->failure.step == STEP_EXEC)
-		what = cfg->argv[0];
-	else if (r->failure.step == STEP_CHDIR)
-		what = cfg->directory ? cfg->directory : "/";
-	snprintf(buf, size, "cannot %s%s%s: %s",
-	         spawn_step_name(r->failure.step), *what ? " " : "", what,
-	         strerror(r->failure.err));
-}
-
 /*
  * A start or restart waiting on c->tasks: tell once per task if a run it
  * started (later than c->stop_serial) could not exec. The spawn knows at
@@ -241,8 +225,6 @@ client_exec_failure(const struct run *r, char *buf, size_t size)
 static void
 client_note_failure(struct client *c, const struct run *r)
 {
-	char why[256];
-
 	if (c->wait != WAIT_RESTARTED || !r->exec_failed ||
 	    r->serial <= c->stop_serial)
 		return;
@@ -250,8 +232,7 @@ client_note_failure(struct client *c, const struct run *r)
 		if (c->tasks[i] != r->task || c->failed[i])
 			continue;
 		c->failed[i] = true;
-		client_exec_failure(r, why, sizeof(why));
-		client_msg(c, "err", "%s: %s", r->task->cfg->name, why);
+		client_msg(c, "err", "%s: %s", r->task->cfg->name, r->failed);
 	}
 }
 
@@ -704,8 +685,8 @@ client_refuse(int fd, const struct ucred *peer)
 	struct buf b = {0};
 	ssize_t n;
 
-	if (ev_now(EV_DEFAULT) - ctl.refused_logged >= 1.0) {
-		ctl.refused_logged = ev_now(EV_DEFAULT);
+	if (clock_now() - ctl.refused_logged >= 1.0) {
+		ctl.refused_logged = clock_now();
 		log_msg(LOG_WARNING,
 		        "control: uid %u pid %ld: too many clients of "
 		        "unprivileged peers; refused (logged once a second)",

@@ -80,7 +80,7 @@ logsink_arm_wait(struct logsink *s)
 
 	if (loop == NULL || ev_is_active(&s->wait))
 		return;
-	ev_timer_set(&s->wait, s->reopen_at - ev_time(), 0.);
+	ev_timer_set(&s->wait, s->reopen_at - clock_now(), 0.);
 	ev_timer_start(loop, &s->wait);
 }
 
@@ -181,7 +181,7 @@ logsink_advance(struct logsink *s, size_t n)
 static bool
 logsink_reopen(struct logsink *s)
 {
-	ev_tstamp now = ev_time();
+	ev_tstamp now = clock_now();
 
 	if (s->fd >= 0) {
 		logsink_disarm(s);

@@ -164,7 +164,7 @@ orphans_arm(void)
 			first = orph.list[i].deadline;
 	if (first == 0)
 		return;
-	ev_timer_set(&orph.kill, first - ev_now(EV_DEFAULT), 0.);
+	ev_timer_set(&orph.kill, first - clock_now(), 0.);
 	ev_timer_start(EV_DEFAULT, &orph.kill);
 }
 
@@ -175,7 +175,7 @@ kill_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 	for (size_t i = 0; i < orph.n; i++)
 		if (orph.list[i].deadline > 0 &&
-		    orph.list[i].deadline <= ev_now(EV_A)) {
+		    orph.list[i].deadline <= clock_now()) {
 			log_msg(LOG_WARNING,
 			        "orphan pid %ld: still running after "
 			        "stop_timeout, sending SIGKILL",
@@ -209,7 +209,7 @@ sweep_one(const struct procstat *ps, void *ctx)
 	}
 	orph.list[orph.n].pid = ps->pid;
 	orph.list[orph.n].deadline =
-	    ev_now(EV_DEFAULT) + (ev_tstamp)s->timeout_ms / 1000.0;
+	    clock_now() + (ev_tstamp)s->timeout_ms / 1000.0;
 	orph.n++;
 	s->fresh++;
 	orphan_signal(ps->pid, SIGTERM);
@@ -307,7 +307,7 @@ void
 orphans_hint(const struct run *r)
 {
 	struct escape e = {.run = r->pid};
-	double ran = ev_time() - r->started;
+	double ran = clock_now() - r->started;
 	long hz = sysconf(_SC_CLK_TCK);
 	struct timespec now;
 	char after[32];
