@@ -21,9 +21,8 @@
 
 #include "tend.h"
 
-#define HINT_WITHIN_MS                                        \
-	1000 /* a run this short that exits 0 may have forked \
-	      */
+/* A durable run this short that exits 0 may have forked into the background. */
+#define HINT_WITHIN_MS 1000
 
 /* What /proc/PID/stat says of a process. */
 struct procstat {
@@ -45,7 +44,15 @@ static struct {
 	struct orphan *list;
 	size_t n, cap;
 	ev_timer kill;
+	orphans_owned_fn *owned; /* whether a pid is a run's, not an orphan */
 } orph;
+
+/* Tell orphans from runs with owned: the supervisor's, not this file's. */
+void
+orphans_init(orphans_owned_fn *owned)
+{
+	orph.owned = owned;
+}
 
 static bool
 procstat_read(pid_t pid, struct procstat *ps)
@@ -128,7 +135,7 @@ procstat_each(procstat_fn *fn, void *ctx)
 static bool
 orphan_is(const struct procstat *ps)
 {
-	return ps->ppid == getpid() && !run_is_ours(ps->pid);
+	return ps->ppid == getpid() && !orph.owned(ps->pid);
 }
 
 static struct orphan *

@@ -522,6 +522,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	ev_prepare_init(&sv.reclaim, reclaim_cb);
 	ev_prepare_start(EV_DEFAULT, &sv.reclaim);
 	ev_child_init(&sv.orphans, orphan_cb, 0, 0);
+	orphans_init(run_is_ours);
 	supervisor_set_subreaper(m->subreaper);
 
 	sv.ntasks = m->ntasks;

@@ -519,6 +519,9 @@ void supervisor_adopt(struct manifest *, bool dry_run, reload_say_fn *,
                       void *ctx);
 
 /* orphans.c: children of tendd that no run owns (PID 1, subreaper). */
+typedef bool orphans_owned_fn(pid_t);
+
+void orphans_init(orphans_owned_fn *);
 size_t orphans_stop(int64_t timeout_ms);
 void orphans_kill_now(void);
 void orphans_reaped(pid_t);
