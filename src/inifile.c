@@ -269,7 +269,7 @@ inifile_append(struct reader *r, struct ini_entry *e, const char *piece,
 	if (need > INIFILE_VALUE_MAX) {
 		diag_add(r->diag, r->filename, e->line,
 		         "value of '%s' is longer than %d bytes (%d KiB), "
-		         "continued up to line %d",
+		         "past it at line %d",
 		         e->key, INIFILE_VALUE_MAX, INIFILE_VALUE_MAX / 1024,
 		         r->lineno);
 		free(e->value); /* never kept truncated */

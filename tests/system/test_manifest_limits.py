@@ -44,7 +44,7 @@ def test_huge_continued_value_is_refused_quickly(run_tendd, tmp_path):
     assert r.returncode == 1, r
     assert r.stderr.splitlines() == [
         f"{path}:3: value of 'command' is longer than 65536 bytes (64 KiB), "
-        f"continued up to line 686"], r
+        f"past it at line 686"], r
     assert took < QUICK
 
 

@@ -1596,7 +1596,7 @@ test_continuation_cap(void **state)
 	text = continued_command(INIFILE_VALUE_MAX + 1, &last);
 	check_error_fmt(text,
 	                "test.ini:3: value of 'command' is longer than 65536 "
-	                "bytes (64 KiB), continued up to line %d",
+	                "bytes (64 KiB), past it at line %d",
 	                last);
 	free(text);
 }
@@ -1616,7 +1616,7 @@ test_continuation_cap_then_more(void **state)
 	                   last + 1);
 	ERRORS(more,
 	       "test.ini:3: value of 'command' is longer than 65536 bytes (64 "
-	       "KiB), continued up to line 652",
+	       "KiB), past it at line 652",
 	       second);
 	free(second);
 	free(more);
