@@ -174,12 +174,12 @@ logsink_advance(struct logsink *s, size_t n)
 }
 
 /*
- * The fd failed for good: open it again, at once the first time (the
- * syslog daemon restarted), then at most every REOPEN_DELAY. Returns
+ * The fd failed for good: open it again, at once if at_once (the syslog
+ * daemon restarted), else and then at most every REOPEN_DELAY. Returns
  * whether the sink has an fd again.
  */
 static bool
-logsink_reopen(struct logsink *s)
+logsink_reopen(struct logsink *s, bool at_once)
 {
 	ev_tstamp now = clock_now();
 
@@ -187,7 +187,7 @@ logsink_reopen(struct logsink *s)
 		logsink_disarm(s);
 		close(s->fd);
 		s->fd = -1;
-		s->reopen_at = now;
+		s->reopen_at = at_once ? now : now + REOPEN_DELAY;
 	}
 	s->off = 0; /* a new stream: the head record is sent whole */
 	if (now >= s->reopen_at) {
@@ -203,10 +203,10 @@ logsink_reopen(struct logsink *s)
 void
 logsink_flush(struct logsink *s)
 {
-	bool failed = false;
+	bool failed = false, reopened = false;
 	ssize_t n;
 
-	if (s->fd < 0 && (s->reopen == NULL || !logsink_reopen(s)))
+	if (s->fd < 0 && (s->reopen == NULL || !logsink_reopen(s, true)))
 		return;
 	for (;;) {
 		if (!failed)
@@ -225,9 +225,15 @@ logsink_flush(struct logsink *s)
 			logsink_arm_io(s);
 			return;
 		}
+		/*
+		 * Reopened at once only once a flush: a socket that connects
+		 * but refuses every send (a reader that shut down) would
+		 * otherwise be reopened forever, here, on the loop.
+		 */
 		if (s->reopen != NULL && logsink_peer_gone(errno)) {
-			if (!logsink_reopen(s))
+			if (!logsink_reopen(s, !reopened))
 				return;
+			reopened = true;
 			continue;
 		}
 		/*

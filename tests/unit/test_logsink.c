@@ -232,6 +232,40 @@ test_dgram_peer_gone_reopens(void **state)
 	free(s);
 }
 
+/* A peer that connects but takes nothing: every send fails at once. */
+static int
+reopen_dead_pair(struct logsink *s)
+{
+	int sv[2];
+
+	if (++reopens > 1000 || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == -1)
+		return -1; /* the bound only keeps a failing test finite */
+	close(sv[1]);
+	s->fd = sv[0];
+	return 0;
+}
+
+/* A reader that went away for good: one reopen at once, then a wait. */
+static void
+test_dgram_dead_peer_no_spin(void **state)
+{
+	struct logsink *s;
+	int sv[2];
+
+	(void)state;
+	reopens = 0;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	close(sv[1]);
+	s = new_sink(sv[0], false, reopen_dead_pair);
+	put(s, "lost", 0);
+	assert_int_equal(reopens, 1);
+	put(s, "lost", 1); /* within REOPEN_DELAY: no reopen, queued */
+	assert_int_equal(reopens, 1);
+	assert_int_equal(s->q.count, 2);
+	logsink_close(s);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -241,6 +275,7 @@ main(void)
 	    T(test_stream_resumes_mid_line),
 	    T(test_broken_pipe_counts_each_line_once),
 	    T(test_dgram_peer_gone_reopens),
+	    T(test_dgram_dead_peer_no_spin),
 	};
 #undef T
 
