@@ -147,13 +147,18 @@ orphan_find(pid_t pid)
 	return NULL;
 }
 
-/* Its process group, but not tendd's own: then the process alone. */
+/*
+ * Its process group; but the process alone in tendd's own group, or in a
+ * live run's (a run leads its group): that run is stopped with its own
+ * stop_signal and stop_timeout, not the orphans'.
+ */
 static void
 orphan_signal(pid_t pid, int signo)
 {
 	pid_t pgrp = getpgid(pid);
 
-	if (pgrp > 0 && pgrp != getpgrp() && kill(-pgrp, signo) == 0)
+	if (pgrp > 0 && pgrp != getpgrp() && !orph.owned(pgrp) &&
+	    kill(-pgrp, signo) == 0)
 		return;
 	kill(pid, signo);
 }

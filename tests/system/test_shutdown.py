@@ -300,3 +300,48 @@ def test_pid_1_stops_orphans_only_with_its_own_proc(start_tendd, tmp_path,
     else:
         assert not d.find(r"orphaned process")
         assert d.find(r"^/proc is not of tendd's pid namespace")
+
+
+# A task that leaves an orphan in its own process group (one that ignores
+# the task's stop_signal, SIGUSR1, so it is still there for the orphans'
+# SIGTERM), and records each signal it gets; it exits 1 s after SIGUSR1.
+SIGNAL_RECORDER = """\
+import os, signal, subprocess, sys, time
+subprocess.Popen(["sh", "-c", "sh -c 'trap \\"\\" USR1; exec sleep 600' & "
+                  "echo $! > orphan"]).wait()
+stopping = []
+def record(signo, frame):
+    with open("signals", "a") as f:
+        f.write(signal.Signals(signo).name + "\\n")
+    if signo == signal.SIGUSR1:
+        stopping.append(time.monotonic())
+signal.signal(signal.SIGUSR1, record)
+signal.signal(signal.SIGTERM, record)
+open("up", "w").close()
+while not stopping or time.monotonic() - stopping[0] < 1:
+    time.sleep(0.05)
+sys.exit(0)
+"""
+
+
+def test_orphan_in_a_task_group_leaves_the_task_to_its_stop_signal(
+        start_tendd, tmp_path):
+    """The orphans' SIGTERM goes to the orphan alone when its group is a
+    live task's: the task gets its own stop_signal only."""
+    (tmp_path / "recorder.py").write_text(SIGNAL_RECORDER)
+    d = start_tendd(f"""
+        [tend]
+        subreaper = yes
+        [task:server]
+        class       = durable
+        directory   = {tmp_path}
+        command     = /usr/bin/python3 ./recorder.py
+        stop_signal = USR1
+        """)
+    wait_for(lambda: (tmp_path / "up").exists(), what="the task to start")
+    orphan = ProcRef(int((tmp_path / "orphan").read_text()))
+    wait_for(lambda: orphan.stat()["ppid"] == d.pid,
+             what="the orphan to be adopted by tendd")
+    assert d.terminate() == 0
+    assert not orphan.alive()
+    assert (tmp_path / "signals").read_text().split() == ["SIGUSR1"]
