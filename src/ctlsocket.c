@@ -124,6 +124,7 @@ ctlsocket_tmpdir(char *tmpl)
 	    (st.st_mode & 077) != 0) {
 		if (dfd != -1)
 			close(dfd);
+		rmdir(tmpl); /* ours, or not a directory: then it fails */
 		errno = EPERM;
 		return -1;
 	}

@@ -68,8 +68,14 @@ listener_lock(struct listener *l, const char *path)
 			errno = EADDRINUSE; /* another tendd listens there */
 		goto fail;
 	}
-	if (fstat(fd, &held) == -1 || stat(lock, &there) == -1 ||
-	    held.st_dev != there.st_dev || held.st_ino != there.st_ino) {
+	/* Another user's file, whose owner could hold it to keep us out. */
+	if (fstat(fd, &held) == -1 || !S_ISREG(held.st_mode) ||
+	    held.st_uid != geteuid()) {
+		errno = EPERM;
+		goto fail;
+	}
+	if (stat(lock, &there) == -1 || held.st_dev != there.st_dev ||
+	    held.st_ino != there.st_ino) {
 		errno = EADDRINUSE; /* removed meanwhile by its owner: later */
 		goto fail;
 	}

@@ -208,3 +208,26 @@ def test_connections_accepted_without_fds_are_served_later(
     assert t["state"] == "listening", t
     assert d.alive()
     assert d.terminate() == 0
+
+
+def test_a_listen_lock_of_another_user_is_refused(start_tendd, run_tendctl,
+                                                   tmp_path):
+    """Another user's PATH.lock could be held by its owner to keep tendd
+    out: tendd does not take it, and listens once it is gone."""
+    if os.geteuid() != 0:
+        pytest.skip("a file of another user's needs root")
+    path = tmp_path / "l.sock"
+    lock = tmp_path / "l.sock.lock"
+    lock.touch()
+    os.chown(lock, 65534, 65534)
+    d = start_tendd(f"""
+        [task:echo]
+        class  = per-request
+        command = /bin/cat
+        listen = unix:{path}
+        """)
+    d.wait_log(rf"^task echo: cannot listen on unix:{path}: "
+               r"Operation not permitted; retrying", level="err")
+    assert task_of(run_tendctl, d, "echo")["state"] != "listening"
+    lock.unlink()
+    wait_state(run_tendctl, d, "echo", "listening")
