@@ -319,16 +319,21 @@ void
 orphans_hint(const struct run *r)
 {
 	struct escape e = {.run = r->pid};
-	double ran = clock_now() - r->started;
-	long hz = sysconf(_SC_CLK_TCK);
 	struct timespec now;
 	char after[32];
-	double since;
+	double ran, since;
+	long hz;
 
+	/* Cheap tests first: every run's reap, each connection's, comes here.
+	 */
 	if (r->task->cfg->class != CLASS_DURABLE || r->exec_failed ||
 	    r->stopping || !WIFEXITED(r->wstatus) ||
-	    WEXITSTATUS(r->wstatus) != 0 || ran * 1000 >= HINT_WITHIN_MS ||
-	    hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) == -1)
+	    WEXITSTATUS(r->wstatus) != 0)
+		return;
+	ran = clock_now() - r->started;
+	hz = sysconf(_SC_CLK_TCK);
+	if (ran * 1000 >= HINT_WITHIN_MS || hz <= 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &now) == -1)
 		return;
 	/* A tick early: /proc rounds start times down to whole ticks. */
 	since = ((double)now.tv_sec + (double)now.tv_nsec / 1e9 - ran) *
