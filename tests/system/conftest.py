@@ -539,6 +539,19 @@ def start_tendd(tendd_bin, tend_env, tmp_path, sock_dir, write_manifest):
 
 # Helpers shared by the test files.
 #
+# A task's output, as tendd logged it.
+
+def output_of(d, task, level=None):
+    """{pid: [line, ...]} of what task wrote to its syslog stdout/stderr."""
+    rx = re.compile(re.escape(task) + r"\[(\d+)\]: (.*)", re.S)
+    found = {}
+    for m in map(rx.fullmatch, d.messages(level) if level else
+                 [msg for _, msg in d.messages()]):
+        if m:
+            found.setdefault(int(m[1]), []).append(m[2])
+    return found
+
+
 # Processes, through /proc.
 
 def gone(pid):

@@ -20,9 +20,9 @@ import time
 
 import pytest
 
-from conftest import (POLL, WAIT, ProcRef, descendants, proc_stat,
-                      processes_in_sessions, processes_with_env, run,
-                      wait_for, zombies_of)
+from conftest import (POLL, WAIT, ProcRef, descendants, output_of,
+                      proc_stat, processes_in_sessions, processes_with_env,
+                      run, wait_for, zombies_of)
 
 PY = sys.executable
 EARLY = 0.10  # a measured gap may be this fraction shorter than its delay
@@ -57,17 +57,6 @@ def assert_gaps(starts, delays):
     for i, (gap, delay) in enumerate(zip(gaps, delays)):
         assert delay * (1 - EARLY) <= gap <= delay + LATE, (
             f"gap {i + 1} is {gap}s, expected {delay}s; all gaps: {gaps}")
-
-
-def output_of(d, task, level=None):
-    """{pid: [line, ...]} of what task wrote to its syslog stdout/stderr."""
-    rx = re.compile(re.escape(task) + r"\[(\d+)\]: (.*)", re.S)
-    found = {}
-    for m in map(rx.fullmatch, d.messages(level) if level else
-                 [msg for _, msg in d.messages()]):
-        if m:
-            found.setdefault(int(m[1]), []).append(m[2])
-    return found
 
 
 def status_fields(lines):

@@ -159,17 +159,23 @@ def test_no_hint_for_a_plain_exit(start_tendd, tmp_path):
     assert not d.find(r"forked into the background")
 
 
-def test_detach_relative_socket_from_start_cwd(start_tendd, run_tendctl,
-                                               tmp_path, sock_dir):
-    pid_file = tmp_path / "tendd.pid"
+def start_detached(start_tendd, pid_file, *args, **kw):
+    """tendd -d with pid_file and one durable sleeper, once -d returned 0."""
     d = start_tendd(f"""
         [tend]
         pid_file = {pid_file}
         [task:sleeper]
         class   = durable
         command = sleep 1000
-        """, "-d", "-s", "rel.sock", cwd=sock_dir)
+        """, "-d", *args, **kw)
     assert d.wait() == 0
+    return d
+
+
+def test_detach_relative_socket_from_start_cwd(start_tendd, run_tendctl,
+                                               tmp_path, sock_dir):
+    pid_file = tmp_path / "tendd.pid"
+    d = start_detached(start_tendd, pid_file, "-s", "rel.sock", cwd=sock_dir)
     pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(),
                        details=d.tail))
     daemon = ProcRef(pid)
@@ -246,14 +252,7 @@ def full_fs(tmp_path):
 def test_detach_pid_file_on_full_fs_not_left_empty(start_tendd, run_tendctl,
                                                    sock_dir, full_fs):
     pid_file = full_fs / "tendd.pid"
-    d = start_tendd(f"""
-        [tend]
-        pid_file = {pid_file}
-        [task:sleeper]
-        class   = durable
-        command = sleep 1000
-        """, "-d", "-s", sock_dir / "full.sock")
-    assert d.wait() == 0
+    d = start_detached(start_tendd, pid_file, "-s", sock_dir / "full.sock")
     d.wait_log(rf"^cannot write pid file {pid_file}: No space left on "
                r"device", level="err")
     assert not pid_file.exists()

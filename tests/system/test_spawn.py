@@ -9,14 +9,13 @@ bounds of conftest, so that the tests also pass with tendd under valgrind.
 
 import os
 import pwd
-import re
 import signal
 import socket
 import sys
 
 import pytest
 
-from conftest import ProcRef, wait_for, wait_state
+from conftest import ProcRef, output_of, wait_for, wait_state
 
 PY = sys.executable
 
@@ -35,17 +34,6 @@ CARELESS_PARENT = [PY, "-c", """if True:
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     os.execv(sys.argv[1], sys.argv[1:])
 """]
-
-
-def output_of(d, task, level=None):
-    """{pid: [line, ...]} of what task wrote to its syslog stdout/stderr."""
-    rx = re.compile(re.escape(task) + r"\[(\d+)\]: (.*)", re.S)
-    found = {}
-    for m in map(rx.fullmatch, d.messages(level) if level else
-                 [msg for _, msg in d.messages()]):
-        if m:
-            found.setdefault(int(m[1]), []).append(m[2])
-    return found
 
 
 def signal_masks(pid):
