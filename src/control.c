@@ -269,7 +269,7 @@ client_wait_check(struct client *c)
 }
 
 /* A task changed: answer the clients whose change is now done. */
-void
+static void
 control_tasks_changed(void)
 {
 	struct client *c, *next;
@@ -284,7 +284,7 @@ control_tasks_changed(void)
  * A retired task is about to be freed: no client may wait on it any more;
  * one that did is told it was removed.
  */
-void
+static void
 control_task_gone(struct task *t)
 {
 	for (struct client *c = ctl.clients; c; c = c->next)
@@ -308,7 +308,7 @@ control_task_gone(struct task *t)
 }
 
 /* A run ended: answer "run --wait" with its exit status. */
-void
+static void
 control_run_ended(struct run *r)
 {
 	int code;
@@ -328,7 +328,7 @@ control_run_ended(struct run *r)
  * tendd is about to exit: answer every client still waiting, and send what
  * is queued, as well as a non-blocking send can.
  */
-void
+static void
 control_shutdown_done(void)
 {
 	struct client *c, *next;
@@ -351,6 +351,13 @@ control_shutdown_done(void)
 		}
 	}
 }
+
+static const struct observer control_observer = {
+    .tasks_changed = control_tasks_changed,
+    .task_gone = control_task_gone,
+    .run_ended = control_run_ended,
+    .shutdown_done = control_shutdown_done,
+};
 
 /* State-changing commands. */
 
@@ -812,6 +819,7 @@ control_open(const char *path, const struct manifest *m)
 	if (ctlsocket_open(&ctl.sock, path, m) == -1)
 		return -1;
 	ctl.started = clock_now();
+	events_observe(&control_observer);
 	ev_timer_init(&ctl.accept_pause, accept_pause_cb, 1., 0.);
 	control_listen();
 	return 0;
@@ -849,6 +857,7 @@ control_reconfigure(const char *path, const struct manifest *m)
 void
 control_close(void)
 {
+	events_observe(NULL);
 	while (ctl.clients)
 		client_close(ctl.clients);
 	if (ctl.sock.fd != -1) {

@@ -31,8 +31,12 @@ static void
 run_log_line(void *ctx, const char *line, size_t len)
 {
 	struct run_output *o = ctx;
+	struct task *t = o->run->task;
 
-	log_task_line(o->prio, o->run->task->cfg->name, o->run->pid, line, len);
+	log_task_line(o->prio, t->cfg->name, o->run->pid, line, len);
+	logring_push(&t->ring, o->run->pid,
+	             o->prio == LOG_INFO ? STREAM_OUT : STREAM_ERR, line, len);
+	events_task_output(t);
 }
 
 static void

@@ -190,7 +190,7 @@ supervisor_bury(struct task *t)
 			*p = t->next_retired;
 			break;
 		}
-	control_task_gone(t);
+	events_task_gone(t);
 	task_free(t);
 }
 
@@ -205,7 +205,7 @@ supervisor_task_changed(struct task *t)
 
 	if (t->retired && idle)
 		supervisor_bury(t);
-	control_tasks_changed();
+	events_tasks_changed();
 	if (idle)
 		supervisor_finish();
 }
@@ -549,7 +549,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 
 	log_msg(LOG_INFO, "every task stopped; exiting with status %d",
 	        sv.exit_code);
-	control_shutdown_done();
+	events_shutdown_done();
 	control_close();
 	if (sv.wrote_pid_file)
 		unlink(sv.manifest->pid_file);

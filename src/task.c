@@ -259,7 +259,7 @@ task_run_ended(struct task *t, struct run *r)
 		t->failures++;
 	d = policy_handle(&t->policy, EVENT_EXIT, &end);
 	task_log_end(t, r, &end, d);
-	control_run_ended(r);
+	events_run_ended(r);
 	task_apply(t, d);
 	if (t->listener != NULL)
 		listener_resume(t->listener); /* below the cap again */
@@ -441,6 +441,7 @@ task_free(struct task *t)
 {
 	ev_timer_stop(EV_DEFAULT, &t->backoff);
 	listener_close(t->listener);
+	logring_free(&t->ring);
 	task_config_free(t->cfg);
 	free(t->cfg);
 	free(t);

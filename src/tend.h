@@ -288,6 +288,36 @@ void linebuf_feed(struct linebuf *, const char *, size_t, linebuf_emit_fn,
 void linebuf_flush(struct linebuf *, linebuf_emit_fn, void *);
 void linebuf_free(struct linebuf *);
 
+/* logring.c: the last lines of a task's output, for tendctl log. */
+#define LOGRING_LINES    1000
+#define LOGRING_BYTES    (64 * 1024) /* lines and their headers */
+#define LOGRING_LINE_MAX LINEBUF_MAX
+
+enum log_stream {
+	STREAM_OUT,
+	STREAM_ERR,
+};
+
+struct logring_line {
+	pid_t pid;  /* the run that wrote it */
+	int stream; /* enum log_stream */
+	size_t len;
+	char data[]; /* as written, no newline */
+};
+
+struct logring {
+	struct logring_line **slots; /* line seq in slots[seq % cap] */
+	size_t cap;
+	uint64_t first; /* the oldest line kept */
+	uint64_t next;  /* the number the next line gets */
+	size_t bytes;
+};
+
+void logring_push(struct logring *, pid_t, int stream, const char *, size_t);
+const struct logring_line *logring_get(const struct logring *, uint64_t seq);
+uint64_t logring_back(const struct logring *, uint64_t n);
+void logring_free(struct logring *);
+
 /* fds.c: inherited fds kept from the tasks. */
 enum fds_way {
 	FDS_RANGE, /* close_range(CLOSE_RANGE_CLOEXEC), Linux 5.11 */
@@ -473,6 +503,7 @@ struct task {
 	bool retired; /* removed by a reload: freed once its runs end */
 	unsigned long reload_serial; /* the last reload that stopped it */
 	struct task *next_retired;
+	struct logring ring; /* its output, kept across runs */
 };
 
 struct task *task_new(struct task_config *);
@@ -490,6 +521,22 @@ bool task_can_serve(const struct task *);
 bool task_has_run_before(const struct task *, unsigned long serial);
 void task_listening(struct task *, bool);
 void task_free(struct task *);
+
+/* events.c: what the engine tells the layer above it (the control socket). */
+struct observer {
+	void (*tasks_changed)(void);        /* some task changed state */
+	void (*task_gone)(struct task *);   /* a retired task is being freed */
+	void (*run_ended)(struct run *);    /* reaped, before the task reacts */
+	void (*task_output)(struct task *); /* lines were added to its ring */
+	void (*shutdown_done)(void);        /* every task is down; exiting */
+};
+
+void events_observe(const struct observer *);
+void events_tasks_changed(void);
+void events_task_gone(struct task *);
+void events_run_ended(struct run *);
+void events_task_output(struct task *);
+void events_shutdown_done(void);
 
 /* notify.c: systemd's readiness protocol, when $NOTIFY_SOCKET is set. */
 void notify_send(const char *state);
@@ -551,13 +598,19 @@ void ctlsocket_close(struct ctlsocket *);
 void statusenc_task(struct buf *, const struct task *, ev_tstamp now);
 bool statusenc_unhealthy(const struct task *);
 
+/* metrics.c: Prometheus text exposition 0.0.4 of tendd and its tasks. */
+struct metrics_cursor {
+	size_t family; /* the next metric family to write; 0 at first */
+	size_t task;   /* its next task */
+};
+
+bool metrics_fill(struct buf *text, struct metrics_cursor *,
+                  struct task *const *tasks, size_t ntasks, double now,
+                  size_t low);
+
 /* control.c: the control socket, tendd's side. */
 int control_open(const char *path, const struct manifest *);
 int control_reconfigure(const char *path, const struct manifest *);
 void control_close(void);
-void control_tasks_changed(void);
-void control_task_gone(struct task *);
-void control_run_ended(struct run *);
-void control_shutdown_done(void);
 
 #endif
