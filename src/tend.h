@@ -608,7 +608,79 @@ bool metrics_fill(struct buf *text, struct metrics_cursor *,
                   struct task *const *tasks, size_t ntasks, double now,
                   size_t low);
 
-/* control.c: the control socket, tendd's side. */
+/*
+ * ctlclient.c: one client of the control socket, as the verbs answer it.
+ * What tendd holds for one: a long answer (status, metrics, log) is queued
+ * a part at a time while less than CLIENT_OUT_LOW is, so a client that
+ * reads slowly costs that much, not the whole answer. Other answers are
+ * small; one bigger than CLIENT_OUT_MAX is dropped.
+ */
+#define CLIENT_IDLE    10.0 /* seconds to send a request, or to read */
+#define CLIENT_OUT_LOW (16 << 10)
+#define CLIENT_OUT_MAX (4 << 20)
+
+enum client_wait {
+	WAIT_NONE,
+	WAIT_STATUS,    /* until the status answer is all queued */
+	WAIT_METRICS,   /* until the metrics answer is all queued */
+	WAIT_LOG,       /* until the log lines are queued, or (-f) ever */
+	WAIT_STOPPED,   /* until the tasks have no process */
+	WAIT_RESTARTED, /* until the tasks are no longer stopping */
+	WAIT_RUN,       /* until one run ends */
+	WAIT_RELOADED,  /* until what a reload stopped is down or up again */
+	WAIT_SHUTDOWN,  /* until tendd exits */
+};
+
+struct client {
+	int fd;
+	ev_io rio;
+	ev_io wio;
+	ev_timer idle;
+	struct buf in;
+	struct buf out;
+	struct ucred peer;
+	bool privileged;
+	bool dropped;   /* its answer grew too large: closed next */
+	bool following; /* log -f: never idle; read only for its EOF */
+	enum client_wait wait;
+	struct task **tasks; /* what WAIT_* waits on */
+	bool *failed;        /* its start failed: told */
+	int ntasks;
+	bool named;                    /* status: of tasks, not of every task */
+	size_t status_next;            /* status: the next task to encode */
+	bool unhealthy;                /* status: exit 3 */
+	struct metrics_cursor metrics; /* metrics: where the text goes on */
+	struct task *log_task;         /* log: whose lines */
+	uint64_t log_next;             /* log: the next line's number */
+	uint64_t log_skipped;          /* log: lines evicted before sent */
+	struct run *run;
+	unsigned long stop_serial;   /* stop waits for runs up to this one */
+	unsigned long reload_serial; /* the reload it waits on */
+	struct client *next;
+};
+
+void ctlclient_flush(struct client *);
+void ctlclient_msg(struct client *, const char *type, const char *fmt, ...)
+    PRINTFLIKE(3, 4);
+void ctlclient_end(struct client *, int code);
+bool ctlclient_wants_more(const struct client *);
+void ctlclient_free(struct client *);
+
+/* ctllog.c: "log NAME [-n N] [-f]", answered from the task's ring. */
+void ctllog_start(struct client *, struct task *, const struct proto_request *);
+void ctllog_more(struct client *, const struct task *);
+void ctllog_end(struct client *, const struct task *, const char *why);
+
+/* verbs.c: what each request does, and the waits of the engine's events. */
+void verbs_init(void);
+void verbs_request(struct client *, const char *line, size_t len);
+void verbs_drained(struct client *);
+void verbs_tasks_changed(struct client *);
+void verbs_task_gone(struct client *, struct task *);
+void verbs_run_ended(struct client *, struct run *);
+void verbs_shutdown_done(struct client *);
+
+/* control.c: the control socket's machinery, tendd's side. */
 int control_open(const char *path, const struct manifest *);
 int control_reconfigure(const char *path, const struct manifest *);
 void control_close(void);

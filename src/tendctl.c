@@ -18,10 +18,12 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	        "usage: tendctl [-s SOCKET] COMMAND [ARGS]\n"
+	        "       tendctl -h | --help | -V | --version\n"
 	        "  status [NAME...] [--json]   start NAME...    stop NAME...\n"
 	        "  restart NAME...             signal SIG NAME...\n"
 	        "  run NAME [--wait]           reload [--dry-run]\n"
-	        "  log NAME [-n N] [-f]        metrics          shutdown\n");
+	        "  log NAME [-n N] [-f]        metrics          shutdown\n"
+	        "  NAME may be 'all': every task\n");
 }
 
 static int fail_usage(const char *fmt, ...) PRINTFLIKE(1, 2);
@@ -183,8 +185,18 @@ answer_line(struct status *st, const char *line, size_t len, bool *ended)
 		proto_msg_free(&m);
 		return (int)code;
 	}
-	if (strcmp(m.type, "text") == 0 &&
-	    (text = proto_get_bytes(&m, "data", &n)) != NULL)
+	if (strcmp(m.type, "line") == 0 &&
+	    (text = proto_get_bytes(&m, "data", &n)) != NULL) {
+		fwrite(text, 1, n, stdout); /* as the task wrote it: log */
+		putchar('\n');
+	} else if (strcmp(m.type, "skipped") == 0 &&
+	           (text = proto_get(&m, "n")) != NULL)
+		fprintf(stderr,
+		        "tendctl: %s lines skipped: this reader fell "
+		        "behind\n",
+		        text);
+	else if (strcmp(m.type, "text") == 0 &&
+	         (text = proto_get_bytes(&m, "data", &n)) != NULL)
 		fwrite(text, 1, n, stdout); /* as it is: metrics */
 	else if (strcmp(m.type, "msg") == 0 && text)
 		printf("%s\n", text);
@@ -226,6 +238,7 @@ read_answer(int fd, struct status *st)
 			line = nl + 1;
 		}
 		buf_consume(&in, (size_t)(line - in.data));
+		fflush(stdout); /* log -f: each line as it comes */
 	}
 	buf_free(&in);
 	if (!ended) {
@@ -246,7 +259,13 @@ main(int argc, char **argv)
 	char *socket_path = NULL;
 	int ch, fd, code;
 
-	while ((ch = getopt(argc, argv, "+s:hV")) != -1)
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+
+	while ((ch = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1)
 		switch (ch) {
 		case 's':
 			free(socket_path);
