@@ -405,7 +405,7 @@ control_reconfigure(const char *path, const struct manifest *m)
 void
 control_close(void)
 {
-	events_observe(NULL);
+	events_unobserve(&control_observer);
 	while (ctl.clients)
 		client_close(ctl.clients);
 	if (ctl.sock.fd != -1) {

@@ -51,6 +51,8 @@ ctlclient_msg(struct client *c, const char *type, const char *fmt, ...)
 void
 ctlclient_end(struct client *c, int code)
 {
+	if (c->following)
+		ev_io_stop(EV_DEFAULT, &c->rio); /* closed once all is sent */
 	c->wait = WAIT_NONE;
 	c->following = false;
 	proto_begin(&c->out, "end");

@@ -1,52 +1,86 @@
 /*
  * events.c: what happens to tasks and runs, told upward. The engine
- * (task.c, supervisor.c, run.c) reports here and never calls the control
- * socket; the control socket, above it, observes.
+ * (task.c, run.c's owner) reports here and never calls the layers above
+ * it: the supervisor, which reacts first, and the control socket observe.
  */
 #include <stddef.h>
 
 #include "tend.h"
 
-static const struct observer *observer;
+#define OBSERVERS_MAX 4
 
-/* One observer at a time; NULL: none. */
+static const struct observer *observers[OBSERVERS_MAX];
+
+/* Tell o from now on, after the observers before it. */
 void
 events_observe(const struct observer *o)
 {
-	observer = o;
+	for (size_t i = 0; i < OBSERVERS_MAX; i++)
+		if (observers[i] == NULL) {
+			observers[i] = o;
+			return;
+		}
+}
+
+void
+events_unobserve(const struct observer *o)
+{
+	for (size_t i = 0; i < OBSERVERS_MAX; i++)
+		if (observers[i] == o)
+			observers[i] = NULL;
+}
+
+/* Call fn of every observer that has one, in order. */
+#define EACH(fn, ...)                                           \
+	do {                                                    \
+		for (size_t i_ = 0; i_ < OBSERVERS_MAX; i_++)   \
+			if (observers[i_] && observers[i_]->fn) \
+				observers[i_]->fn(__VA_ARGS__); \
+	} while (0)
+
+/* t changed state; an observer may free it: t is not used after. */
+void
+events_task_changed(struct task *t)
+{
+	EACH(task_changed, t);
+}
+
+void
+events_essential_failed(struct task *t, int exit_code)
+{
+	EACH(essential_failed, t, exit_code);
 }
 
 void
 events_tasks_changed(void)
 {
-	if (observer && observer->tasks_changed)
-		observer->tasks_changed();
+	for (size_t i = 0; i < OBSERVERS_MAX; i++)
+		if (observers[i] && observers[i]->tasks_changed)
+			observers[i]->tasks_changed();
 }
 
 void
 events_task_gone(struct task *t)
 {
-	if (observer && observer->task_gone)
-		observer->task_gone(t);
+	EACH(task_gone, t);
 }
 
 void
 events_run_ended(struct run *r)
 {
-	if (observer && observer->run_ended)
-		observer->run_ended(r);
+	EACH(run_ended, r);
 }
 
 void
 events_task_output(struct task *t)
 {
-	if (observer && observer->task_output)
-		observer->task_output(t);
+	EACH(task_output, t);
 }
 
 void
 events_shutdown_done(void)
 {
-	if (observer && observer->shutdown_done)
-		observer->shutdown_done();
+	for (size_t i = 0; i < OBSERVERS_MAX; i++)
+		if (observers[i] && observers[i]->shutdown_done)
+			observers[i]->shutdown_done();
 }

@@ -184,7 +184,7 @@ listener_try_open(struct listener *l)
 	l->retry_delay = 0;
 	ev_io_init(&l->io, listener_accept_cb, fd, EV_READ);
 	l->io.data = l;
-	task_listening(t, true);
+	l->ops->listening(t, true);
 	listener_resume(l);
 	return 0;
 }
@@ -222,7 +222,7 @@ listener_serve(struct listener *l, int fd, const struct sockaddr_storage *ss)
 		env[0] = addr;
 		env[1] = port;
 	}
-	if (task_serve(l->task, &io) == NULL) {
+	if (l->ops->serve(l->task, &io) == NULL) {
 		/* Out of fds (or processes): keep it, accept no more. */
 		log_msg(LOG_ERR,
 		        "task %s: cannot spawn an instance: %s; "
@@ -249,7 +249,7 @@ listener_retry_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 	if (l->io.fd < 0)
 		listener_try_open(l);
-	else if (l->held_fd < 0 || !task_can_serve(l->task) ||
+	else if (l->held_fd < 0 || !l->ops->can_serve(l->task) ||
 	         listener_serve(l, l->held_fd, &l->held_addr))
 		listener_resume(l);
 }
@@ -265,7 +265,7 @@ listener_accept_cb(EV_P_ ev_io *w, int revents)
 	(void)EV_A;
 	(void)revents;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		if (!task_can_serve(l->task)) {
+		if (!l->ops->can_serve(l->task)) {
 			ev_io_stop(EV_DEFAULT, &l->io); /* the cap: backlog */
 			return;
 		}
@@ -294,7 +294,7 @@ listener_accept_cb(EV_P_ ev_io *w, int revents)
 void
 listener_resume(struct listener *l)
 {
-	if (l->io.fd < 0 || !task_can_serve(l->task))
+	if (l->io.fd < 0 || !l->ops->can_serve(l->task))
 		return;
 	if (l->held_fd >= 0) {
 		ev_timer_stop(EV_DEFAULT, &l->retry);
@@ -306,13 +306,17 @@ listener_resume(struct listener *l)
 		ev_io_start(EV_DEFAULT, &l->io);
 }
 
-/* Start listening for task t (logged and retried on failure). */
+/*
+ * Start listening for task t, serving it through ops (logged and retried
+ * on failure).
+ */
 struct listener *
-listener_open(struct task *t)
+listener_open(struct task *t, const struct listener_ops *ops)
 {
 	struct listener *l = xcalloc(1, sizeof(*l));
 
 	l->task = t;
+	l->ops = ops;
 	l->io.fd = -1;
 	l->held_fd = -1;
 	l->lock_fd = -1;
@@ -339,6 +343,6 @@ listener_close(struct listener *l)
 			           ->sun_path);
 	}
 	listener_unlock(l); /* after the socket is gone */
-	task_listening(l->task, false);
+	l->ops->listening(l->task, false);
 	free(l);
 }

@@ -122,7 +122,7 @@ child_cb(EV_P_ ev_child *w, int revents)
 	output_close(&r->out);
 	output_close(&r->err);
 
-	task_run_ended(r->task, r);
+	r->ended(r->task, r);
 	r->next_dead = dead_runs;
 	dead_runs = r;
 }
@@ -180,11 +180,12 @@ run_describe_failure(const struct task_config *cfg,
 }
 
 /*
- * Spawn a process for task t. Returns the run, or NULL with errno set when
- * tendd could not (pipe, clone).
+ * Spawn a process for task t; ended(t, run) once it is reaped and drained.
+ * Returns the run, or NULL with errno set when tendd could not (pipe,
+ * clone).
  */
 struct run *
-run_start(struct task *t, const struct spawn_io *io)
+run_start(struct task *t, const struct spawn_io *io, run_ended_fn *ended)
 {
 	struct spawned sp;
 	struct run *r;
@@ -193,6 +194,7 @@ run_start(struct task *t, const struct spawn_io *io)
 		return NULL;
 	r = xcalloc(1, sizeof(*r));
 	r->task = t;
+	r->ended = ended;
 	r->pid = sp.pid;
 	r->serial = ++last_serial;
 	r->started = clock_now(); /* not the loop's: start-up spawns many */

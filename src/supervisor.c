@@ -19,6 +19,7 @@
 
 static struct {
 	struct manifest *manifest;
+	const struct supervisor_options *o; /* the control socket's hooks */
 	const char *socket;  /* -s, which wins over control_socket */
 	struct task **tasks; /* in manifest order */
 	size_t ntasks;
@@ -95,6 +96,7 @@ supervisor_shutdown(int exit_code)
 		return;
 	sv.shutting_down = true;
 	sv.exit_code = exit_code;
+	task_set_shutdown();
 	notify_send("STOPPING=1");
 	supervisor_log_stopping();
 	for (size_t i = 0; i < sv.ntasks; i++)
@@ -129,17 +131,13 @@ stop_signal_cb(EV_P_ ev_signal *w, int revents)
 static void
 hup_cb(EV_P_ ev_signal *w, int revents)
 {
-	struct diag errors = {0};
-	unsigned long serial;
-
 	(void)EV_A;
 	(void)w;
 	(void)revents;
 	if (sv.shutting_down)
 		return;
 	log_msg(LOG_INFO, "SIGHUP received: reloading %s", sv.manifest->path);
-	reload_manifest(false, NULL, NULL, &errors, &serial);
-	diag_free(&errors);
+	sv.o->reload();
 }
 
 /* Every child's exit arrives here too; the ones no run owns are orphans. */
@@ -169,7 +167,7 @@ reclaim_cb(EV_P_ ev_prepare *w, int revents)
 }
 
 /* An essential task failed: stop everything, exit with its status. */
-void
+static void
 supervisor_essential_failed(struct task *t, int exit_code)
 {
 	log_msg(LOG_ERR,
@@ -198,7 +196,7 @@ supervisor_bury(struct task *t)
  * A task changed state: tell waiting clients; a retired task may be gone
  * (t must not be used after this), and shutdown may be done.
  */
-void
+static void
 supervisor_task_changed(struct task *t)
 {
 	bool idle = t->runs == NULL;
@@ -209,6 +207,12 @@ supervisor_task_changed(struct task *t)
 	if (idle)
 		supervisor_finish();
 }
+
+/* What the supervisor hears first of the tasks' events. */
+static const struct observer supervisor_observer = {
+    .task_changed = supervisor_task_changed,
+    .essential_failed = supervisor_essential_failed,
+};
 
 /* The tasks, for the control socket and a reload. */
 
@@ -465,7 +469,7 @@ supervisor_adopt(struct manifest *m, bool dry_run, reload_say_fn *say,
 	    old->socket_mode != m->socket_mode ||
 	    old->has_socket_group != m->has_socket_group ||
 	    old->socket_gid != m->socket_gid) {
-		if (dry_run || control_reconfigure(path, m) == 0)
+		if (dry_run || sv.o->socket_move(path, m) == 0)
 			line = xasprintf("updated [tend] control socket %s, "
 			                 "mode %04o",
 			                 path, (unsigned)m->socket_mode);
@@ -510,6 +514,7 @@ int
 supervisor_run(struct manifest *m, const struct supervisor_options *o)
 {
 	sv.manifest = m;
+	sv.o = o;
 	sv.socket = o->socket;
 	sv.pid1 = getpid() == 1;
 	sv.detached = o->detach;
@@ -529,7 +534,10 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	sv.tasks = xcalloc(m->ntasks, sizeof(*sv.tasks));
 	for (size_t i = 0; i < m->ntasks; i++)
 		sv.tasks[i] = task_new(manifest_take_task(m, i));
-	if (control_open(o->socket ? o->socket : m->control_socket, m) == -1) {
+	events_observe(&supervisor_observer);
+	if (o->socket_open(o->socket ? o->socket : m->control_socket, m) ==
+	    -1) {
+		events_unobserve(&supervisor_observer);
 		supervisor_free_tasks();
 		ev_loop_destroy(EV_DEFAULT);
 		return 1;
@@ -550,7 +558,8 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	log_msg(LOG_INFO, "every task stopped; exiting with status %d",
 	        sv.exit_code);
 	events_shutdown_done();
-	control_close();
+	o->socket_close();
+	events_unobserve(&supervisor_observer);
 	if (sv.wrote_pid_file)
 		unlink(sv.manifest->pid_file);
 	run_reclaim();

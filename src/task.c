@@ -1,8 +1,9 @@
 /*
  * task.c: a task's life. task_handle() is the one entry point: it asks the
  * policy (policy.c) what to do with an event and carries the actions out
- * with runs (run.c) and timers. Runs report their end here, where the exit
- * is logged and turned into an EVENT_EXIT.
+ * with runs (run.c) and timers. Runs report their end here (a callback
+ * given to run_start), where the exit is logged and turned into an
+ * EVENT_EXIT. What the layers above must know goes through events.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +15,15 @@
 #include "tend.h"
 
 static void task_apply(struct task *, struct decision);
+static void task_run_ended(struct task *, struct run *);
+
+static const struct listener_ops task_listener_ops = {
+    .can_serve = task_can_serve,
+    .serve = task_serve,
+    .listening = task_listening,
+};
+
+static bool shutting_down; /* tendd stops every task: none restarts */
 
 static void
 backoff_cb(EV_P_ ev_timer *w, int revents)
@@ -81,7 +91,7 @@ task_add_run(struct task *t, struct run *r)
 static void
 task_spawn(struct task *t)
 {
-	struct run *r = run_start(t, NULL);
+	struct run *r = run_start(t, NULL, task_run_ended);
 	struct run_end end = {.spawn_failed = true};
 	struct decision d;
 	char delay[32];
@@ -139,7 +149,7 @@ task_apply(struct task *t, struct decision d)
 	if (d.actions & ACTION_SPAWN)
 		task_spawn(t);
 	if ((d.actions & ACTION_LISTEN) && t->listener == NULL)
-		t->listener = listener_open(t);
+		t->listener = listener_open(t, &task_listener_ops);
 	if ((d.actions & ACTION_ARM_BACKOFF) && d.delay_ms == 0 &&
 	    task_restart_now()) {
 		task_apply(t,
@@ -150,7 +160,7 @@ task_apply(struct task *t, struct decision d)
 		t->next_start = clock_now() + (double)d.delay_ms / 1000.0;
 	}
 	if (d.actions & ACTION_ESSENTIAL)
-		supervisor_essential_failed(
+		events_essential_failed(
 		    t,
 		    t->has_last_exit ? describe_exit_code(t->last_wstatus) : 1);
 }
@@ -160,7 +170,7 @@ void
 task_handle(struct task *t, enum task_event ev)
 {
 	task_apply(t, policy_handle(&t->policy, ev, NULL));
-	supervisor_task_changed(t);
+	events_task_changed(t);
 }
 
 /* The level of a run's exit line: SPEC section 1's table. */
@@ -239,7 +249,7 @@ task_remove_run(struct task *t, struct run *r)
 }
 
 /* A run of t was reaped: log it, count it, and let the policy decide. */
-void
+static void
 task_run_ended(struct task *t, struct run *r)
 {
 	struct run_end end = {
@@ -263,7 +273,7 @@ task_run_ended(struct task *t, struct run *r)
 	task_apply(t, d);
 	if (t->listener != NULL)
 		listener_resume(t->listener); /* below the cap again */
-	supervisor_task_changed(t);
+	events_task_changed(t);
 }
 
 /*
@@ -307,7 +317,7 @@ task_run(struct task *t, const char **why)
 struct run *
 task_serve(struct task *t, const struct spawn_io *io)
 {
-	struct run *r = run_start(t, io);
+	struct run *r = run_start(t, io, task_run_ended);
 
 	if (r != NULL) {
 		t->requests++;
@@ -406,8 +416,7 @@ task_unlisten(struct task *t)
 void
 task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
 {
-	bool restart =
-	    task_restarts_on(t, changes) && !supervisor_shutting_down();
+	bool restart = task_restarts_on(t, changes) && !shutting_down;
 
 	if (t->cfg->class == CLASS_PER_REQUEST) {
 		if (changes & CONFIG_LISTEN)
@@ -415,10 +424,10 @@ task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
 		task_set_config(t, cfg);
 		if (t->listener == NULL && t->policy.has_listener &&
 		    task_is_serving(t))
-			t->listener = listener_open(t);
+			t->listener = listener_open(t, &task_listener_ops);
 		else if (t->listener != NULL)
 			listener_resume(t->listener);
-		supervisor_task_changed(t);
+		events_task_changed(t);
 		return;
 	}
 	if (restart)
@@ -445,4 +454,11 @@ task_free(struct task *t)
 	task_config_free(t->cfg);
 	free(t->cfg);
 	free(t);
+}
+
+/* tendd is shutting down: a reload from now on restarts nothing. */
+void
+task_set_shutdown(void)
+{
+	shutting_down = true;
 }

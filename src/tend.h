@@ -430,6 +430,7 @@ const char *policy_state_name(enum task_state);
 
 /* run.c: one process of a task, from fork until reaped and drained. */
 struct run;
+struct task;
 
 struct run_output {
 	ev_io io;
@@ -438,8 +439,11 @@ struct run_output {
 	int prio; /* LOG_INFO for stdout, LOG_WARNING for stderr */
 };
 
+typedef void run_ended_fn(struct task *, struct run *);
+
 struct run {
 	struct task *task;
+	run_ended_fn *ended; /* its task's: told once reaped and drained */
 	pid_t pid;
 	unsigned long serial; /* in start order */
 	double started;       /* clock_now() at the spawn */
@@ -459,7 +463,7 @@ struct run {
 	struct run *next_dead;           /* ended, waiting to be freed */
 };
 
-struct run *run_start(struct task *, const struct spawn_io *);
+struct run *run_start(struct task *, const struct spawn_io *, run_ended_fn *);
 void run_signal(struct run *, int signo);
 void run_stop(struct run *, int signo, int64_t timeout_ms);
 bool run_is_ours(pid_t);
@@ -471,8 +475,15 @@ struct stat;
 int sockdiag_unix_listening(const struct stat *);
 
 /* listener.c: a per-request task's socket. */
+struct listener_ops { /* its task's, which the listener serves */
+	bool (*can_serve)(const struct task *);
+	struct run *(*serve)(struct task *, const struct spawn_io *);
+	void (*listening)(struct task *, bool bound);
+};
+
 struct listener {
 	struct task *task;
+	const struct listener_ops *ops;
 	ev_io io; /* fd -1 until bound */
 	ev_timer retry;
 	ev_tstamp retry_delay;
@@ -482,7 +493,7 @@ struct listener {
 	char *lock_path; /* PATH.lock beside the socket */
 };
 
-struct listener *listener_open(struct task *);
+struct listener *listener_open(struct task *, const struct listener_ops *);
 void listener_resume(struct listener *);
 void listener_close(struct listener *);
 
@@ -511,7 +522,6 @@ bool task_restarts_on(const struct task *, unsigned changes);
 void task_reconfigure(struct task *, struct task_config *, unsigned changes);
 void task_unlisten(struct task *);
 void task_handle(struct task *, enum task_event);
-void task_run_ended(struct task *, struct run *);
 struct run *task_run(struct task *, const char **why);
 struct run *task_run_instance(struct task *, const struct spawn_io *,
                               const char **why);
@@ -520,10 +530,16 @@ void task_kill_now(struct task *);
 bool task_can_serve(const struct task *);
 bool task_has_run_before(const struct task *, unsigned long serial);
 void task_listening(struct task *, bool);
+void task_set_shutdown(void);
 void task_free(struct task *);
 
-/* events.c: what the engine tells the layer above it (the control socket). */
+/*
+ * events.c: what the engine tells the layers above it: the supervisor
+ * (observing first) and the control socket.
+ */
 struct observer {
+	void (*task_changed)(struct task *); /* t may be freed in it */
+	void (*essential_failed)(struct task *, int exit_code);
 	void (*tasks_changed)(void);        /* some task changed state */
 	void (*task_gone)(struct task *);   /* a retired task is being freed */
 	void (*run_ended)(struct run *);    /* reaped, before the task reacts */
@@ -532,6 +548,9 @@ struct observer {
 };
 
 void events_observe(const struct observer *);
+void events_unobserve(const struct observer *);
+void events_task_changed(struct task *);
+void events_essential_failed(struct task *, int exit_code);
 void events_tasks_changed(void);
 void events_task_gone(struct task *);
 void events_run_ended(struct run *);
@@ -549,13 +568,20 @@ struct supervisor_options {
 	bool detach;
 	bool log_stderr;
 	int ready_fd; /* -d: written once running, then closed; or -1 */
+	/*
+	 * The layer above: the control socket, opened once the tasks exist
+	 * (-1: tendd exits 1), moved by a reload (-1: it stays, the reload
+	 * says so), closed at exit; and SIGHUP's reload.
+	 */
+	int (*socket_open)(const char *path, const struct manifest *);
+	int (*socket_move)(const char *path, const struct manifest *);
+	void (*socket_close)(void);
+	void (*reload)(void);
 };
 
 int supervisor_run(struct manifest *, const struct supervisor_options *);
 void supervisor_shutdown(int exit_code);
 bool supervisor_shutting_down(void);
-void supervisor_essential_failed(struct task *, int exit_code);
-void supervisor_task_changed(struct task *);
 const struct manifest *supervisor_manifest(void);
 struct task *const *supervisor_tasks(size_t *n);
 struct task *supervisor_find(const char *name);

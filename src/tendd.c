@@ -24,6 +24,17 @@ usage(FILE *fp)
 	        "[-V] [-h]\n");
 }
 
+/* SIGHUP: reload, logging what changes or why it cannot. */
+static void
+tendd_reload(void)
+{
+	struct diag errors = {0};
+	unsigned long serial;
+
+	reload_manifest(false, NULL, NULL, &errors, &serial);
+	diag_free(&errors);
+}
+
 struct options {
 	const char *manifest;
 	bool check;
@@ -229,6 +240,10 @@ main(int argc, char **argv)
 		return EXIT_INVALID;
 	}
 	log_open(m.syslog_ident, m.syslog_facility, o.sv.log_stderr);
+	o.sv.socket_open = control_open;
+	o.sv.socket_move = control_reconfigure;
+	o.sv.socket_close = control_close;
+	o.sv.reload = tendd_reload;
 	rc = supervisor_run(&m, &o.sv);
 	log_close();
 	manifest_free(&m);
