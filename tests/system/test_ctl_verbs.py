@@ -150,6 +150,43 @@ def test_log_unknown_task_and_usage(start_tendd, run_tendctl):
         assert r.returncode == 1 and r.stdout == "", (args, r)
 
 
+def raw_answer(d, request):
+    """The answer lines of tendd to one raw request line, until "end"."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(TIMEOUT)
+        s.connect(sock_of(d))
+        s.sendall(request)
+        data = b""
+        while not data.endswith(b"\n") or b"\nend " not in b"\n" + data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode().splitlines()
+
+
+def test_log_lines_carry_the_instance_pid(start_tendd, run_tendctl):
+    d = start_tendd("""
+        [task:job]
+        class   = per-request
+        command = sh -c 'echo I am $$'
+        """)
+    wait_state(run_tendctl, d, "job", "idle")
+    pids = []
+    for _ in range(2):
+        r = ctl(run_tendctl, d, "run", "job")
+        assert r.returncode == 0, r
+        pids.append(int(r.stdout.split()[-1]))
+        wait_for(lambda: f"I am {pids[-1]}\n" in
+                 ctl(run_tendctl, d, "log", "job").stdout,
+                 what="the instance's line")
+    lines = [ln for ln in raw_answer(d, b"request v=1 cmd=log task=job\n")
+             if ln.startswith("line ")]
+    assert [dict(f.split("=", 1) for f in ln.split()[1:]) for ln in lines] \
+        == [{"data": f"I%20am%20{p}", "stream": "out", "pid": str(p)}
+            for p in pids]
+
+
 # Prints "tick N" every 0.2 s.
 TICKER = "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.2; done"
 
@@ -291,6 +328,13 @@ def test_a_follower_that_never_reads_stalls_nobody(start_tendd, run_tendctl,
         p.kill()
         p.wait()
         assert set(lines_of(tmp_path / "follow.out")[:3000]) == {"x" * 200}
+        # The one that did not read is told what it missed once it reads.
+        s.settimeout(TIMEOUT)
+        got = b""
+        deadline = time.monotonic() + 30
+        while b"\nskipped n=" not in got and time.monotonic() < deadline:
+            got = got[-100:] + s.recv(65536)
+        assert b"\nskipped n=" in got
     finally:
         s.close()
     wait_state(run_tendctl, d, "web", "running")
