@@ -1,7 +1,9 @@
 /*
- * control.c: tendd's control socket. One request per connection: a client
- * sends one line, tendd answers (at once, or when the change is done: a
- * stop once the processes are reaped) and closes.
+ * control.c: tendd's control socket, its machinery: accepting, room for
+ * clients, their I/O and idle timers, and the engine's events handed to
+ * each client's verb. One request per connection: a client sends one line,
+ * tendd answers (at once; when the change is done: a stop once the
+ * processes are reaped; or, following a log, line by line) and closes.
  *
  * Every client socket is non-blocking with bounded buffers. A client that
  * sends too much, garbage, or nothing at all is answered with an error or
