@@ -178,7 +178,7 @@ key_clear_env(struct task_config *t, const char *v)
 static const char *
 manifest_output(const char *v, enum output_mode *mode, char **path)
 {
-	free(*path); /* a key given twice: the last one counts */
+	free(*path);
 	*path = NULL;
 	if (strcmp(v, "syslog") == 0)
 		*mode = OUTPUT_SYSLOG;
@@ -242,7 +242,9 @@ key_log_max_size(struct task_config *t, const char *v)
 static const char *
 key_log_backups(struct task_config *t, const char *v)
 {
-	return value_count(v, 0, LOG_BACKUPS_MAX, &t->log_backups);
+	if (value_count(v, 0, LOG_BACKUPS_MAX, &t->log_backups) != NULL)
+		return "not a number from 0 to 1000";
+	return NULL;
 }
 
 static const char *
