@@ -180,8 +180,15 @@ logfile_rotate(struct logfile *f, long backups)
 		return;
 	}
 	logfile_shift(f, backups);
-	if (logfile_open_path(f) == -1)
+	if (logfile_open_path(f) == -1) {
+		/*
+		 * Not on with the old file, now PATH.1: each line would shift
+		 * the backups again. Lines are lost until a reopen works.
+		 */
 		logfile_complain(f, "reopen", errno);
+		close(f->fd);
+		f->fd = -1;
+	}
 }
 
 /*
@@ -197,13 +204,14 @@ logfile_write(struct logfile *f, const char *line, size_t len, int64_t max_size,
 	double now = clock_now();
 	ssize_t n;
 
-	if (now - f->checked >= CHECK_INTERVAL || f->fd < 0) {
+	if (now - f->checked >= CHECK_INTERVAL) {
 		f->checked = now;
-		if (!logfile_still_there(f) && logfile_open_path(f) == -1)
+		if ((f->fd < 0 || !logfile_still_there(f)) &&
+		    logfile_open_path(f) == -1)
 			logfile_complain(f, "reopen", errno);
 	}
 	if (f->fd < 0)
-		return;
+		return; /* lost: the file could not be reopened */
 	if (max_size > 0 && f->size > 0 &&
 	    f->size + (off_t)len + 1 > (off_t)max_size)
 		logfile_rotate(f, backups);
