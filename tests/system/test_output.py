@@ -274,6 +274,7 @@ def test_file_rotation(start_tendd, run_tendctl, tmp_path):
     assert_numbered(lines, 299)
     assert len(lines_of(files[2])) == 20  # 100 bytes: 20 lines of 5
     assert stat.S_IMODE(files[1].stat().st_mode) == 0o640
+    assert d.terminate(timeout=CTL_TIMEOUT) == 0
 
 
 def test_file_rotation_without_backups(start_tendd, run_tendctl,
@@ -339,6 +340,7 @@ def test_file_reopened_when_removed_or_moved(start_tendd, run_tendctl,
     assert moved.stat().st_size == size
     assert task_of(run_tendctl, d, "tick")["pid"] == pid  # never stopped
     assert len(fds_to(d.pid, log)) == 1
+    assert d.terminate(timeout=CTL_TIMEOUT) == 0
 
 
 def test_file_shared_by_streams_and_tasks(start_tendd, run_tendctl,
@@ -377,6 +379,7 @@ def test_file_shared_by_streams_and_tasks(start_tendd, run_tendctl,
     assert sorted(lines()) == sorted(f"{p}{s}{i:02d}" for p in "ab"
                                      for s in "oe" for i in range(40))
     assert len(fds_to(d.pid, log)) == 1
+    assert d.terminate(timeout=CTL_TIMEOUT) == 0
 
 
 def test_file_that_cannot_be_opened(start_tendd, run_tendctl, tmp_path):
@@ -476,3 +479,4 @@ def test_reload_of_output_keys(start_tendd, run_tendctl, tmp_path,
     new = wait_state(run_tendctl, d, "k", "running")["pid"]
     assert new != pid
     wait_for(lambda: not fds_to(d.pid, log), what="k.log closed")
+    assert d.terminate(timeout=CTL_TIMEOUT) == 0
