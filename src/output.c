@@ -32,6 +32,7 @@ output_files_open(const struct task_config *cfg, bool with_stdout,
                   struct logfile **out, struct logfile **err)
 {
 	const char *failed = NULL;
+	int saved;
 
 	*out = *err = NULL;
 	if (with_stdout && cfg->out == OUTPUT_FILE &&
@@ -42,7 +43,7 @@ output_files_open(const struct task_config *cfg, bool with_stdout,
 		failed = cfg->err_path;
 	if (failed == NULL)
 		return 0;
-	int saved = errno;
+	saved = errno;
 	log_msg(LOG_ERR, "task %s: cannot open %s: %s", cfg->name, failed,
 	        output_open_error(saved));
 	logfile_release(*out);

@@ -34,6 +34,13 @@ run_log_line(void *ctx, const char *line, size_t len)
 }
 
 static void
+output_close_file(struct run_output *o)
+{
+	logfile_release(o->file);
+	o->file = NULL;
+}
+
+static void
 output_close(struct run_output *o)
 {
 	if (o->io.fd < 0)
@@ -43,8 +50,7 @@ output_close(struct run_output *o)
 	linebuf_free(&o->lines);
 	close(o->io.fd);
 	o->io.fd = -1;
-	logfile_release(o->file);
-	o->file = NULL;
+	output_close_file(o);
 }
 
 /* Read up to max bytes; returns false once the pipe is at EOF or broken. */
@@ -93,7 +99,7 @@ output_open(struct run *r, struct run_output *o, int fd, int prio,
 	if (fd >= 0)
 		ev_io_start(EV_DEFAULT, &o->io);
 	else
-		logfile_release(file); /* no pipe, no lines: not kept */
+		output_close_file(o); /* no pipe, no lines: not kept */
 }
 
 static void
