@@ -57,7 +57,8 @@ same_process(const struct task_config *a, const struct task_config *b)
 	       a->has_group == b->has_group && same_groups(a, b) &&
 	       a->umask == b->umask && same_strings(a->env, b->env) &&
 	       a->clear_env == b->clear_env && a->out == b->out &&
-	       a->err == b->err;
+	       a->err == b->err && same_string(a->out_path, b->out_path) &&
+	       same_string(a->err_path, b->err_path);
 }
 
 /* How tend treats the process: a change applies in place. */
@@ -71,7 +72,9 @@ same_policy(const struct task_config *a, const struct task_config *b)
 	       a->backoff_max_ms == b->backoff_max_ms &&
 	       a->healthy_after_ms == b->healthy_after_ms &&
 	       a->max_instances == b->max_instances &&
-	       a->timeout_ms == b->timeout_ms;
+	       a->timeout_ms == b->timeout_ms &&
+	       a->log_max_size == b->log_max_size &&
+	       a->log_backups == b->log_backups;
 }
 
 /* The CONFIG_* bits of what differs from old to new (0: nothing). */

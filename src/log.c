@@ -11,6 +11,11 @@
  * ("<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG"): a task's output line with the
  * task's name and pid as its tag (SPEC section 3), tendd's own lines with
  * syslog_ident and tendd's pid.
+ *
+ * The console output of tasks goes to tendd's stdout and stderr through
+ * sinks of the same kind, "NAME: LINE" with no timestamp (journald and
+ * docker add theirs). When fd 1 and fd 2 are one file (2>&1), one sink
+ * writes both, so that no line is cut by the other's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +43,8 @@ static struct {
 	long pid;
 	struct logsink sys; /* /dev/log */
 	struct logsink err; /* stderr */
+	struct logsink out; /* stdout, for console output */
+	bool out_is_err;    /* fd 1 is fd 2's file: the err sink writes it */
 } logger = {.to_stderr = true, .ident = "tendd"};
 
 static const char *
@@ -49,14 +56,21 @@ log_level_name(int prio)
 	return names[LOG_PRI(prio)];
 }
 
-/* "IDENT: LEVEL: MSG", or for a task's line "IDENT: LEVEL: NAME[PID]: MSG" */
+/*
+ * "IDENT: LEVEL: MSG", or for a task's line "IDENT: LEVEL: NAME[PID]: MSG";
+ * a console line is "NAME: MSG", or "NAME[PID]: MSG" with a pid.
+ */
 static char *
 log_format_stderr(const struct logsink *s, const struct logline *l, size_t *len)
 {
 	char *line;
 
 	(void)s;
-	if (l->tag != NULL)
+	if (l->console && l->pid > 0)
+		line = xasprintf("%s[%ld]: %s\n", l->tag, l->pid, l->msg);
+	else if (l->console)
+		line = xasprintf("%s: %s\n", l->tag, l->msg);
+	else if (l->tag != NULL)
 		line =
 		    xasprintf("%s: %s: %s[%ld]: %s\n", logger.ident,
 		              log_level_name(l->prio), l->tag, l->pid, l->msg);
@@ -123,36 +137,61 @@ log_syslog_connect(struct logsink *s)
 }
 
 /*
- * The fd the stderr sink writes. O_NONBLOCK belongs to an open file
- * description, and fd 2's is shared with whoever started tendd (a terminal,
- * a pipe to a parent that writes to it too): setting it there would make
- * their writes fail with EAGAIN. So a pipe or a terminal is opened anew
- * through /proc/self/fd/2, a description of tendd's own, non-blocking; a
+ * The fd the stderr (or stdout) sink writes. O_NONBLOCK belongs to an open file
+ * description, and fd 2's (fd 1's) is shared with whoever started tendd (a
+ * terminal, a pipe to a parent that writes to it too): setting it there would
+ * make their writes fail with EAGAIN. So a pipe or a terminal is opened anew
+ * through /proc/self/fd/N, a description of tendd's own, non-blocking; a
  * socket is written with MSG_DONTWAIT; a regular file never makes a writer
  * wait for a reader and is written as it is (a description of its own
  * would have an offset of its own, and overwrite what the tasks that
- * inherit fd 2 write). Without /proc, fd 2 is written a PIPE_BUF at most,
+ * inherit fd 2 write). Without /proc, the fd is written a PIPE_BUF at most,
  * only when poll says it is writable, which keeps a pipe from blocking.
  */
 static void
-log_stderr_open(struct logsink *s)
+log_stdio_open(struct logsink *s, int fd)
 {
+	char path[32];
 	struct stat st;
 
-	s->fd = 2;
+	s->fd = fd;
 	s->stream = true;
-	if (fstat(2, &st) == -1 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+	if (fstat(fd, &st) == -1 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
 		return;
 	if (S_ISSOCK(st.st_mode)) {
 		s->socket = true;
 		return;
 	}
-	s->fd = open("/proc/self/fd/2",
-	             O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	s->fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (s->fd == -1) {
-		s->fd = 2;
+		s->fd = fd;
 		s->gated = true;
 	}
+}
+
+/* Whether fds 1 and 2 are one file: a pipe, a terminal, a file. */
+static bool
+log_same_stdio(void)
+{
+	struct stat a, b;
+
+	return fstat(1, &a) == 0 && fstat(2, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* The sinks of fds 1 and 2, opened anew. */
+static void
+log_stdio_reopen(void)
+{
+	logsink_close(&logger.err);
+	logsink_close(&logger.out);
+	logsink_init(&logger.err, log_format_stderr, NULL);
+	logsink_init(&logger.out, log_format_stderr, NULL);
+	log_stdio_open(&logger.err, 2);
+	logger.out_is_err = log_same_stdio();
+	if (!logger.out_is_err)
+		log_stdio_open(&logger.out, 1);
 }
 
 /*
@@ -164,6 +203,7 @@ log_open(const char *ident, int facility, bool mirror)
 {
 	logsink_init(&logger.sys, log_format_syslog, log_syslog_connect);
 	logsink_init(&logger.err, log_format_stderr, NULL);
+	logsink_init(&logger.out, log_format_stderr, NULL);
 	logger.open = true;
 	logger.ident = ident;
 	logger.facility = facility;
@@ -175,7 +215,7 @@ log_open(const char *ident, int facility, bool mirror)
 	if (!logger.to_syslog)
 		fprintf(stderr, "%s: no syslog at %s (%s): logging to stderr\n",
 		        ident, SYSLOG_PATH, strerror(errno));
-	log_stderr_open(&logger.err);
+	log_stdio_reopen();
 }
 
 /* A reload's syslog_ident and syslog_facility; ident must outlive the log. */
@@ -206,9 +246,7 @@ log_release_stderr(void)
 		return;
 	dup2(fd, 2);
 	close(fd);
-	logsink_close(&logger.err);
-	logsink_init(&logger.err, log_format_stderr, NULL);
-	log_stderr_open(&logger.err);
+	log_stdio_reopen();
 }
 
 /* Write what the sinks take now, and go back to plain stderr. */
@@ -219,6 +257,7 @@ log_close(void)
 		return;
 	logsink_close(&logger.sys);
 	logsink_close(&logger.err);
+	logsink_close(&logger.out);
 	logger.open = false;
 	logger.to_syslog = false;
 	logger.to_stderr = true;
@@ -292,9 +331,36 @@ log_task_line(int prio, const char *name, pid_t pid, const char *line,
 		log_emit(prio, name, (long)pid, line, len);
 }
 
+/*
+ * A line of a task's console output, to tendd's stdout (STREAM_OUT) or
+ * stderr, "NAME: LINE"; with pid > 0 "NAME[PID]: LINE".
+ */
+void
+log_console_line(int stream, const char *name, pid_t pid, const char *line,
+                 size_t len)
+{
+	char *msg = xmalloc(ESCAPE_SIZE(len));
+	struct logline l = {
+	    .tag = name, .pid = (long)pid, .msg = msg, .console = true};
+	FILE *fp = stream == STREAM_OUT ? stdout : stderr;
+
+	escape_bytes(msg, line, len);
+	if (!logger.open) {
+		char *text = log_format_stderr(NULL, &l, &len);
+		fputs(text, fp);
+		free(text);
+	} else if (stream == STREAM_OUT && !logger.out_is_err) {
+		logsink_put(&logger.out, &l);
+	} else {
+		logsink_put(&logger.err, &l);
+	}
+	free(msg);
+}
+
 /* Lines lost since start, by any sink: full, or failing. */
 unsigned long
 log_dropped(void)
 {
-	return logger.sys.q.dropped_total + logger.err.q.dropped_total;
+	return logger.sys.q.dropped_total + logger.err.q.dropped_total +
+	       logger.out.q.dropped_total;
 }

@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -173,30 +174,77 @@ key_clear_env(struct task_config *t, const char *v)
 	return value_bool(v, &t->clear_env);
 }
 
+/* syslog | null | inherit | console | file:PATH, PATH absolute. */
 static const char *
-manifest_output(const char *v, enum output_mode *mode)
+manifest_output(const char *v, enum output_mode *mode, char **path)
 {
+	free(*path);
+	*path = NULL;
 	if (strcmp(v, "syslog") == 0)
 		*mode = OUTPUT_SYSLOG;
 	else if (strcmp(v, "null") == 0)
 		*mode = OUTPUT_NULL;
 	else if (strcmp(v, "inherit") == 0)
 		*mode = OUTPUT_INHERIT;
-	else
-		return "not syslog, null or inherit";
+	else if (strcmp(v, "console") == 0)
+		*mode = OUTPUT_CONSOLE;
+	else if (strncmp(v, "file:", 5) == 0) {
+		if (v[5] != '/')
+			return "file: needs an absolute path";
+		if (v[strlen(v) - 1] == '/')
+			return "file: names a directory";
+		*mode = OUTPUT_FILE;
+		*path = xstrdup(v + 5);
+	} else
+		return "not syslog, null, inherit, console or file:PATH";
 	return NULL;
 }
 
 static const char *
 key_stdout(struct task_config *t, const char *v)
 {
-	return manifest_output(v, &t->out);
+	return manifest_output(v, &t->out, &t->out_path);
 }
 
 static const char *
 key_stderr(struct task_config *t, const char *v)
 {
-	return manifest_output(v, &t->err);
+	return manifest_output(v, &t->err, &t->err_path);
+}
+
+/* A size in bytes: digits, then K, M or G (powers of 1024), up to 1T. */
+static const char *
+key_log_max_size(struct task_config *t, const char *v)
+{
+	static const char units[] = "KMG";
+	unsigned long long n = 0;
+	const char *p = v, *u;
+
+	if (!isdigit((unsigned char)*p))
+		return "not a size (a number, then K, M or G)";
+	for (; isdigit((unsigned char)*p); p++) {
+		n = n * 10 + (unsigned long long)(*p - '0');
+		if (n > LOG_MAX_SIZE_MAX)
+			return "too large (1T at most)";
+	}
+	if (*p != '\0') {
+		if (p[1] != '\0' || (u = strchr(units, toupper(*p))) == NULL)
+			return "not a size (a number, then K, M or G)";
+		for (ptrdiff_t i = 0; i <= u - units; i++)
+			n *= 1024;
+	}
+	if (n > LOG_MAX_SIZE_MAX)
+		return "too large (1T at most)";
+	t->log_max_size = (int64_t)n;
+	return NULL;
+}
+
+static const char *
+key_log_backups(struct task_config *t, const char *v)
+{
+	if (value_count(v, 0, LOG_BACKUPS_MAX, &t->log_backups) != NULL)
+		return "not a number from 0 to 1000";
+	return NULL;
 }
 
 static const char *
@@ -288,6 +336,8 @@ enum task_key_id {
 	KEY_CLEAR_ENV,
 	KEY_STDOUT,
 	KEY_STDERR,
+	KEY_LOG_MAX_SIZE,
+	KEY_LOG_BACKUPS,
 	KEY_STOP_SIGNAL,
 	KEY_STOP_TIMEOUT,
 	KEY_AUTOSTART,
@@ -316,6 +366,8 @@ static const struct task_key {
     [KEY_CLEAR_ENV] = {"clear_env", ALL_CLASSES, key_clear_env},
     [KEY_STDOUT] = {"stdout", ALL_CLASSES, key_stdout},
     [KEY_STDERR] = {"stderr", ALL_CLASSES, key_stderr},
+    [KEY_LOG_MAX_SIZE] = {"log_max_size", ALL_CLASSES, key_log_max_size},
+    [KEY_LOG_BACKUPS] = {"log_backups", ALL_CLASSES, key_log_backups},
     [KEY_STOP_SIGNAL] = {"stop_signal", ALL_CLASSES, key_stop_signal},
     [KEY_STOP_TIMEOUT] = {"stop_timeout", ALL_CLASSES, key_stop_timeout},
     [KEY_AUTOSTART] = {"autostart", DURABLE | LOG_ONLY, key_autostart},
@@ -457,6 +509,8 @@ task_defaults(struct task_config *t, const char *name, int line)
 	t->uid = geteuid();
 	t->umask = 022;
 	t->out = t->err = OUTPUT_SYSLOG;
+	t->log_max_size = 10 * 1024 * 1024;
+	t->log_backups = 5;
 	t->stop_signal = SIGTERM;
 	t->stop_timeout_ms = STOP_TIMEOUT_INHERIT;
 	t->autostart = true;
@@ -471,6 +525,8 @@ task_config_free(struct task_config *t)
 {
 	free(t->argv);
 	free(t->directory);
+	free(t->out_path);
+	free(t->err_path);
 	free(t->user);
 	free(t->groups);
 	for (size_t i = 0; i < t->nenv; i++)

@@ -1,7 +1,7 @@
 /*
  * run.c: one process of a task, from fork until it is reaped. Its stdout
- * and stderr (with the syslog output mode) are read in the loop, a bounded
- * amount per wakeup so that a flooding child cannot starve the others.
+ * and stderr (syslog, console and file: outputs) are read in the loop, a
+ * bounded amount per wakeup so that a flooding child cannot starve the others.
  *
  * A run ends when its process is reaped: what it wrote before exiting is
  * then drained from the pipes, and what is left of its process group is
@@ -30,13 +30,14 @@ static struct run *dead_runs; /* ended, freed by run_reclaim */
 static void
 run_log_line(void *ctx, const char *line, size_t len)
 {
-	struct run_output *o = ctx;
-	struct task *t = o->run->task;
+	output_line(ctx, line, len);
+}
 
-	log_task_line(o->prio, t->cfg->name, o->run->pid, line, len);
-	logring_push(&t->ring, o->run->pid,
-	             o->prio == LOG_INFO ? STREAM_OUT : STREAM_ERR, line, len);
-	events_task_output(t);
+static void
+output_close_file(struct run_output *o)
+{
+	logfile_release(o->file);
+	o->file = NULL;
 }
 
 static void
@@ -49,6 +50,7 @@ output_close(struct run_output *o)
 	linebuf_free(&o->lines);
 	close(o->io.fd);
 	o->io.fd = -1;
+	output_close_file(o);
 }
 
 /* Read up to max bytes; returns false once the pipe is at EOF or broken. */
@@ -85,14 +87,19 @@ output_cb(EV_P_ ev_io *w, int revents)
 }
 
 static void
-output_open(struct run *r, struct run_output *o, int fd, int prio)
+output_open(struct run *r, struct run_output *o, int fd, int prio,
+            enum output_mode mode, struct logfile *file)
 {
 	o->run = r;
 	o->prio = prio;
+	o->mode = mode;
+	o->file = file;
 	ev_io_init(&o->io, output_cb, fd, EV_READ);
 	o->io.data = o;
 	if (fd >= 0)
 		ev_io_start(EV_DEFAULT, &o->io);
+	else
+		output_close_file(o); /* no pipe, no lines: not kept */
 }
 
 static void
@@ -181,17 +188,27 @@ run_describe_failure(const struct task_config *cfg,
 
 /*
  * Spawn a process for task t; ended(t, run) once it is reaped and drained.
- * Returns the run, or NULL with errno set when tendd could not (pipe,
- * clone).
+ * Returns the run, or NULL with errno set when tendd could not (a file:
+ * output's file, pipe, clone).
  */
 struct run *
 run_start(struct task *t, const struct spawn_io *io, run_ended_fn *ended)
 {
+	struct logfile *out_file, *err_file;
 	struct spawned sp;
 	struct run *r;
+	int err;
 
-	if (spawn_process(t->cfg, io, &sp) == -1)
+	if (output_files_open(t->cfg, io == NULL || io->out < 0, &out_file,
+	                      &err_file) == -1)
 		return NULL;
+	if (spawn_process(t->cfg, io, &sp) == -1) {
+		err = errno;
+		logfile_release(out_file);
+		logfile_release(err_file);
+		errno = err;
+		return NULL;
+	}
 	r = xcalloc(1, sizeof(*r));
 	r->task = t;
 	r->ended = ended;
@@ -205,8 +222,8 @@ run_start(struct task *t, const struct spawn_io *io, run_ended_fn *ended)
 	r->exec_failed = sp.exec_failed;
 	if (sp.exec_failed)
 		r->failed = run_describe_failure(t->cfg, &sp.failure);
-	output_open(r, &r->out, sp.out_fd, LOG_INFO);
-	output_open(r, &r->err, sp.err_fd, LOG_WARNING);
+	output_open(r, &r->out, sp.out_fd, LOG_INFO, t->cfg->out, out_file);
+	output_open(r, &r->err, sp.err_fd, LOG_WARNING, t->cfg->err, err_file);
 	ev_init(&r->kill, kill_cb);
 	r->kill.data = r;
 	ev_init(&r->timeout, timeout_cb);

@@ -443,13 +443,15 @@ spawn_give_pipe(const struct task_config *cfg, int fd)
 		return; /* not fatal, as said above */
 }
 
-/* The fd for stdout or stderr, and a pipe to read it from when syslog. */
+/* The fd for stdout or stderr, and a pipe to read it from unless none. */
 static int
 spawn_output(const struct task_config *cfg, enum output_mode mode, int fd,
              int pipefds[2])
 {
 	switch (mode) {
 	case OUTPUT_SYSLOG:
+	case OUTPUT_CONSOLE:
+	case OUTPUT_FILE:
 		if (spawn_pipe(pipefds) == -1)
 			return -1;
 		spawn_give_pipe(cfg, pipefds[1]);

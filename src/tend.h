@@ -129,7 +129,12 @@ enum output_mode {
 	OUTPUT_SYSLOG,
 	OUTPUT_NULL,
 	OUTPUT_INHERIT,
+	OUTPUT_CONSOLE, /* tendd's stdout or stderr, "NAME: " first */
+	OUTPUT_FILE,    /* out_path or err_path, rotated by size */
 };
+
+#define LOG_MAX_SIZE_MAX (1024LL * 1024 * 1024 * 1024) /* 1T */
+#define LOG_BACKUPS_MAX  1000
 
 struct task_config {
 	char name[TASK_NAME_MAX + 1];
@@ -151,6 +156,10 @@ struct task_config {
 	bool clear_env;
 	enum output_mode out;
 	enum output_mode err;
+	char *out_path; /* OUTPUT_FILE: the file */
+	char *err_path;
+	int64_t log_max_size; /* bytes; 0: never rotated */
+	long log_backups;     /* rotated files kept; 0: truncated */
 	int stop_signal;
 	int64_t stop_timeout_ms;
 	bool autostart;
@@ -234,6 +243,7 @@ struct logline {
 	const char *tag; /* a task's name, or NULL: tendd's own line */
 	long pid;        /* the task's process, with tag */
 	const char *msg; /* escaped */
+	bool console;    /* a task's console line: "TAG: MSG", no level */
 };
 
 struct logsink;
@@ -271,6 +281,8 @@ void log_msg(int prio, const char *fmt, ...) PRINTFLIKE(2, 3);
 void log_vmsg(int prio, const char *fmt, va_list) PRINTFLIKE(2, 0);
 void log_task_line(int prio, const char *name, pid_t pid, const char *line,
                    size_t len);
+void log_console_line(int stream, const char *name, pid_t pid, const char *line,
+                      size_t len);
 unsigned long log_dropped(void);
 
 /* linebuf.c: child output split into lines, overlong ones into pieces. */
@@ -436,7 +448,9 @@ struct run_output {
 	ev_io io;
 	struct linebuf lines;
 	struct run *run;
-	int prio; /* LOG_INFO for stdout, LOG_WARNING for stderr */
+	int prio;              /* LOG_INFO for stdout, LOG_WARNING for stderr */
+	enum output_mode mode; /* as the run started */
+	struct logfile *file;  /* OUTPUT_FILE */
 };
 
 typedef void run_ended_fn(struct task *, struct run *);
@@ -469,6 +483,19 @@ void run_stop(struct run *, int signo, int64_t timeout_ms);
 bool run_is_ours(pid_t);
 unsigned long run_serial_last(void);
 void run_reclaim(void);
+
+/* logfile.c: the files of file:PATH outputs, shared by path, rotated. */
+struct logfile;
+
+struct logfile *logfile_open(const char *path, const struct task_config *);
+void logfile_write(struct logfile *, const char *line, size_t len,
+                   int64_t max_size, long backups);
+void logfile_release(struct logfile *);
+
+/* output.c: one line of a task's output to its destination and its ring. */
+int output_files_open(const struct task_config *, bool with_stdout,
+                      struct logfile **out, struct logfile **err);
+void output_line(const struct run_output *, const char *line, size_t len);
 
 /* sockdiag.c: whether a unix socket file has a listener, without connecting. */
 struct stat;

@@ -83,7 +83,8 @@ test_process_keys(void **state)
 	static const char *keys[] = {
 	    "directory = /tmp\n", "user = 0\ngroup = 0\n", "umask = 077\n",
 	    "env = A=1\n",        "clear_env = yes\n",     "stdout = null\n",
-	    "stderr = inherit\n",
+	    "stderr = inherit\n", "stdout = console\n",    "stderr = console\n",
+	    "stdout = file:/x\n", "stderr = file:/x\n",
 	};
 
 	(void)state;
@@ -120,10 +121,12 @@ test_policy_keys(void **state)
 	    "backoff_min = 2s\n",    "backoff_max = 5s\n",
 	    "healthy_after = 10s\n", "stop_signal = INT\n",
 	    "stop_timeout = 3s\n",   "autostart = no\n",
-	    "essential = yes\n",
+	    "essential = yes\n",     "log_max_size = 1K\n",
+	    "log_backups = 2\n",
 	};
 	static const char *request_keys[] = {
 	    "max_instances = 2\n",
+	    "log_max_size = 0\n",
 	    "timeout = 5s\n",
 	};
 
@@ -203,6 +206,29 @@ test_groups(void **state)
 	manifest_free(&m[1]);
 }
 
+/* Another file for a file: output is another process; the same is none. */
+static void
+test_output_paths(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	    diff_of(DURABLE "stdout = file:/a\n", DURABLE "stdout = file:/b\n"),
+	    CONFIG_PROCESS);
+	assert_int_equal(diff_of(DURABLE "stderr = file:/a\n",
+	                         DURABLE "stderr = file:/a.log\n"),
+	                 CONFIG_PROCESS);
+	assert_int_equal(
+	    diff_of(DURABLE "stdout = file:/a\n", DURABLE "stdout = file:/a\n"),
+	    0);
+	assert_int_equal(diff_of(DURABLE, DURABLE "log_max_size = 10M\n"
+	                                          "log_backups = 5\n"),
+	                 0);
+	assert_int_equal(diff_of(DURABLE "stdout = file:/a\n",
+	                         DURABLE "stdout = file:/a\n"
+	                                 "log_max_size = 1\n"),
+	                 CONFIG_POLICY);
+}
+
 int
 main(void)
 {
@@ -215,6 +241,7 @@ main(void)
 	    cmocka_unit_test(test_listen),
 	    cmocka_unit_test(test_class),
 	    cmocka_unit_test(test_groups),
+	    cmocka_unit_test(test_output_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,9 @@
 
 #define FILE_NAME "test.ini"
 
+#define OUTPUT_USAGE "not syslog, null, inherit, console or file:PATH"
+#define SIZE_USAGE   "not a size (a number, then K, M or G)"
+
 /* What libinih's 200-byte line buffer takes of a line (see inifile.c). */
 #define INIH_LINE 197
 
@@ -248,6 +251,10 @@ test_task_defaults(void **state)
 	assert_false(t->clear_env);
 	assert_int_equal(t->out, OUTPUT_SYSLOG);
 	assert_int_equal(t->err, OUTPUT_SYSLOG);
+	assert_null(t->out_path);
+	assert_null(t->err_path);
+	assert_int_equal(t->log_max_size, 10 * 1024 * 1024);
+	assert_int_equal(t->log_backups, 5);
 	assert_int_equal(t->stop_signal, SIGTERM);
 	assert_int_equal(t->stop_timeout_ms, 10000);
 	assert_true(t->autostart);
@@ -947,9 +954,29 @@ test_bad_task_values(void **state)
 	    {"durable", "env", "A B=x",
 	     "variable name is not [A-Za-z_][A-Za-z0-9_]*"},
 	    {"durable", "clear_env", "maybe", "not a boolean (yes or no)"},
-	    {"durable", "stdout", "file", "not syslog, null or inherit"},
-	    {"durable", "stdout", "Syslog", "not syslog, null or inherit"},
-	    {"durable", "stderr", "/dev/null", "not syslog, null or inherit"},
+	    {"durable", "stdout", "file", OUTPUT_USAGE},
+	    {"durable", "stdout", "Syslog", OUTPUT_USAGE},
+	    {"durable", "stderr", "/dev/null", OUTPUT_USAGE},
+	    {"durable", "stdout", "Console", OUTPUT_USAGE},
+	    {"durable", "stdout", "file:", "file: needs an absolute path"},
+	    {"durable", "stdout", "file:log/x.log",
+	     "file: needs an absolute path"},
+	    {"per-request", "stderr", "file:~/x.log",
+	     "file: needs an absolute path"},
+	    {"durable", "stderr", "file:/var/log/", "file: names a directory"},
+	    {"durable", "log_max_size", "10MB", SIZE_USAGE},
+	    {"durable", "log_max_size", "-1", SIZE_USAGE},
+	    {"durable", "log_max_size", "M", SIZE_USAGE},
+	    {"log-only", "log_max_size", "1.5M", SIZE_USAGE},
+	    {"durable", "log_max_size", "1025G", "too large (1T at most)"},
+	    {"durable", "log_max_size", "1099511627777",
+	     "too large (1T at most)"},
+	    {"durable", "log_max_size", "99999999999999999999999",
+	     "too large (1T at most)"},
+	    {"durable", "log_backups", "-1", "not a number from 0 to 1000"},
+	    {"per-request", "log_backups", "1001",
+	     "not a number from 0 to 1000"},
+	    {"durable", "log_backups", "five", "not a number from 0 to 1000"},
 	    {"durable", "stop_signal", "NOPE", "not a signal name or number"},
 	    {"durable", "stop_signal", "0", "not a signal name or number"},
 	    {"durable", "stop_signal", "65", "not a signal name or number"},
@@ -1975,8 +2002,8 @@ test_load_file(void **state)
 	assert_int_equal(manifest_load(path, &m, &d), -1);
 	assert_int_equal(d.count, 1);
 	assert_non_null(strstr(d.items[0].text, path));
-	assert_non_null(strstr(
-	    d.items[0].text, ":4: stdout = bad: not syslog, null or inherit"));
+	assert_non_null(
+	    strstr(d.items[0].text, ":4: stdout = bad: " OUTPUT_USAGE));
 	assert_string_equal(m.path, path);
 	diag_free(&d);
 	manifest_free(&m);
@@ -2079,6 +2106,69 @@ test_user_groups(void **state)
 	manifest_free(&m);
 }
 
+/* console and file:PATH outputs, and the sizes of log_max_size. */
+static void
+test_output_keys(void **state)
+{
+	static const struct {
+		const char *value;
+		int64_t size;
+	} sizes[] = {
+	    {"0", 0},
+	    {"1", 1},
+	    {"512", 512},
+	    {"4K", 4096},
+	    {"4k", 4096},
+	    {"10M", 10 * 1024 * 1024},
+	    {"2G", 2LL << 30},
+	    {"1024G", 1LL << 40},
+	    {"1099511627776", 1LL << 40},
+	};
+	struct manifest m;
+	struct task_config *t;
+	char *text;
+
+	(void)state;
+	parse_ok(TASK("durable", "stdout = console\n"
+	                         "stderr = file:/var/log/t.err\n"
+	                         "log_max_size = 1M\nlog_backups = 0\n"),
+	         &m);
+	t = &m.tasks[0];
+	assert_int_equal(t->out, OUTPUT_CONSOLE);
+	assert_null(t->out_path);
+	assert_int_equal(t->err, OUTPUT_FILE);
+	assert_string_equal(t->err_path, "/var/log/t.err");
+	assert_int_equal(t->log_max_size, 1024 * 1024);
+	assert_int_equal(t->log_backups, 0);
+	manifest_free(&m);
+
+	/* Every class, with or without a file: output. */
+	parse_ok(TASK("per-request", "stdout = file:/c\nstderr = file:/c\n"
+	                             "log_backups = 1000\n"),
+	         &m);
+	t = &m.tasks[0];
+	assert_int_equal(t->out, OUTPUT_FILE);
+	assert_string_equal(t->out_path, "/c");
+	assert_string_equal(t->err_path, "/c");
+	assert_int_equal(t->log_backups, 1000);
+	manifest_free(&m);
+	parse_ok(TASK("log-only", "stdout = syslog\nlog_max_size = 1K\n"), &m);
+	assert_int_equal(m.tasks[0].out, OUTPUT_SYSLOG);
+	assert_null(m.tasks[0].out_path);
+	manifest_free(&m);
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+		text = xasprintf(TASK("durable", "log_max_size = %s\n"),
+		                 sizes[i].value);
+		parse_ok(text, &m);
+		if (m.tasks[0].log_max_size != sizes[i].size)
+			fail_msg("%s: %lld", sizes[i].value,
+			         (long long)m.tasks[0].log_max_size);
+		manifest_free(&m);
+		free(text);
+	}
+}
+
 int
 main(void)
 {
@@ -2149,6 +2239,7 @@ main(void)
 	    cmocka_unit_test(test_diag_order_and_print),
 	    cmocka_unit_test(test_class_names),
 	    cmocka_unit_test(test_user_groups),
+	    cmocka_unit_test(test_output_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
