@@ -308,3 +308,45 @@ def test_dockerfile_builds_from_what_it_copies(tmp_path, tendd_bin):
                 assert check.returncode == 0, check.stderr
                 assert re.search(r"^essential\s*=\s*yes", (
                     REPO / src).read_text(), re.M)
+
+
+# The README and the make run example.
+
+def readme_manifest(tmp_path):
+    """The manifest of the README's "A manifest" section, as a file."""
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"^## A manifest\n\n((?:    .*\n|\n)+)", text, re.M)[1]
+    path = tmp_path / "readme.ini"
+    path.write_text("".join(line[4:] + "\n" for line in block.splitlines()))
+    return path
+
+
+def ini_values(path, key):
+    return re.findall(rf"^{key}\s*=\s*(\S+)", path.read_text(), re.M)
+
+
+def test_examples_are_valid_and_serve_nothing_to_the_network(tmp_path,
+                                                            tendd_bin):
+    for manifest in (readme_manifest(tmp_path), REPO / "conf/tend.ini",
+                     REPO / "conf/default.ini", REPO / "conf/container.ini"):
+        check = run([tendd_bin, "--check", "-f", manifest])
+        assert check.returncode == 0, check.stderr
+        for listen in ini_values(manifest, "listen"):
+            assert listen.startswith(("tcp:127.0.0.1:", "unix:")), listen
+    readme = readme_manifest(tmp_path).read_text()
+    # The README's web server binds loopback and serves a directory of its
+    # own, not tendd's working directory (/ under systemd).
+    (web,) = re.findall(r"^command\s*=\s*.*http\.server.*$", readme, re.M)
+    assert "--bind 127.0.0.1" in web
+    assert re.search(r"\[task:web\][^[]*^directory\s*=\s*/srv/www", readme,
+                     re.M)
+
+
+def test_readme_says_how_to_talk_to_make_run():
+    (sock,) = ini_values(REPO / "conf/tend.ini", "control_socket")
+    readme = (REPO / "README.md").read_text()
+    assert f"build/tendctl -s {sock} status" in readme
+    assert "make run" in readme and "make check" in readme
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^run:.*\n(\t.*\n)*\texec \./\$\(B\)/tendd -e -f "
+                     r"conf/tend\.ini$", makefile, re.M)
