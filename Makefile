@@ -13,6 +13,9 @@ BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 ETCDIR	?= /etc/tend
+# systemd looks in /usr/lib, /usr/local/lib and /lib: the prefix's own.
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -172,16 +175,25 @@ bench-control: all
 	$(call apt_install,supervisor runit)
 	/usr/bin/python3 bench/control.py
 
+# The manifest is a configuration file: installed only where there is none,
+# never over one; its pristine copy, tend.ini.example, always.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(ETCDIR)
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(ETCDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
 	install -m 755 $(B)/tendd $(DESTDIR)$(SBINDIR)/tendd
 	install -m 755 $(B)/tendctl $(DESTDIR)$(BINDIR)/tendctl
 	install -m 644 man/tendctl.1 $(DESTDIR)$(MANDIR)/man1/tendctl.1
 	install -m 644 man/tend.ini.5 $(DESTDIR)$(MANDIR)/man5/tend.ini.5
 	install -m 644 man/tendd.8 $(DESTDIR)$(MANDIR)/man8/tendd.8
-	install -m 644 conf/tend.ini $(DESTDIR)$(ETCDIR)/tend.ini.example
+	sed 's|^ExecStart=/usr/sbin/tendd|ExecStart=$(SBINDIR)/tendd|' \
+		conf/tendd.service > $(B)/tendd.service
+	install -m 644 $(B)/tendd.service $(DESTDIR)$(UNITDIR)/tendd.service
+	install -m 644 conf/tendctl.bash $(DESTDIR)$(COMPLETIONDIR)/tendctl
+	install -m 644 conf/default.ini $(DESTDIR)$(ETCDIR)/tend.ini.example
+	test -e $(DESTDIR)$(ETCDIR)/tend.ini || \
+		install -m 644 conf/default.ini $(DESTDIR)$(ETCDIR)/tend.ini
 
 clean:
 	rm -rf $(B) tests/system/__pycache__ .pytest_cache
