@@ -607,6 +607,7 @@ struct metrics_cursor {
 bool metrics_fill(struct buf *text, struct metrics_cursor *,
                   struct task *const *tasks, size_t ntasks, double now,
                   size_t low);
+void metrics_escape(struct buf *, const char *label_value);
 
 /* control.c: the control socket, tendd's side. */
 int control_open(const char *path, const struct manifest *);
