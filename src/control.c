@@ -42,6 +42,7 @@
 enum client_wait {
 	WAIT_NONE,
 	WAIT_STATUS,    /* until the status answer is all queued */
+	WAIT_METRICS,   /* until the metrics answer is all queued */
 	WAIT_STOPPED,   /* until the tasks have no process */
 	WAIT_RESTARTED, /* until the tasks are no longer stopping */
 	WAIT_RUN,       /* until one run ends */
@@ -62,9 +63,10 @@ struct client {
 	struct task *tasks[PROTO_TASKS_MAX]; /* what WAIT_* waits on */
 	bool failed[PROTO_TASKS_MAX];        /* its start failed: told */
 	int ntasks;
-	bool named;         /* status: of tasks, not of every task */
-	size_t status_next; /* status: the next task to encode */
-	bool unhealthy;     /* status: exit 3 */
+	bool named;                    /* status: of tasks, not of every task */
+	size_t status_next;            /* status: the next task to encode */
+	bool unhealthy;                /* status: exit 3 */
+	struct metrics_cursor metrics; /* metrics: where the text goes on */
 	struct run *run;
 	unsigned long stop_serial;   /* stop waits for runs up to this one */
 	unsigned long reload_serial; /* the reload it waits on */
@@ -197,6 +199,44 @@ do_status(struct client *c, const struct proto_request *r)
 	c->named = r->ntasks > 0;
 	c->wait = WAIT_STATUS;
 	status_fill(c);
+}
+
+/*
+ * Queue the metrics text while less than CLIENT_OUT_LOW is queued, a
+ * "text" message a part; once all is queued, the end. Called again as the
+ * socket drains; a reload may have changed the list meanwhile.
+ */
+static void
+metrics_send(struct client *c)
+{
+	struct buf text = {0};
+	size_t n;
+	struct task *const *tasks = supervisor_tasks(&n);
+	bool done = false;
+
+	while (c->out.len < CLIENT_OUT_LOW && !done) {
+		done = metrics_fill(&text, &c->metrics, tasks, n, clock_now(),
+		                    CLIENT_OUT_LOW / 4);
+		if (text.len > 0) {
+			proto_begin(&c->out, "text");
+			proto_add_bytes(&c->out, "data", text.data, text.len);
+			proto_end(&c->out);
+			buf_consume(&text, text.len);
+		}
+	}
+	buf_free(&text);
+	if (done)
+		client_end(c, EXIT_OK);
+	else
+		client_flush(c);
+}
+
+static void
+do_metrics(struct client *c)
+{
+	memset(&c->metrics, 0, sizeof(c->metrics));
+	c->wait = WAIT_METRICS;
+	metrics_send(c);
 }
 
 /* Waiting for changes to be done. */
@@ -548,8 +588,10 @@ client_request(struct client *c, const char *line, size_t len)
 	case CMD_RELOAD:
 		do_reload(c, &r);
 		break;
-	case CMD_LOG:
 	case CMD_METRICS:
+		do_metrics(c);
+		break;
+	case CMD_LOG:
 		client_msg(c, "err", "%s is not implemented yet",
 		           proto_cmd_name(r.cmd));
 		client_end(c, EXIT_ERROR);
@@ -609,6 +651,8 @@ client_write_cb(EV_P_ ev_io *w, int revents)
 	ev_timer_again(EV_A_ & c->idle);
 	if (c->wait == WAIT_STATUS && c->out.len < CLIENT_OUT_LOW)
 		status_fill(c); /* small: never over CLIENT_OUT_MAX */
+	else if (c->wait == WAIT_METRICS && c->out.len < CLIENT_OUT_LOW)
+		metrics_send(c);
 	if (c->out.len > 0)
 		return;
 	ev_io_stop(EV_A_ w);

@@ -14,7 +14,8 @@
  * with any number of lines and ends with "end code=N", N being tendctl's
  * exit status. Answer lines: "msg" (for stdout), "err" (an error, for
  * stderr), "problem" (a manifest's FILE:LINE: message, for stderr as it
- * is), "daemon" and "task" (status). See proto.h for the limits.
+ * is), "daemon" and "task" (status), "text" (data= bytes for stdout as
+ * they are: metrics). See proto.h for the limits.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -143,12 +144,16 @@ proto_begin(struct buf *b, const char *type)
 	buf_add(b, type, strlen(type));
 }
 
-/* Add " key=value", value escaped, in one pass: answers can be long. */
+/*
+ * Add " key=value", the len bytes of value escaped (a NUL byte too), in
+ * one pass: answers can be long.
+ */
 void
-proto_add(struct buf *b, const char *key, const char *value)
+proto_add_bytes(struct buf *b, const char *key, const void *value, size_t vlen)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t klen = strlen(key), vlen = strlen(value);
+	const unsigned char *p = value, *end = p + vlen;
+	size_t klen = strlen(key);
 	char *d;
 
 	buf_reserve(b, klen + 2 + 3 * vlen);
@@ -157,7 +162,7 @@ proto_add(struct buf *b, const char *key, const char *value)
 	memcpy(d, key, klen);
 	d += klen;
 	*d++ = '=';
-	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+	for (; p < end; p++) {
 		if (proto_plain(*p)) {
 			*d++ = (char)*p;
 			continue;
@@ -168,6 +173,13 @@ proto_add(struct buf *b, const char *key, const char *value)
 	}
 	*d = '\0';
 	b->len = (size_t)(d - b->data);
+}
+
+/* Add " key=value" for a string. */
+void
+proto_add(struct buf *b, const char *key, const char *value)
+{
+	proto_add_bytes(b, key, value, strlen(value));
 }
 
 /* Add " key=S.mmm" for a time in seconds, to the millisecond. */
@@ -246,11 +258,14 @@ proto_hex(char c)
 	return -1;
 }
 
-/* Unescape s in place; returns -1 on a malformed escape. */
-static int
+/*
+ * Unescape s in place; returns its length (it may hold NUL bytes), or -1
+ * on a malformed escape.
+ */
+static ssize_t
 proto_unescape(char *s)
 {
-	char *d = s;
+	char *d = s, *start = s;
 
 	for (; *s; s++) {
 		if (*s != '%') {
@@ -263,7 +278,7 @@ proto_unescape(char *s)
 		s += 2;
 	}
 	*d = '\0';
-	return 0;
+	return d - start;
 }
 
 /*
@@ -296,12 +311,14 @@ proto_parse(const char *line, size_t len, struct proto_msg *m)
 		goto bad;
 	while ((word = strsep(&p, " ")) != NULL) {
 		char *eq = strchr(word, '=');
+		ssize_t vlen;
 		if (eq == NULL || eq == word)
 			goto bad;
 		*eq = '\0';
-		if (proto_unescape(eq + 1) == -1)
+		if ((vlen = proto_unescape(eq + 1)) == -1)
 			goto bad;
 		m->fields[m->nfields].key = word;
+		m->fields[m->nfields].len = (size_t)vlen;
 		m->fields[m->nfields++].value = eq + 1;
 	}
 	return NULL;
@@ -324,6 +341,21 @@ const char *
 proto_get(const struct proto_msg *m, const char *key)
 {
 	return proto_get_nth(m, key, 0);
+}
+
+/*
+ * The bytes of the first field named key and their number in *len (a NUL
+ * byte among them too), or NULL.
+ */
+const char *
+proto_get_bytes(const struct proto_msg *m, const char *key, size_t *len)
+{
+	for (int i = 0; i < m->nfields; i++)
+		if (strcmp(m->fields[i].key, key) == 0) {
+			*len = m->fields[i].len;
+			return m->fields[i].value;
+		}
+	return NULL;
 }
 
 void

@@ -51,7 +51,8 @@ void buf_free(struct buf *);
 /* One message: a type and KEY=VALUE fields, unescaped. */
 struct proto_field {
 	char *key;
-	char *value;
+	char *value; /* NUL-terminated; len bytes, which may hold a NUL */
+	size_t len;
 };
 
 struct proto_msg {
@@ -63,6 +64,7 @@ struct proto_msg {
 
 void proto_begin(struct buf *, const char *type);
 void proto_add(struct buf *, const char *key, const char *value);
+void proto_add_bytes(struct buf *, const char *key, const void *, size_t);
 void proto_add_num(struct buf *, const char *key, long long);
 void proto_add_seconds(struct buf *, const char *key, double);
 void proto_addf(struct buf *, const char *key, const char *fmt, ...)
@@ -71,6 +73,8 @@ void proto_end(struct buf *);
 const char *proto_parse(const char *line, size_t len, struct proto_msg *);
 const char *proto_get(const struct proto_msg *, const char *key);
 const char *proto_get_nth(const struct proto_msg *, const char *key, int n);
+const char *proto_get_bytes(const struct proto_msg *, const char *key,
+                            size_t *len);
 void proto_msg_free(struct proto_msg *);
 
 /* status.c: tendctl's rendering of a status answer. */

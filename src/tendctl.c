@@ -165,6 +165,7 @@ answer_line(struct status *st, const char *line, size_t len, bool *ended)
 {
 	struct proto_msg m;
 	const char *text;
+	size_t n;
 	long code;
 
 	if (proto_parse(line, len, &m) != NULL) {
@@ -182,7 +183,10 @@ answer_line(struct status *st, const char *line, size_t len, bool *ended)
 		proto_msg_free(&m);
 		return (int)code;
 	}
-	if (strcmp(m.type, "msg") == 0 && text)
+	if (strcmp(m.type, "text") == 0 &&
+	    (text = proto_get_bytes(&m, "data", &n)) != NULL)
+		fwrite(text, 1, n, stdout); /* as it is: metrics */
+	else if (strcmp(m.type, "msg") == 0 && text)
 		printf("%s\n", text);
 	else if (strcmp(m.type, "err") == 0 && text)
 		fprintf(stderr, "tendctl: %s\n", text);

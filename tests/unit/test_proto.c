@@ -984,6 +984,56 @@ test_add_num_and_seconds(void **state)
 	}
 }
 
+/* Bytes with a NUL, a tab, a newline and a non-UTF-8 byte round-trip. */
+static void
+test_bytes_round_trip(void **state)
+{
+	static const char raw[] = {'a', '\t', '\0', '\n', (char)0xff, '%', '='};
+	struct buf b = {0};
+	struct proto_msg m;
+	const char *v;
+	size_t len = 99;
+
+	(void)state;
+	proto_begin(&b, "line");
+	proto_add_bytes(&b, "data", raw, sizeof(raw));
+	proto_add(&b, "stream", "err");
+	proto_end(&b);
+	assert_null(memchr(b.data, '\0', b.len));
+	assert_int_equal(strchr(b.data, '\n') - b.data, (long)b.len - 1);
+	assert_null(proto_parse(b.data, b.len - 1, &m));
+	v = proto_get_bytes(&m, "data", &len);
+	assert_non_null(v);
+	assert_int_equal(len, sizeof(raw));
+	assert_memory_equal(v, raw, sizeof(raw));
+	assert_string_equal(proto_get(&m, "stream"), "err");
+	assert_null(proto_get_bytes(&m, "none", &len));
+	v = proto_get_bytes(&m, "stream", &len);
+	assert_int_equal(len, 3);
+	proto_msg_free(&m);
+	buf_free(&b);
+}
+
+/* An empty value is zero bytes. */
+static void
+test_bytes_empty(void **state)
+{
+	struct buf b = {0};
+	struct proto_msg m;
+	size_t len = 99;
+
+	(void)state;
+	proto_begin(&b, "text");
+	proto_add_bytes(&b, "data", "", 0);
+	proto_end(&b);
+	assert_string_equal(b.data, "text data=\n");
+	assert_null(proto_parse(b.data, b.len - 1, &m));
+	assert_non_null(proto_get_bytes(&m, "data", &len));
+	assert_int_equal(len, 0);
+	proto_msg_free(&m);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -1014,6 +1064,8 @@ main(void)
 	    cmocka_unit_test(test_decode_rejects_task_names),
 	    cmocka_unit_test(test_decode_rejects_signal),
 	    cmocka_unit_test(test_decode_rejects_lines),
+	    cmocka_unit_test(test_bytes_round_trip),
+	    cmocka_unit_test(test_bytes_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
