@@ -55,7 +55,7 @@ PYTEST	= /usr/bin/python3 -m pytest --confcutdir=tests/system
 
 .PHONY: all run check unit unit-san system lint install clean \
 	deps test-deps lint-deps bench bench-control bench-requests \
-	valgrind
+	bench-operate valgrind
 
 all: $(B)/tendd $(B)/tendctl
 
@@ -170,6 +170,10 @@ bench-requests: all $(B)/bench/hello $(B)/bench/vforkd $(B)/bench/loadgen \
 bench-control: all
 	$(call apt_install,supervisor runit)
 	/usr/bin/python3 bench/control.py
+
+# Log rings' memory, output throughput, metrics latency (issue 13).
+bench-operate: all $(B)/bench/dgramsink
+	/usr/bin/python3 bench/operate.py
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
