@@ -22,15 +22,40 @@ struct family {
 	sample_fn *sample; /* NULL: a daemon family, one sample */
 };
 
+/*
+ * Text is added without buf_addf, whose allocation per call made up half
+ * the time of 1000 tasks' metrics.
+ */
+static void
+metrics_add(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* A count, and the end of its line. */
+static void
+metrics_count(struct buf *b, unsigned long n)
+{
+	char text[24];
+	char *p = text + sizeof(text);
+
+	*--p = '\n';
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	buf_add(b, p, (size_t)(text + sizeof(text) - p));
+}
+
 /* A task's labels, as every task family's sample starts. */
 static void
 metrics_labels(struct buf *b, const char *family, const struct task *t)
 {
-	buf_addf(b, "%s{task=\"", family);
+	metrics_add(b, family);
+	metrics_add(b, "{task=\"");
 	metrics_escape(b, t->cfg->name);
-	buf_add(b, "\",class=\"", 9);
+	metrics_add(b, "\",class=\"");
 	metrics_escape(b, manifest_class_name(t->cfg->class));
-	buf_add(b, "\"} ", 3);
+	metrics_add(b, "\"} ");
 }
 
 /* Whether a process of t runs (its exec did not fail). */
@@ -81,11 +106,15 @@ metrics_ready(const struct task *t)
 static void
 metrics_seconds(struct buf *b, double s)
 {
+	char text[32];
+	int len;
+
 	if (!(s > 0.0)) /* NaN too */
 		s = 0.0;
 	if (s > DESCRIBE_DURATION_MAX)
 		s = DESCRIBE_DURATION_MAX;
-	buf_addf(b, "%.3f\n", s);
+	len = snprintf(text, sizeof(text), "%.3f\n", s);
+	buf_add(b, text, (size_t)len);
 }
 
 static void
@@ -93,7 +122,7 @@ sample_up(struct buf *b, const struct task *t, double now)
 {
 	(void)now;
 	metrics_labels(b, "tend_task_up", t);
-	buf_addf(b, "%d\n", metrics_up(t) ? 1 : 0);
+	metrics_count(b, metrics_up(t) ? 1 : 0);
 }
 
 static void
@@ -101,7 +130,7 @@ sample_restarts(struct buf *b, const struct task *t, double now)
 {
 	(void)now;
 	metrics_labels(b, "tend_task_restarts_total", t);
-	buf_addf(b, "%lu\n", t->policy.restarts);
+	metrics_count(b, t->policy.restarts);
 }
 
 /* A task that never ended a run has no sample: no code is not code 0. */
@@ -112,7 +141,7 @@ sample_last_exit(struct buf *b, const struct task *t, double now)
 	if (!t->has_last_exit)
 		return;
 	metrics_labels(b, "tend_task_last_exit_code", t);
-	buf_addf(b, "%d\n", describe_exit_code(t->last_wstatus));
+	metrics_count(b, (unsigned long)describe_exit_code(t->last_wstatus));
 }
 
 /* Of the process of a durable or log-only task; 0 when none runs. */
@@ -143,7 +172,7 @@ sample_requests(struct buf *b, const struct task *t, double now)
 {
 	(void)now;
 	metrics_labels(b, "tend_task_requests_total", t);
-	buf_addf(b, "%lu\n", t->requests);
+	metrics_count(b, t->requests);
 }
 
 static void
@@ -151,7 +180,7 @@ sample_failures(struct buf *b, const struct task *t, double now)
 {
 	(void)now;
 	metrics_labels(b, "tend_task_failures_total", t);
-	buf_addf(b, "%lu\n", t->failures);
+	metrics_count(b, t->failures);
 }
 
 static void
@@ -159,8 +188,8 @@ sample_active(struct buf *b, const struct task *t, double now)
 {
 	(void)now;
 	metrics_labels(b, "tend_task_active", t);
-	buf_addf(b, "%lu\n",
-	         t->cfg->class == CLASS_PER_REQUEST ? t->policy.active : 0);
+	metrics_count(b, t->cfg->class == CLASS_PER_REQUEST ? t->policy.active
+	                                                    : 0);
 }
 
 /* Nothing refuses a connection yet (max_per_source comes later): 0. */
@@ -169,7 +198,7 @@ sample_refused(struct buf *b, const struct task *t, double now)
 {
 	(void)now;
 	metrics_labels(b, "tend_task_refused_total", t);
-	buf_add(b, "0\n", 2);
+	metrics_count(b, 0);
 }
 
 static void
@@ -177,7 +206,7 @@ sample_ready(struct buf *b, const struct task *t, double now)
 {
 	(void)now;
 	metrics_labels(b, "tend_task_ready", t);
-	buf_addf(b, "%d\n", metrics_ready(t) ? 1 : 0);
+	metrics_count(b, metrics_ready(t) ? 1 : 0);
 }
 
 /* No health checks yet (they come later): 0. */
@@ -186,7 +215,7 @@ sample_health_failures(struct buf *b, const struct task *t, double now)
 {
 	(void)now;
 	metrics_labels(b, "tend_task_health_failures_total", t);
-	buf_add(b, "0\n", 2);
+	metrics_count(b, 0);
 }
 
 /* The families, in the order they are written. */
