@@ -59,7 +59,7 @@ PYTEST	= /usr/bin/python3 -m pytest --confcutdir=tests/system
 
 .PHONY: all run check unit unit-san system lint install clean \
 	deps test-deps lint-deps bench bench-control bench-requests \
-	valgrind
+	bench-operate valgrind
 
 all: $(B)/tendd $(B)/tendctl
 
@@ -174,6 +174,10 @@ bench-requests: all $(B)/bench/hello $(B)/bench/vforkd $(B)/bench/loadgen \
 bench-control: all
 	$(call apt_install,supervisor runit)
 	/usr/bin/python3 bench/control.py
+
+# Log rings' memory, output throughput, metrics latency (issue 13).
+bench-operate: all $(B)/bench/dgramsink
+	/usr/bin/python3 bench/operate.py
 
 # The manifest is a configuration file: installed only where there is none,
 # never over one; its pristine copy, tend.ini.example, always.

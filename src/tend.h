@@ -660,6 +660,7 @@ struct metrics_cursor {
 bool metrics_fill(struct buf *text, struct metrics_cursor *,
                   struct task *const *tasks, size_t ntasks, double now,
                   size_t low);
+void metrics_escape(struct buf *, const char *label_value);
 
 /*
  * ctlclient.c: one client of the control socket, as the verbs answer it.
