@@ -5,7 +5,9 @@
  * rotation sees every byte; a file is open while some run writes to it.
  *
  * A regular file never makes its writer wait for a reader, so lines are
- * written at once, whole, each with its newline. Someone may move the file
+ * written whole, each with its newline, as soon as the pipe read that
+ * brought them is done: gathered meanwhile, one write(2) per read, not one
+ * per line (logfile_flush). Someone may move the file
  * away under tendd (logrotate without copytruncate) or delete it: at most
  * once a second tendd compares the path with its fd and reopens the path.
  */
@@ -14,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #define LOGFILE_MODE   0640
 #define CHECK_INTERVAL 1.0  /* seconds between looks at the path */
 #define ERROR_INTERVAL 60.0 /* seconds between two error lines of a file */
+#define PENDING_MAX    (64 * 1024) /* bytes gathered before a write */
 
 struct logfile {
 	char *path;
@@ -33,8 +35,9 @@ struct logfile {
 	uid_t uid; /* of a file tendd creates, or -1 */
 	gid_t gid;
 	unsigned refs;
-	double checked;   /* clock_now() of the last look at the path */
-	double complaint; /* of the last error logged, or 0 */
+	double checked;     /* clock_now() of the last look at the path */
+	double complaint;   /* of the last error logged, or 0 */
+	struct buf pending; /* lines not yet written, counted in size */
 	struct logfile *next;
 };
 
@@ -191,21 +194,39 @@ logfile_rotate(struct logfile *f, long backups)
 	}
 }
 
+/* Write the lines gathered for f. */
+void
+logfile_flush(struct logfile *f)
+{
+	ssize_t n;
+
+	while (f->pending.len > 0 && f->fd >= 0) {
+		n = write(f->fd, f->pending.data, f->pending.len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			logfile_complain(f, "write to", n == -1 ? errno : EIO);
+			break;
+		}
+		buf_consume(&f->pending, (size_t)n);
+	}
+	buf_consume(&f->pending, f->pending.len); /* what failed is lost */
+}
+
 /*
- * One line (without its newline) to f; the file is rotated first when the
- * line would take it past max_size (0: never). A line longer than max_size
- * goes whole into a file of its own.
+ * One line (without its newline) to f, gathered until logfile_flush; the
+ * file is rotated first when the line would take it past max_size (0:
+ * never). A line longer than max_size goes whole into a file of its own.
  */
 void
 logfile_write(struct logfile *f, const char *line, size_t len, int64_t max_size,
               long backups)
 {
-	struct iovec iov[2] = {{(void *)line, len}, {(void *)"\n", 1}};
 	double now = clock_now();
-	ssize_t n;
 
 	if (now - f->checked >= CHECK_INTERVAL) {
 		f->checked = now;
+		logfile_flush(f); /* to the file the lines were meant for */
 		if ((f->fd < 0 || !logfile_still_there(f)) &&
 		    logfile_open_path(f) == -1)
 			logfile_complain(f, "reopen", errno);
@@ -213,15 +234,15 @@ logfile_write(struct logfile *f, const char *line, size_t len, int64_t max_size,
 	if (f->fd < 0)
 		return; /* lost: the file could not be reopened */
 	if (max_size > 0 && f->size > 0 &&
-	    f->size + (off_t)len + 1 > (off_t)max_size)
+	    f->size + (off_t)len + 1 > (off_t)max_size) {
+		logfile_flush(f);
 		logfile_rotate(f, backups);
-	do
-		n = writev(f->fd, iov, 2);
-	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		logfile_complain(f, "write to", errno);
-	else
-		f->size += n;
+	}
+	if (f->pending.len + len + 1 > PENDING_MAX)
+		logfile_flush(f);
+	buf_add(&f->pending, line, len);
+	buf_add(&f->pending, "\n", 1);
+	f->size += (off_t)len + 1;
 }
 
 /* An output is done with f: the last one closes it. */
@@ -235,8 +256,10 @@ logfile_release(struct logfile *f)
 	for (p = &files; *p != f; p = &(*p)->next)
 		;
 	*p = f->next;
+	logfile_flush(f);
 	if (f->fd >= 0)
 		close(f->fd);
+	buf_free(&f->pending);
 	free(f->path);
 	free(f);
 }

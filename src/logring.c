@@ -5,19 +5,13 @@
  * number: when it falls behind by more than the ring keeps, it goes on at
  * the oldest line still kept (the lines between are skipped, never queued
  * for it). The ring holds at most LOGRING_LINES lines and LOGRING_BYTES of
- * memory, and nothing until its task first prints.
+ * memory, its slots and malloc's overhead counted, and nothing until its
+ * task first prints.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tend.h"
-
-/* The memory one line costs against LOGRING_BYTES. */
-static size_t
-line_cost(size_t len)
-{
-	return sizeof(struct logring_line) + len;
-}
 
 static struct logring_line **
 slot(const struct logring *r, uint64_t seq)
@@ -30,7 +24,7 @@ drop_oldest(struct logring *r)
 {
 	struct logring_line **s = slot(r, r->first);
 
-	r->bytes -= line_cost((*s)->len);
+	r->bytes -= LOGRING_LINE_COST((*s)->len);
 	free(*s);
 	*s = NULL;
 	r->first++;
@@ -69,17 +63,18 @@ logring_push(struct logring *r, pid_t pid, int stream, const char *data,
 
 	if (len > LOGRING_LINE_MAX)
 		len = LOGRING_LINE_MAX; /* linebuf.c splits lines well before */
-	while (r->next > r->first && r->bytes + line_cost(len) > LOGRING_BYTES)
+	while (r->next > r->first &&
+	       r->bytes + LOGRING_LINE_COST(len) > LOGRING_LINES_BYTES)
 		drop_oldest(r);
 	make_room(r);
-	l = xmalloc(line_cost(len));
+	l = xmalloc(LOGRING_LINE_COST(len));
 	l->pid = pid;
 	l->stream = stream;
 	l->len = len;
 	memcpy(l->data, data, len);
 	*slot(r, r->next) = l;
 	r->next++;
-	r->bytes += line_cost(len);
+	r->bytes += LOGRING_LINE_COST(len);
 }
 
 /* The line numbered seq, or NULL when it is not kept (yet, or any more). */

@@ -48,6 +48,8 @@ output_close(struct run_output *o)
 	ev_io_stop(EV_DEFAULT, &o->io);
 	linebuf_flush(&o->lines, run_log_line, o);
 	linebuf_free(&o->lines);
+	if (o->file != NULL)
+		logfile_flush(o->file);
 	close(o->io.fd);
 	o->io.fd = -1;
 	output_close_file(o);
@@ -55,7 +57,7 @@ output_close(struct run_output *o)
 
 /* Read up to max bytes; returns false once the pipe is at EOF or broken. */
 static bool
-output_read(struct run_output *o, size_t max)
+output_read_lines(struct run_output *o, size_t max)
 {
 	char buf[READ_CHUNK];
 	size_t total = 0;
@@ -74,6 +76,17 @@ output_read(struct run_output *o, size_t max)
 		return n == -1 && errno == EAGAIN;
 	}
 	return true;
+}
+
+/* output_read_lines, and what a file: output gathered is written. */
+static bool
+output_read(struct run_output *o, size_t max)
+{
+	bool open = output_read_lines(o, max);
+
+	if (o->file != NULL)
+		logfile_flush(o->file);
+	return open;
 }
 
 static void

@@ -302,7 +302,7 @@ void linebuf_free(struct linebuf *);
 
 /* logring.c: the last lines of a task's output, for tendctl log. */
 #define LOGRING_LINES    1000
-#define LOGRING_BYTES    (64 * 1024) /* lines and their headers */
+#define LOGRING_BYTES    (64 * 1024) /* all its memory: slots and lines */
 #define LOGRING_LINE_MAX LINEBUF_MAX
 
 enum log_stream {
@@ -324,6 +324,16 @@ struct logring {
 	uint64_t next;  /* the number the next line gets */
 	size_t bytes;
 };
+
+/*
+ * What one line costs: its allocation as malloc makes it (a size word, then
+ * 16-byte chunks). The lines get what the slots, at their most, leave.
+ */
+#define LOGRING_LINE_COST(len)                                         \
+	((sizeof(struct logring_line) + (len) + sizeof(size_t) + 15) & \
+	 ~(size_t)15)
+#define LOGRING_LINES_BYTES \
+	(LOGRING_BYTES - LOGRING_LINES * sizeof(struct logring_line *))
 
 void logring_push(struct logring *, pid_t, int stream, const char *, size_t);
 const struct logring_line *logring_get(const struct logring *, uint64_t seq);
@@ -490,6 +500,7 @@ struct logfile;
 struct logfile *logfile_open(const char *path, const struct task_config *);
 void logfile_write(struct logfile *, const char *line, size_t len,
                    int64_t max_size, long backups);
+void logfile_flush(struct logfile *);
 void logfile_release(struct logfile *);
 
 /* output.c: one line of a task's output to its destination and its ring. */

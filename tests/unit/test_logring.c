@@ -14,8 +14,7 @@
 
 #include "tend.h"
 
-/* What one line costs against LOGRING_BYTES (as logring.c counts it). */
-#define COST(len) (sizeof(struct logring_line) + (len))
+#define COST(len) LOGRING_LINE_COST(len)
 
 /* Push "line N" for N in [from, to), by pid 100 + N, stdout when N even. */
 static void
@@ -54,7 +53,8 @@ assert_accounted(const struct logring *r)
 	for (uint64_t seq = r->first; seq < r->next; seq++)
 		bytes += COST(logring_get(r, seq)->len);
 	assert_int_equal(r->bytes, bytes);
-	assert_true(r->bytes <= LOGRING_BYTES);
+	assert_true(r->bytes <= LOGRING_LINES_BYTES);
+	assert_true(r->bytes + r->cap * sizeof(r->slots[0]) <= LOGRING_BYTES);
 	assert_true(r->next - r->first <= LOGRING_LINES);
 	assert_true(r->cap <= LOGRING_LINES);
 }
@@ -135,7 +135,7 @@ static void
 test_eviction_by_bytes(void **state)
 {
 	struct logring r = {0};
-	size_t len = 1000, keep = LOGRING_BYTES / COST(len);
+	size_t len = 1000, keep = LOGRING_LINES_BYTES / COST(len);
 	char *line = malloc(len);
 
 	(void)state;
