@@ -753,6 +753,11 @@ task_build(struct build *b, int section, const char *name)
 		         "bad task name '%s': 1 to 64 of A-Z a-z 0-9 _ . -",
 		         name);
 		keep = false;
+	} else if (strcmp(name, "all") == 0) {
+		diag_add(b->diag, b->file, s->line,
+		         "task name 'all' is reserved: tendctl takes it for "
+		         "every task");
+		keep = false;
 	}
 	if (keep && (first = name_find(b, name, false)) != NULL) {
 		diag_add(b->diag, b->file, s->line,
