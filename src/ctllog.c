@@ -39,19 +39,22 @@ ctllog_queue(struct client *c)
 		proto_end(&c->out);
 		c->log_skipped = 0;
 	}
-	while (ctlclient_wants_more(c) &&
+	while (ctlclient_wants_more(c) && c->log_next < c->log_end &&
 	       (l = logring_get(r, c->log_next)) != NULL) {
 		ctllog_line(c, l);
 		c->log_next++;
 	}
 }
 
-/* Queue what fits; without -f, end once the newest line is queued. */
+/*
+ * Queue what fits; without -f, end once the newest line of the request's
+ * time is queued: lines printed meanwhile are not the last N asked for.
+ */
 static void
 ctllog_fill(struct client *c)
 {
 	ctllog_queue(c);
-	if (c->log_next == c->log_task->ring.next && !c->following)
+	if (c->log_next >= c->log_end && !c->following)
 		ctlclient_end(c, EXIT_OK);
 	else if (c->out.len > 0)
 		ctlclient_flush(c);
@@ -64,6 +67,7 @@ ctllog_start(struct client *c, struct task *t, const struct proto_request *r)
 	c->log_task = t;
 	c->log_next = logring_back(&t->ring, r->lines > 0 ? (uint64_t)r->lines
 	                                                  : LOG_LINES_DEFAULT);
+	c->log_end = r->follow ? UINT64_MAX : t->ring.next;
 	c->wait = WAIT_LOG;
 	if (r->follow) {
 		/* Not idle while it waits for lines; its EOF ends it. */

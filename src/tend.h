@@ -717,6 +717,7 @@ struct client {
 	struct metrics_cursor metrics; /* metrics: where the text goes on */
 	struct task *log_task;         /* log: whose lines */
 	uint64_t log_next;             /* log: the next line's number */
+	uint64_t log_end;              /* log without -f: where it stops */
 	uint64_t log_skipped;          /* log: lines evicted before sent */
 	struct run *run;
 	unsigned long stop_serial;   /* stop waits for runs up to this one */

@@ -16,12 +16,13 @@ static ev_tstamp started; /* tendd's, for status */
 
 /* Status. */
 
-/* Room in c for n tasks, none of them failed. */
+/* Room in c for n tasks, none of them yet, none failed. */
 static void
 client_tasks(struct client *c, size_t n)
 {
 	c->tasks = xreallocarray(c->tasks, n + 1, sizeof(*c->tasks));
 	c->failed = xreallocarray(c->failed, n + 1, sizeof(*c->failed));
+	memset(c->tasks, 0, (n + 1) * sizeof(*c->tasks));
 	memset(c->failed, 0, (n + 1) * sizeof(*c->failed));
 	c->ntasks = (int)n;
 }
@@ -107,18 +108,19 @@ do_status(struct client *c, const struct proto_request *r)
 /*
  * Queue the metrics text while less than CLIENT_OUT_LOW is queued, a
  * "text" message a part; once all is queued, the end. Called again as the
- * socket drains; a reload may have changed the list meanwhile.
+ * socket drains. The tasks are those of the request's time: a task a
+ * reload adds meanwhile is left out, one it removes leaves c->tasks
+ * (verbs_task_gone), so that no series is written twice.
  */
 static void
 metrics_send(struct client *c)
 {
 	struct buf text = {0};
-	size_t n;
-	struct task *const *tasks = supervisor_tasks(&n);
 	bool done = false;
 
 	while (ctlclient_wants_more(c) && !done) {
-		done = metrics_fill(&text, &c->metrics, tasks, n, clock_now(),
+		done = metrics_fill(&text, &c->metrics, c->tasks,
+		                    (size_t)c->ntasks, clock_now(),
 		                    CLIENT_OUT_LOW / 4);
 		if (text.len > 0) {
 			proto_begin(&c->out, "text");
@@ -137,6 +139,11 @@ metrics_send(struct client *c)
 static void
 do_metrics(struct client *c)
 {
+	size_t n;
+	struct task *const *tasks = supervisor_tasks(&n);
+
+	client_tasks(c, n);
+	memcpy(c->tasks, tasks, n * sizeof(*tasks));
 	memset(&c->metrics, 0, sizeof(c->metrics));
 	c->wait = WAIT_METRICS;
 	metrics_send(c);
@@ -230,8 +237,12 @@ verbs_task_gone(struct client *c, struct task *t)
 	for (int i = 0; i < c->ntasks; i++) {
 		if (c->tasks[i] != t)
 			continue;
-		/* A status row would be out of place (--json). */
-		if (c->wait != WAIT_STATUS)
+		/* A status row would be out of place (--json), a line in
+		 * metrics too. */
+		if (c->wait == WAIT_METRICS) {
+			if ((size_t)i < c->metrics.task)
+				c->metrics.task--;
+		} else if (c->wait != WAIT_STATUS)
 			ctlclient_msg(c, "msg", "%s removed by a reload",
 			              t->cfg->name);
 		else if ((size_t)i < c->status_next)
@@ -349,7 +360,7 @@ do_run(struct client *c, const struct proto_request *r)
 	struct run *run;
 	const char *why;
 
-	if (r->ntasks != 1) {
+	if (r->ntasks != 1 || strcmp(r->tasks[0], "all") == 0) {
 		ctlclient_msg(c, "err", "usage: run NAME [--wait]");
 		ctlclient_end(c, EXIT_ERROR);
 		return;

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
 
@@ -429,3 +430,96 @@ def test_unprivileged_peer_may_read_log_and_metrics(start_tendd, run_tendctl,
     assert r.returncode == 0 and "tend_up 1" in r.stdout, r
     r = as_nobody(tendctl_bin, "-s", sock_of(d), "stop", "all")
     assert r.returncode == 1 and "permission" in r.stderr, r
+
+
+# Found in review.
+
+def test_run_all_is_refused(start_tendd, run_tendctl, write_manifest):
+    """run takes one task: "all" is refused, with no task at all as with
+    some (it crashed tendd with an empty manifest)."""
+    d = start_tendd(write_manifest("""
+        [tend]
+        stop_timeout = 5s
+        """))
+    wait_up(run_tendctl, d)
+    r = ctl(run_tendctl, d, "run", "all")
+    assert r.returncode == 1 and "usage" in r.stderr, r
+    assert d.alive(), d.tail()
+    write_manifest("""
+        [task:job]
+        class   = log-only
+        command = true
+        autostart = no
+        """)
+    assert ctl(run_tendctl, d, "reload").returncode == 0
+    r = ctl(run_tendctl, d, "run", "all")
+    assert r.returncode == 1 and "usage" in r.stderr, r
+    assert status_json(run_tendctl, d, "job")[1]["tasks"][0]["pid"] is None
+
+
+def read_slowly(s, deadline):
+    """What s sends until "end", read 4 KiB at a time with pauses, or what
+    came by the deadline."""
+    data = b""
+    while b"\nend " not in b"\n" + data and time.monotonic() < deadline:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+        time.sleep(0.01)
+    return data
+
+
+def test_log_without_follow_ends_at_the_request(start_tendd, run_tendctl):
+    """log -n N of a task that floods: the last N lines of the request's
+    time, then the end, however slowly the client reads."""
+    d = start_tendd(f"""
+        [task:flood]
+        class   = durable
+        command = {PY} -c "import itertools;[print('line', i, flush=i % 64 == 0) for i in itertools.count()]"
+        """)
+    wait_state(run_tendctl, d, "flood", "running")
+    wait_for(lambda: len(raw_answer(d, b"request v=1 cmd=log task=flood "
+                                       b"lines=1000\n")) > 1000,
+             what="a full ring")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(TIMEOUT)
+        s.connect(sock_of(d))
+        s.sendall(b"request v=1 cmd=log task=flood lines=1000\n")
+        data = read_slowly(s, time.monotonic() + TIMEOUT * 2)
+    lines = data.decode().splitlines()
+    assert lines and lines[-1].startswith("end "), lines[-3:]
+    assert len([x for x in lines if x.startswith("line ")]) <= 1000
+    assert d.alive(), d.tail()
+
+
+def test_metrics_across_a_reload_writes_no_series_twice(
+        start_tendd, run_tendctl, write_manifest):
+    """A reload that adds tasks ahead of the others while a metrics answer
+    is half read: every series of the answer appears once."""
+    old = "".join(f"[task:t{i}]\nclass = per-request\ncommand = true\n"
+                  for i in range(1000))
+    d = start_tendd(write_manifest(old))
+    wait_up(run_tendctl, d)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(TIMEOUT)
+        s.connect(sock_of(d))
+        s.sendall(b"request v=1 cmd=metrics\n")
+        data = s.recv(4096)
+        new = "".join(f"[task:n{i}]\nclass = per-request\ncommand = true\n"
+                      for i in range(300))
+        write_manifest(new + old)
+        assert ctl(run_tendctl, d, "reload").returncode == 0
+        data += read_slowly(s, time.monotonic() + TIMEOUT * 4)
+    text = b""
+    for line in data.split(b"\n"):
+        if line.startswith(b"text data="):
+            text += urllib.parse.unquote_to_bytes(line[len(b"text data="):])
+    assert data.rstrip().split(b"\n")[-1].startswith(b"end code=0")
+    series = [x.rsplit(" ", 1)[0] for x in text.decode().splitlines()
+              if x and not x.startswith("#")]
+    dup = {x for x in series if series.count(x) > 1}
+    assert not dup, sorted(dup)[:5]
+    assert 'tend_task_up{task="t999",class="per-request"}' in series
