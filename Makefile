@@ -196,7 +196,7 @@ install: all
 	install -m 644 $(B)/tendd.service $(DESTDIR)$(UNITDIR)/tendd.service
 	install -m 644 conf/tendctl.bash $(DESTDIR)$(COMPLETIONDIR)/tendctl
 	install -m 644 conf/default.ini $(DESTDIR)$(ETCDIR)/tend.ini.example
-	test -e $(DESTDIR)$(ETCDIR)/tend.ini || \
+	test -e $(DESTDIR)$(ETCDIR)/tend.ini || test -L $(DESTDIR)$(ETCDIR)/tend.ini || \
 		install -m 644 conf/default.ini $(DESTDIR)$(ETCDIR)/tend.ini
 
 clean:

@@ -16,7 +16,8 @@ _tendctl_tasks()
 		fi
 	done
 	# Names match [A-Za-z0-9_.-]+: nothing in them needs unescaping.
-	"${ctl[@]}" status --json 2>/dev/null |
+	# A tendd that does not answer (stopped, say) must not hang the shell.
+	timeout 1 "${ctl[@]}" status --json 2>/dev/null |
 		sed -n 's/"name": *"\([A-Za-z0-9_.-]*\)"/\n\1\n/gp' |
 		sed -n '/^[A-Za-z0-9_.-]\{1,64\}$/p'
 }

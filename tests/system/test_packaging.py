@@ -97,6 +97,18 @@ def test_second_install_keeps_a_modified_manifest(staged):
         (REPO / "conf/default.ini").read_bytes()
 
 
+def test_install_keeps_a_manifest_that_is_a_symlink(staged, tmp_path):
+    """A symbolic link at /etc/tend/tend.ini, even a dangling one (its
+    target on a volume not mounted yet), is the admin's: never replaced."""
+    manifest = staged / "etc/tend/tend.ini"
+    manifest.unlink()
+    manifest.symlink_to(tmp_path / "elsewhere.ini")
+    make_install(f"DESTDIR={staged}", "PREFIX=/usr")
+    assert manifest.is_symlink()
+    assert os.readlink(manifest) == str(tmp_path / "elsewhere.ini")
+    assert not (tmp_path / "elsewhere.ini").exists()
+
+
 def test_installed_tendd_runs_the_default_manifest(staged, sock_dir, tmp_path):
     """The installed tendd on the installed /etc/tend/tend.ini (its socket
     moved with -s) starts, and the installed tendctl talks with it."""
