@@ -70,8 +70,7 @@ control_run_ended(struct run *r)
 static void
 control_task_output(struct task *t)
 {
-	for (struct client *c = ctl.clients; c; c = c->next)
-		ctllog_more(c, t);
+	ctllog_output(t);
 }
 
 /*

@@ -12,6 +12,12 @@
 
 #define LOG_LINES_DEFAULT 50
 
+/*
+ * The clients answering a log: only they are told of new lines, so that
+ * other clients, however many, cost a task's output nothing.
+ */
+static struct client *readers;
+
 static void
 ctllog_line(struct client *c, const struct logring_line *l)
 {
@@ -69,6 +75,11 @@ ctllog_start(struct client *c, struct task *t, const struct proto_request *r)
 	                                                  : LOG_LINES_DEFAULT);
 	c->log_end = r->follow ? UINT64_MAX : t->ring.next;
 	c->wait = WAIT_LOG;
+	c->log_prev = NULL;
+	c->log_later = readers;
+	if (readers != NULL)
+		readers->log_prev = c;
+	readers = c;
 	if (r->follow) {
 		/* Not idle while it waits for lines; its EOF ends it. */
 		c->following = true;
@@ -85,6 +96,31 @@ ctllog_more(struct client *c, const struct task *t)
 	if (c->wait == WAIT_LOG && (t == NULL || t == c->log_task) &&
 	    ctlclient_wants_more(c))
 		ctllog_fill(c);
+}
+
+/* t printed: each client reading its lines queues what fits. */
+void
+ctllog_output(const struct task *t)
+{
+	for (struct client *c = readers, *later; c != NULL; c = later) {
+		later = c->log_later; /* c may end */
+		ctllog_more(c, t);
+	}
+}
+
+/* c no longer answers a log (its end is queued, or it is closed). */
+void
+ctllog_done(struct client *c)
+{
+	if (c->wait != WAIT_LOG)
+		return;
+	if (c->log_prev != NULL)
+		c->log_prev->log_later = c->log_later;
+	else
+		readers = c->log_later;
+	if (c->log_later != NULL)
+		c->log_later->log_prev = c->log_prev;
+	c->log_prev = c->log_later = NULL;
 }
 
 /*

@@ -719,6 +719,8 @@ struct client {
 	uint64_t log_next;             /* log: the next line's number */
 	uint64_t log_end;              /* log without -f: where it stops */
 	uint64_t log_skipped;          /* log: lines evicted before sent */
+	struct client *log_prev;       /* log: the list of ctllog.c */
+	struct client *log_later;
 	struct run *run;
 	unsigned long stop_serial;   /* stop waits for runs up to this one */
 	unsigned long reload_serial; /* the reload it waits on */
@@ -735,6 +737,8 @@ void ctlclient_free(struct client *);
 /* ctllog.c: "log NAME [-n N] [-f]", answered from the task's ring. */
 void ctllog_start(struct client *, struct task *, const struct proto_request *);
 void ctllog_more(struct client *, const struct task *);
+void ctllog_output(const struct task *);
+void ctllog_done(struct client *);
 void ctllog_end(struct client *, const struct task *, const char *why);
 
 /* verbs.c: what each request does, and the waits of the engine's events. */
