@@ -496,8 +496,8 @@ struct run_output {
 	struct logwaiter waiter; /* paused: its log sink is full */
 	char *pending;           /* read while paused, not yet routed */
 	size_t pending_len;
-	bool reaped;                /* lines that cannot wait: at the reap */
-	struct output_rest *rest;   /* a reaped run's lines that wait */
+	bool reaped;              /* lines that cannot wait: at the reap */
+	struct output_rest *rest; /* a reaped run's lines that wait */
 };
 
 typedef void run_ended_fn(struct task *, struct run *);
