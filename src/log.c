@@ -12,6 +12,10 @@
  * task's name and pid as its tag (SPEC section 3), tendd's own lines with
  * syslog_ident and tendd's pid.
  *
+ * A task's output pipe is not read while a sink its lines go to is full
+ * (log_wait_task, log_wait_console; logsink.c says how): the task waits for
+ * a slow reader, as it would writing to a terminal.
+ *
  * The console output of tasks goes to tendd's stdout and stderr through
  * sinks of the same kind, "NAME: LINE" with no timestamp (journald and
  * docker add theirs). When fd 1 and fd 2 are one file (2>&1), one sink
@@ -355,6 +359,42 @@ log_console_line(int stream, const char *name, pid_t pid, const char *line,
 		logsink_put(&logger.err, &l);
 	}
 	free(msg);
+}
+
+/* If s is full, w waits for it (w NULL: only say). */
+static bool
+log_wait_sink(struct logsink *s, struct logwaiter *w)
+{
+	if (!logsink_full(s))
+		return false;
+	if (w != NULL)
+		logsink_wait(s, w);
+	return true;
+}
+
+/*
+ * Whether the lines of a task's syslog output at prio are to wait: then w
+ * waits for the full sink they go to, and is told once it has room; with
+ * w NULL, whether they would.
+ */
+bool
+log_wait_task(int prio, struct logwaiter *w)
+{
+	if (!logger.open)
+		return false;
+	return (logger.to_syslog && log_wait_sink(&logger.sys, w)) ||
+	       (log_to_stderr(prio) && log_wait_sink(&logger.err, w));
+}
+
+/* The same for a task's console output to stream. */
+bool
+log_wait_console(int stream, struct logwaiter *w)
+{
+	if (!logger.open)
+		return false;
+	if (stream == STREAM_OUT && !logger.out_is_err)
+		return log_wait_sink(&logger.out, w);
+	return log_wait_sink(&logger.err, w);
 }
 
 /* Lines lost since start, by any sink: full, or failing. */

@@ -16,6 +16,27 @@ logqueue_fits(const struct logqueue *q, size_t len)
 }
 
 /*
+ * Backpressure (logsink.c): past the high-water mark the tasks feeding the
+ * sink wait, and they are let go again once it is down to the low-water
+ * mark. What lies between the high mark and the bound is room kept for
+ * tendd's own lines, for the lines of one read already taken from a pipe,
+ * and for the note of dropped lines; the gap between the marks keeps a
+ * task from being paused and resumed at every line.
+ */
+bool
+logqueue_high(const struct logqueue *q)
+{
+	return q->count >= LOGQUEUE_HIGH_LINES ||
+	       q->bytes >= LOGQUEUE_HIGH_BYTES;
+}
+
+bool
+logqueue_low(const struct logqueue *q)
+{
+	return q->count <= LOGQUEUE_LOW_LINES && q->bytes <= LOGQUEUE_LOW_BYTES;
+}
+
+/*
  * Queue data (malloc'd, len bytes; the queue owns it from now on), or drop
  * and count it when it does not fit. note: the N of a "N log lines
  * dropped" line, which the caller queues only when it fits; else 0.

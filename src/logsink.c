@@ -6,6 +6,16 @@
  * the queue is full, lines are dropped and counted, and as soon as there is
  * room a line "N log lines dropped" takes their place in the stream.
  *
+ * Backpressure: the tasks' output pipes that feed a sink are not read
+ * while its queue is past the high-water mark (logqueue.c): each waits in
+ * the sink's list of waiters, and the task blocks in its own write(2), as
+ * on a terminal. They are told to read again once the queue is down to the
+ * low-water mark. A sink that writes no byte for LOGSINK_STALL while tasks
+ * wait (a hung syslog daemon, a pipe nobody reads) is stalled: its waiters
+ * are let go, and lines are dropped and counted when the queue is full,
+ * until it drains again to the low-water mark. So a slow reader slows the
+ * tasks and loses nothing; a dead one costs them LOGSINK_STALL, once.
+ *
  * The loop may not exist yet (start-up) or any more (exit): then nothing
  * is armed, and what the fd does not take waits for the next line or for
  * logsink_close.
@@ -26,6 +36,7 @@
 
 static void logsink_io_cb(EV_P_ ev_io *, int);
 static void logsink_wait_cb(EV_P_ ev_timer *, int);
+static void logsink_stall_cb(EV_P_ ev_timer *, int);
 
 /* fd, stream, socket and gated are set by the caller, after this. */
 void
@@ -40,6 +51,96 @@ logsink_init(struct logsink *s, logsink_format_fn *format,
 	s->io.data = s;
 	ev_init(&s->wait, logsink_wait_cb);
 	s->wait.data = s;
+	ev_init(&s->stall, logsink_stall_cb);
+	s->stall.data = s;
+	s->waiters.prev = s->waiters.next = &s->waiters;
+}
+
+/* Whether w is in a sink's list. */
+bool
+logwaiter_waiting(const struct logwaiter *w)
+{
+	return w->next != NULL;
+}
+
+/* Take w out of its sink's list, if it is in one; it is not told. */
+void
+logwaiter_cancel(struct logwaiter *w)
+{
+	if (w->next == NULL)
+		return;
+	w->prev->next = w->next;
+	w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+}
+
+/* Whether a task's line is to wait: past the high mark, and not stalled. */
+bool
+logsink_full(const struct logsink *s)
+{
+	return !s->stalled && logqueue_high(&s->q);
+}
+
+/*
+ * w waits until the sink has drained or stalled; the stall is timed from
+ * the first waiter on, or from the last byte written if later.
+ */
+void
+logsink_wait(struct logsink *s, struct logwaiter *w)
+{
+	struct ev_loop *loop = EV_DEFAULT_UC;
+
+	logwaiter_cancel(w);
+	w->prev = s->waiters.prev;
+	w->next = &s->waiters;
+	s->waiters.prev->next = w;
+	s->waiters.prev = w;
+	if (loop != NULL && !ev_is_active(&s->stall)) {
+		s->waited = clock_now();
+		ev_timer_set(&s->stall, LOGSINK_STALL, 0.);
+		ev_timer_start(loop, &s->stall);
+	}
+}
+
+/*
+ * Tell every waiter to go on; none is left. Without a loop (at exit) there
+ * is nothing to go on with: they are only let go.
+ */
+static void
+logsink_release(struct logsink *s)
+{
+	struct ev_loop *loop = EV_DEFAULT_UC;
+
+	while (s->waiters.next != NULL && s->waiters.next != &s->waiters) {
+		struct logwaiter *w = s->waiters.next;
+		logwaiter_cancel(w);
+		if (loop != NULL)
+			w->resume(w->data);
+	}
+	if (loop != NULL)
+		ev_timer_stop(loop, &s->stall);
+	else
+		ev_init(&s->stall, logsink_stall_cb);
+}
+
+/* No byte written for LOGSINK_STALL while tasks wait: let them go. */
+static void
+logsink_stall_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct logsink *s = w->data;
+	ev_tstamp since = s->progress > s->waited ? s->progress : s->waited;
+	ev_tstamp left = since + LOGSINK_STALL - clock_now();
+
+	(void)revents;
+	if (s->waiters.next == &s->waiters)
+		return;
+	if (left > 0) {
+		ev_timer_set(w, left, 0.);
+		ev_timer_start(EV_A_ w);
+		return;
+	}
+	s->stalled = true;
+	logsink_release(s);
 }
 
 /*
@@ -199,9 +300,12 @@ logsink_reopen(struct logsink *s, bool at_once)
 	return false;
 }
 
-/* Write the queue as far as the fd takes it, without waiting. */
-void
-logsink_flush(struct logsink *s)
+/*
+ * Write the queue as far as the fd takes it, without waiting; *wrote is
+ * set once a byte went out.
+ */
+static void
+logsink_write_queue(struct logsink *s, bool *wrote)
 {
 	bool failed = false, reopened = false;
 	ssize_t n;
@@ -215,6 +319,7 @@ logsink_flush(struct logsink *s)
 			break;
 		n = logsink_write_once(s);
 		if (n > 0) {
+			*wrote = true;
 			logsink_advance(s, (size_t)n);
 			continue;
 		}
@@ -248,6 +353,26 @@ logsink_flush(struct logsink *s)
 	logsink_disarm(s);
 }
 
+/*
+ * Write what the fd takes now. Drained to the low mark (or emptied by
+ * errors: nobody will ever read), the sink is no longer stalled and its
+ * waiters go on.
+ */
+void
+logsink_flush(struct logsink *s)
+{
+	bool wrote = false;
+
+	logsink_write_queue(s, &wrote);
+	if (wrote)
+		s->progress = clock_now();
+	if (!logqueue_low(&s->q))
+		return;
+	s->stalled = false;
+	if (s->waiters.next != &s->waiters)
+		logsink_release(s);
+}
+
 /* Queue a line; write it now unless the fd is known to be full. */
 void
 logsink_put(struct logsink *s, const struct logline *l)
@@ -256,7 +381,7 @@ logsink_put(struct logsink *s, const struct logline *l)
 	char *data;
 
 	logsink_note_dropped(s);
-	if (s->q.count == LOGQUEUE_LINES) {
+	if (!logqueue_fits(&s->q, 0)) {
 		logqueue_push(&s->q, NULL, 0, 0); /* counted, not formatted */
 	} else {
 		data = s->format(s, l, &len);
@@ -289,6 +414,7 @@ logsink_close(struct logsink *s)
 	if (s->fd >= 0)
 		logsink_flush(s);
 	logsink_disarm(s);
+	logsink_release(s);
 	logqueue_clear(&s->q);
 	if (s->fd > 2)
 		close(s->fd);

@@ -2,6 +2,10 @@
  * run.c: one process of a task, from fork until it is reaped. Its stdout
  * and stderr (syslog, console and file: outputs) are read in the loop, a
  * bounded amount per wakeup so that a flooding child cannot starve the others.
+ * A pipe whose log sink is full is not read until the sink has room
+ * (output_wait_room, logsink.c): the child then waits in its own write(2).
+ * Lines are routed one at a time for that, and what was read past the line
+ * that filled the sink is kept (pending) for when it has room.
  *
  * A run ends when its process is reaped: what it wrote before exiting is
  * then drained from the pipes, and what is left of its process group is
@@ -40,12 +44,82 @@ output_close_file(struct run_output *o)
 	o->file = NULL;
 }
 
+/*
+ * Route the lines of buf to o's destination, one at a time; with heed,
+ * stop after the one that filled o's log sink (o->waiter then waits).
+ * Returns the bytes routed.
+ */
+static size_t
+output_route(struct run_output *o, const char *buf, size_t len, bool heed)
+{
+	size_t done = 0, n;
+	const char *nl;
+
+	if (!heed || o->mode == OUTPUT_FILE) {
+		linebuf_feed(&o->lines, buf, len, run_log_line, o);
+		return len;
+	}
+	while (done < len && !logwaiter_waiting(&o->waiter)) {
+		/* Up to a newline, or a piece the line buffer cuts off. */
+		n = len - done < LINEBUF_MAX ? len - done : LINEBUF_MAX;
+		nl = memchr(buf + done, '\n', n);
+		if (nl != NULL)
+			n = (size_t)(nl - (buf + done)) + 1;
+		linebuf_feed(&o->lines, buf + done, n, run_log_line, o);
+		done += n;
+		output_wait_room(o);
+	}
+	return done;
+}
+
+/* Route what was kept; returns whether all of it went. */
+static bool
+output_route_pending(struct run_output *o, bool heed)
+{
+	size_t done;
+
+	if (o->pending == NULL)
+		return true;
+	done = output_route(o, o->pending, o->pending_len, heed);
+	if (done < o->pending_len) {
+		memmove(o->pending, o->pending + done, o->pending_len - done);
+		o->pending_len -= done;
+		return false;
+	}
+	free(o->pending);
+	o->pending = NULL;
+	o->pending_len = 0;
+	return true;
+}
+
+/* Keep what was read but not routed, for when the sink has room. */
+static void
+output_keep(struct run_output *o, const char *rest, size_t len)
+{
+	o->pending = xmalloc(len);
+	memcpy(o->pending, rest, len);
+	o->pending_len = len;
+}
+
+/* The log sink has room (or stalled): read the pipe again. */
+static void
+output_resume(void *data)
+{
+	struct run_output *o = data;
+
+	ev_io_start(EV_DEFAULT, &o->io);
+	if (o->pending != NULL) /* the pipe may have nothing more to say */
+		ev_feed_event(EV_DEFAULT, &o->io, EV_READ);
+}
+
 static void
 output_close(struct run_output *o)
 {
 	if (o->io.fd < 0)
 		return;
 	ev_io_stop(EV_DEFAULT, &o->io);
+	logwaiter_cancel(&o->waiter);
+	output_route_pending(o, false);
 	linebuf_flush(&o->lines, run_log_line, o);
 	linebuf_free(&o->lines);
 	if (o->file != NULL)
@@ -53,21 +127,28 @@ output_close(struct run_output *o)
 	close(o->io.fd);
 	o->io.fd = -1;
 	output_close_file(o);
+	output_rest_release(o);
 }
 
-/* Read up to max bytes; returns false once the pipe is at EOF or broken. */
+/*
+ * Read up to max bytes, or until o's log sink is full (with heed); returns
+ * false once the pipe is at EOF or broken.
+ */
 static bool
-output_read_lines(struct run_output *o, size_t max)
+output_read_lines(struct run_output *o, size_t max, bool heed)
 {
 	char buf[READ_CHUNK];
-	size_t total = 0;
+	size_t total = 0, done;
 	ssize_t n;
 
 	while (total < max) {
 		n = read(o->io.fd, buf, sizeof(buf));
 		if (n > 0) {
-			linebuf_feed(&o->lines, buf, (size_t)n, run_log_line,
-			             o);
+			done = output_route(o, buf, (size_t)n, heed);
+			if (done < (size_t)n)
+				output_keep(o, buf + done, (size_t)n - done);
+			if (logwaiter_waiting(&o->waiter))
+				return true;
 			total += (size_t)n;
 			continue;
 		}
@@ -80,9 +161,9 @@ output_read_lines(struct run_output *o, size_t max)
 
 /* output_read_lines, and what a file: output gathered is written. */
 static bool
-output_read(struct run_output *o, size_t max)
+output_read(struct run_output *o, size_t max, bool heed)
 {
-	bool open = output_read_lines(o, max);
+	bool open = output_read_lines(o, max, heed);
 
 	if (o->file != NULL)
 		logfile_flush(o->file);
@@ -95,8 +176,30 @@ output_cb(EV_P_ ev_io *w, int revents)
 	struct run_output *o = w->data;
 
 	(void)revents;
-	if (!output_read(o, READ_CHUNK))
+	if (output_route_pending(o, true) && !logwaiter_waiting(&o->waiter) &&
+	    !output_read(o, READ_CHUNK, true)) {
 		output_close(o);
+		return;
+	}
+	/* Not read again until output_resume. */
+	if (logwaiter_waiting(&o->waiter))
+		ev_io_stop(EV_A_ w);
+}
+
+/*
+ * At reap: what the process wrote before it exited is in the pipe now, and
+ * is read at once, DRAIN_MAX at most. Lines its full log sink cannot take
+ * yet wait apart from the run (output.c's rest).
+ */
+static void
+output_drain(struct run_output *o)
+{
+	if (o->io.fd < 0)
+		return;
+	logwaiter_cancel(&o->waiter);
+	o->reaped = true;
+	output_route_pending(o, false);
+	output_read(o, DRAIN_MAX, false);
 }
 
 static void
@@ -107,6 +210,8 @@ output_open(struct run *r, struct run_output *o, int fd, int prio,
 	o->prio = prio;
 	o->mode = mode;
 	o->file = file;
+	o->waiter.resume = output_resume;
+	o->waiter.data = o;
 	ev_io_init(&o->io, output_cb, fd, EV_READ);
 	o->io.data = o;
 	if (fd >= 0)
@@ -134,11 +239,8 @@ child_cb(EV_P_ ev_child *w, int revents)
 	 * reap, which cyclic pid allocation makes all but impossible.
 	 */
 	kill(-r->pid, SIGKILL);
-	/* What the process wrote before it exited is in the pipes now. */
-	if (r->out.io.fd >= 0)
-		output_read(&r->out, DRAIN_MAX);
-	if (r->err.io.fd >= 0)
-		output_read(&r->err, DRAIN_MAX);
+	output_drain(&r->out);
+	output_drain(&r->err);
 	output_close(&r->out);
 	output_close(&r->err);
 

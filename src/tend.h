@@ -213,6 +213,11 @@ size_t escape_bytes(char *out, const char *in, size_t len);
 /* logqueue.c: the lines waiting for one log sink, bounded. */
 #define LOGQUEUE_LINES 1024
 #define LOGQUEUE_BYTES (256 * 1024)
+/* Tasks wait above the high mark, and go on once down to the low one. */
+#define LOGQUEUE_HIGH_LINES (LOGQUEUE_LINES * 3 / 4)
+#define LOGQUEUE_HIGH_BYTES (LOGQUEUE_BYTES * 3 / 4)
+#define LOGQUEUE_LOW_LINES  (LOGQUEUE_LINES / 4)
+#define LOGQUEUE_LOW_BYTES  (LOGQUEUE_BYTES / 4)
 
 struct logrec {
 	char *data;
@@ -230,6 +235,8 @@ struct logqueue {
 };
 
 bool logqueue_fits(const struct logqueue *, size_t len);
+bool logqueue_high(const struct logqueue *);
+bool logqueue_low(const struct logqueue *);
 bool logqueue_push(struct logqueue *, char *data, size_t len,
                    unsigned long note);
 const struct logrec *logqueue_peek(const struct logqueue *, size_t i);
@@ -244,6 +251,16 @@ struct logline {
 	long pid;        /* the task's process, with tag */
 	const char *msg; /* escaped */
 	bool console;    /* a task's console line: "TAG: MSG", no level */
+};
+
+/*
+ * Whoever waits for a full sink to drain (a task's output pipe, not read
+ * meanwhile): in one sink's list at a time, told once with resume(data).
+ */
+struct logwaiter {
+	struct logwaiter *prev, *next; /* NULL: waiting for no sink */
+	void (*resume)(void *data);
+	void *data;
 };
 
 struct logsink;
@@ -263,12 +280,23 @@ struct logsink {
 	struct logqueue q;
 	logsink_format_fn *format;
 	logsink_reopen_fn *reopen; /* NULL: the fd is never replaced */
+	struct logwaiter waiters;  /* a ring's head: who waits for room */
+	ev_timer stall;            /* armed while someone waits */
+	ev_tstamp progress;        /* clock_now() when a byte last went out */
+	ev_tstamp waited;          /* clock_now() when the first one waited */
+	bool stalled; /* no progress for LOGSINK_STALL: drop, not wait */
 };
+
+#define LOGSINK_STALL 5.0 /* seconds without progress before tasks go on */
 
 void logsink_init(struct logsink *, logsink_format_fn *, logsink_reopen_fn *);
 void logsink_put(struct logsink *, const struct logline *);
 void logsink_flush(struct logsink *);
 void logsink_close(struct logsink *);
+bool logsink_full(const struct logsink *);
+void logsink_wait(struct logsink *, struct logwaiter *);
+bool logwaiter_waiting(const struct logwaiter *);
+void logwaiter_cancel(struct logwaiter *);
 
 /* log.c: syslog, mirrored on stderr with -e or when syslog is absent. */
 void log_open(const char *ident, int facility, bool mirror);
@@ -284,6 +312,8 @@ void log_task_line(int prio, const char *name, pid_t pid, const char *line,
 void log_console_line(int stream, const char *name, pid_t pid, const char *line,
                       size_t len);
 unsigned long log_dropped(void);
+bool log_wait_task(int prio, struct logwaiter *);
+bool log_wait_console(int stream, struct logwaiter *);
 
 /* linebuf.c: child output split into lines, overlong ones into pieces. */
 #define LINEBUF_MAX 1024
@@ -454,6 +484,8 @@ const char *policy_state_name(enum task_state);
 struct run;
 struct task;
 
+struct output_rest;
+
 struct run_output {
 	ev_io io;
 	struct linebuf lines;
@@ -461,6 +493,11 @@ struct run_output {
 	int prio;              /* LOG_INFO for stdout, LOG_WARNING for stderr */
 	enum output_mode mode; /* as the run started */
 	struct logfile *file;  /* OUTPUT_FILE */
+	struct logwaiter waiter; /* paused: its log sink is full */
+	char *pending;           /* read while paused, not yet routed */
+	size_t pending_len;
+	bool reaped;              /* lines that cannot wait: at the reap */
+	struct output_rest *rest; /* a reaped run's lines that wait */
 };
 
 typedef void run_ended_fn(struct task *, struct run *);
@@ -506,7 +543,9 @@ void logfile_release(struct logfile *);
 /* output.c: one line of a task's output to its destination and its ring. */
 int output_files_open(const struct task_config *, bool with_stdout,
                       struct logfile **out, struct logfile **err);
-void output_line(const struct run_output *, const char *line, size_t len);
+void output_line(struct run_output *, const char *line, size_t len);
+bool output_wait_room(struct run_output *);
+void output_rest_release(struct run_output *);
 
 /* sockdiag.c: whether a unix socket file has a listener, without connecting. */
 struct stat;

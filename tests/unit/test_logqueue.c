@@ -1,7 +1,8 @@
 /*
  * test_logqueue.c: the lines waiting for a log sink (logqueue.c): bounded
  * in lines and in bytes, new lines dropped and counted when full, notes
- * of dropped lines counted again when they are lost themselves.
+ * of dropped lines counted again when they are lost themselves; the
+ * high- and low-water marks of backpressure, in lines and in bytes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,6 +168,56 @@ test_ring_wraps(void **state)
 	free_queue(q);
 }
 
+/* Tasks wait from the high mark on, below the bound; go on at the low. */
+static void
+test_watermarks_in_lines(void **state)
+{
+	struct logqueue *q = new_queue();
+
+	(void)state;
+	assert_false(logqueue_high(q));
+	assert_true(logqueue_low(q));
+	while (q->count < LOGQUEUE_HIGH_LINES - 1)
+		assert_true(push(q, "x"));
+	assert_false(logqueue_high(q));
+	assert_true(push(q, "x"));
+	assert_true(logqueue_high(q));
+	assert_true(logqueue_fits(q, 1)); /* room kept past the high mark */
+	/* Between the marks: neither. */
+	while (q->count > LOGQUEUE_LOW_LINES + 1) {
+		logqueue_pop(q);
+		assert_false(logqueue_high(q));
+		assert_false(logqueue_low(q));
+	}
+	logqueue_pop(q);
+	assert_true(logqueue_low(q));
+	assert_int_equal(q->dropped_total, 0);
+	free_queue(q);
+}
+
+static void
+test_watermarks_in_bytes(void **state)
+{
+	struct logqueue *q = new_queue();
+	size_t big = 1000;
+
+	(void)state;
+	while (q->bytes + big < LOGQUEUE_HIGH_BYTES) {
+		assert_true(logqueue_push(q, calloc(1, big), big, 0));
+		assert_false(logqueue_high(q));
+	}
+	assert_true(logqueue_push(q, calloc(1, big), big, 0));
+	assert_true(q->count < LOGQUEUE_HIGH_LINES);
+	assert_true(logqueue_high(q));
+	while (q->bytes > LOGQUEUE_LOW_BYTES) {
+		assert_false(logqueue_low(q));
+		logqueue_pop(q);
+	}
+	assert_true(q->count > 0 && q->count <= LOGQUEUE_LOW_LINES);
+	assert_true(logqueue_low(q));
+	free_queue(q);
+}
+
 int
 main(void)
 {
@@ -179,6 +230,8 @@ main(void)
 	    T(test_drop_head_counts_a_line),
 	    T(test_drop_head_of_a_note_counts_its_lines_again),
 	    T(test_ring_wraps),
+	    T(test_watermarks_in_lines),
+	    T(test_watermarks_in_bytes),
 	};
 #undef T
 

@@ -4,7 +4,10 @@
  * is written at once as far as the fd takes it, the rest at the next one.
  * A full queue drops new lines and counts them; "N log lines dropped" then
  * stands where they are missing. A stream resumes mid-line; a datagram
- * socket whose peer is gone is reopened.
+ * socket whose peer is gone is reopened. Backpressure, on a loop that is
+ * never run: waiters are told once the queue is down to its low mark, or
+ * once the sink made no progress for LOGSINK_STALL, and then the sink
+ * drops until it drains.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -266,6 +269,147 @@ test_dgram_dead_peer_no_spin(void **state)
 	free(s);
 }
 
+static int resumed;
+
+static void
+count_resume(void *data)
+{
+	(void)data;
+	resumed++;
+}
+
+/* A datagram sink whose peer does not read, filled to its high mark. */
+static struct logsink *
+full_sink(int sv[2])
+{
+	struct logsink *s;
+	int i = 0;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	s = new_sink(sv[0], false, NULL);
+	while (!logsink_full(s))
+		put(s, "line", i++);
+	assert_int_equal(s->q.count, LOGQUEUE_HIGH_LINES);
+	assert_int_equal(s->q.dropped_total, 0);
+	return s;
+}
+
+static void
+end_sink(struct logsink *s, int sv[2])
+{
+	logsink_close(s);
+	close(sv[1]);
+	free(s);
+	ev_loop_destroy(EV_DEFAULT); /* the next tests have no loop */
+}
+
+/* Read the peer and flush, as the ev_io would, until the queue is empty. */
+static void
+drain(struct logsink *s, int peer_fd, struct logwaiter *w, bool check)
+{
+	static char got[LOGQUEUE_LINES][64];
+
+	while (s->q.count > 0) {
+		receive_all(peer_fd, got, LOGQUEUE_LINES);
+		logsink_flush(s);
+		/* Told exactly when the queue is down to the low mark. */
+		if (check)
+			assert_int_equal(logwaiter_waiting(w),
+			                 !logqueue_low(&s->q));
+	}
+}
+
+/* A waiter is told once, when the queue is down to its low mark. */
+static void
+test_waiter_told_at_low_mark(void **state)
+{
+	struct logwaiter w = {.resume = count_resume};
+	struct logsink *s;
+	int sv[2];
+
+	(void)state;
+	assert_non_null(ev_default_loop(0));
+	resumed = 0;
+	s = full_sink(sv);
+	logsink_wait(s, &w);
+	assert_true(logwaiter_waiting(&w));
+	assert_true(ev_is_active(&s->stall));
+	drain(s, sv[1], &w, true);
+	assert_int_equal(resumed, 1);
+	assert_false(ev_is_active(&s->stall));
+	assert_int_equal(s->q.dropped_total, 0);
+	end_sink(s, sv);
+}
+
+/* A waiter that went away (its run was reaped) is not told. */
+static void
+test_cancelled_waiter_not_told(void **state)
+{
+	struct logwaiter a = {.resume = count_resume};
+	struct logwaiter b = {.resume = count_resume};
+	struct logsink *s;
+	int sv[2];
+
+	(void)state;
+	assert_non_null(ev_default_loop(0));
+	resumed = 0;
+	s = full_sink(sv);
+	logsink_wait(s, &a);
+	logsink_wait(s, &b);
+	logwaiter_cancel(&a);
+	logwaiter_cancel(&a); /* twice is harmless */
+	assert_false(logwaiter_waiting(&a));
+	drain(s, sv[1], &b, true);
+	assert_int_equal(resumed, 1);
+	end_sink(s, sv);
+}
+
+/* The stall timer fires: does the sink still write, and since when? */
+static void
+fire_stall(struct logsink *s, double waited_ago, double progress_ago)
+{
+	s->waited = clock_now() - waited_ago;
+	s->progress = clock_now() - progress_ago;
+	ev_invoke(EV_DEFAULT, &s->stall, EV_TIMER);
+}
+
+/*
+ * No byte written for LOGSINK_STALL: waiters go on, the sink drops and
+ * counts until it drains, and then makes them wait again.
+ */
+static void
+test_stall_lets_waiters_go_then_drops(void **state)
+{
+	struct logwaiter w = {.resume = count_resume};
+	struct logsink *s;
+	int sv[2];
+
+	(void)state;
+	assert_non_null(ev_default_loop(0));
+	resumed = 0;
+	s = full_sink(sv);
+	logsink_wait(s, &w);
+	/* Progress within the bound: still waiting, timed from it. */
+	fire_stall(s, LOGSINK_STALL + 1, 1);
+	assert_false(s->stalled);
+	assert_true(logwaiter_waiting(&w));
+	assert_true(ev_is_active(&s->stall));
+	fire_stall(s, LOGSINK_STALL + 1, LOGSINK_STALL + 1);
+	assert_true(s->stalled);
+	assert_int_equal(resumed, 1);
+	assert_false(logwaiter_waiting(&w));
+	assert_false(logsink_full(s));
+	for (int i = 0; i < LOGQUEUE_LINES; i++)
+		put(s, "late", i);
+	assert_int_equal(s->q.dropped_total, LOGQUEUE_HIGH_LINES);
+	drain(s, sv[1], &w, false);
+	assert_false(s->stalled);
+	for (int i = 0; !logsink_full(s); i++)
+		put(s, "again", i);
+	assert_int_equal(s->q.dropped_total, LOGQUEUE_HIGH_LINES);
+	end_sink(s, sv);
+}
+
 int
 main(void)
 {
@@ -276,6 +420,9 @@ main(void)
 	    T(test_broken_pipe_counts_each_line_once),
 	    T(test_dgram_peer_gone_reopens),
 	    T(test_dgram_dead_peer_no_spin),
+	    T(test_waiter_told_at_low_mark),
+	    T(test_cancelled_waiter_not_told),
+	    T(test_stall_lets_waiters_go_then_drops),
 	};
 #undef T
 
