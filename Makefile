@@ -40,7 +40,8 @@ LIB_SRCS = src/xmalloc.c src/diag.c src/value.c src/cmdline.c \
 	   src/sockdiag.c src/configdiff.c src/reload.c src/fds.c \
 	   src/orphans.c src/ctlsocket.c src/statusenc.c src/escape.c \
 	   src/logqueue.c src/logsink.c src/logring.c src/events.c src/metrics.c \
-	   src/ctlclient.c src/verbs.c src/ctllog.c src/output.c src/logfile.c
+	   src/ctlclient.c src/verbs.c src/ctllog.c src/output.c src/logfile.c \
+	   src/outpipe.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 SAN_OBJS = $(LIB_SRCS:src/%.c=$(SAN)/%.o)
 HEADERS  = $(wildcard src/*.h)

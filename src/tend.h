@@ -547,6 +547,12 @@ void output_line(struct run_output *, const char *line, size_t len);
 bool output_wait_room(struct run_output *);
 void output_rest_release(struct run_output *);
 
+/* outpipe.c: a run's stdout or stderr pipe, read and paused. */
+void outpipe_open(struct run *, struct run_output *, int fd, int prio,
+                  enum output_mode, struct logfile *);
+void outpipe_drain(struct run_output *);
+void outpipe_close(struct run_output *);
+
 /* sockdiag.c: whether a unix socket file has a listener, without connecting. */
 struct stat;
 int sockdiag_unix_listening(const struct stat *);
