@@ -193,6 +193,7 @@ client_close(struct client *c)
 		}
 	if (!c->privileged)
 		ctl.nunpriv--;
+	ctllog_done(c);
 	ctlclient_free(c);
 	if (ctl.nclients-- == CLIENTS_MAX && !ev_is_active(&ctl.accept_pause))
 		ev_io_start(EV_DEFAULT, &ctl.accept);

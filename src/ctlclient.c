@@ -53,7 +53,6 @@ ctlclient_end(struct client *c, int code)
 {
 	if (c->following)
 		ev_io_stop(EV_DEFAULT, &c->rio); /* closed once all is sent */
-	ctllog_done(c);
 	c->wait = WAIT_NONE;
 	c->following = false;
 	proto_begin(&c->out, "end");
@@ -73,7 +72,6 @@ ctlclient_wants_more(const struct client *c)
 void
 ctlclient_free(struct client *c)
 {
-	ctllog_done(c);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->tasks);

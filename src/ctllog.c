@@ -60,9 +60,10 @@ static void
 ctllog_fill(struct client *c)
 {
 	ctllog_queue(c);
-	if (c->log_next >= c->log_end && !c->following)
+	if (c->log_next >= c->log_end && !c->following) {
+		ctllog_done(c);
 		ctlclient_end(c, EXIT_OK);
-	else if (c->out.len > 0)
+	} else if (c->out.len > 0)
 		ctlclient_flush(c);
 }
 
@@ -108,7 +109,7 @@ ctllog_output(const struct task *t)
 	}
 }
 
-/* c no longer answers a log (its end is queued, or it is closed). */
+/* c no longer answers a log: its end is queued next, or it is closed. */
 void
 ctllog_done(struct client *c)
 {
@@ -135,5 +136,6 @@ ctllog_end(struct client *c, const struct task *t, const char *why)
 	ctllog_queue(c);
 	if (why != NULL)
 		ctlclient_msg(c, "err", "%s %s", c->log_task->cfg->name, why);
+	ctllog_done(c);
 	ctlclient_end(c, EXIT_OK);
 }
