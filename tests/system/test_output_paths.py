@@ -80,10 +80,12 @@ def test_directory_swapped_for_a_link_by_the_task_user(start_tendd,
     log = sub / "app.log"
     d = start_tendd(f"""
         [task:app]
-        class   = durable
-        user    = nobody
-        command = {TICKS}
-        stdout  = file:{log}
+        class        = durable
+        user         = nobody
+        command      = {TICKS}
+        stdout       = file:{log}
+        log_max_size = 200
+        log_backups  = 2
     """)
     wait_for(lambda: log.exists() and log.stat().st_size > 0,
              what="the log written")
@@ -93,13 +95,41 @@ def test_directory_swapped_for_a_link_by_the_task_user(start_tendd,
                rf"directory that uid {nobody.pw_uid} can write \(not "
                r"followed\) \(task output lost\)$", level="err")
     moved = ud / "sub.old" / "app.log"
-    size = moved.stat().st_size
-    # Lines still go to the file tendd has, through more looks at the path.
-    wait_for(lambda: moved.stat().st_size > size + 200,
-             what="the moved file still written")
+    ino = moved.stat().st_ino
+    # Lines still go to the file tendd has, rotated where it is.
+    wait_for(lambda: moved.stat().st_ino != ino,
+             what="a rotation in the moved directory")
+    wait_for(lambda: (ud / "sub.old" / "app.log.2").exists(),
+             what="a second backup in the moved directory")
     assert list(target.iterdir()) == []
     assert d.alive()
     assert task_of(run_tendctl, d, "app")["state"] == "running"
+    assert d.terminate(timeout=CTL_TIMEOUT) == 0
+
+
+def test_directory_renamed_and_made_again(start_tendd, run_tendctl,
+                                          tmp_path):
+    """A directory of PATH renamed away and made again (as root): the
+    path, walked anew, no longer names tendd's file, which is opened in
+    the new directory."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    d = start_tendd(f"""
+        [task:app]
+        class   = durable
+        command = {TICKS}
+        stdout  = file:{log}
+    """)
+    wait_for(lambda: log.exists() and log.stat().st_size > 0,
+             what="the log written")
+    logs.rename(tmp_path / "logs.old")
+    logs.mkdir()
+    wait_for(lambda: log.exists() and log.stat().st_size > 0,
+             what="app.log made in the new directory")
+    size = (tmp_path / "logs.old" / "app.log").stat().st_size
+    wait_for(lambda: log.stat().st_size > 200, what="more lines")
+    assert (tmp_path / "logs.old" / "app.log").stat().st_size == size
     assert d.terminate(timeout=CTL_TIMEOUT) == 0
 
 
