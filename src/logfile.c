@@ -234,10 +234,10 @@ logfile_walk(const struct logfile *f)
  * Open the existing file base of f->dir for appending, whose O_PATH fd is
  * at and stat st: only a regular file with one link, checked before any
  * open for writing, as a device may act when opened and a hard link may
- * name a file of root's elsewhere. A FIFO is opened (non-blocking: a
- * reader or ENXIO, no side effect on a device) only to tell why it is
- * refused. The open goes through /proc/self/fd, the very inode checked;
- * without /proc, through the name again, checked to be the same inode.
+ * name a file of root's elsewhere; a FIFO is not opened either (its
+ * reader would see a writer come and go). The open goes through /proc/self/fd,
+ * the very inode checked; without /proc, through the name again, checked to be
+ * the same inode.
  */
 static int
 logfile_open_existing(const struct logfile *f, int at, const struct stat *st)
@@ -250,11 +250,6 @@ logfile_open_existing(const struct logfile *f, int at, const struct stat *st)
 	if (S_ISLNK(st->st_mode)) {
 		errno = ELOOP; /* as O_NOFOLLOW says it */
 		return -1;
-	}
-	if (S_ISFIFO(st->st_mode)) {
-		if ((fd = openat(f->dir, f->base, flags | O_NOFOLLOW)) == -1)
-			return -1; /* ENXIO: nobody reads it */
-		close(fd);
 	}
 	if (!S_ISREG(st->st_mode)) {
 		errno = EINVAL; /* a FIFO, a device: not a log file */
