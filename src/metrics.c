@@ -319,8 +319,10 @@ metrics_fill(struct buf *text, struct metrics_cursor *cur,
 	while (cur->family < NFAMILIES) {
 		const struct family *f = &families[cur->family];
 
-		if (cur->task == 0)
+		/* Not cur->task == 0: a reload may take it back there. */
+		if (!cur->headed)
 			metrics_header(text, f);
+		cur->headed = true;
 		if (f->sample == NULL)
 			metrics_daemon_sample(text, cur->family);
 		else if (cur->task < ntasks) /* fewer after a reload */
@@ -332,6 +334,7 @@ metrics_fill(struct buf *text, struct metrics_cursor *cur,
 		}
 		cur->family++;
 		cur->task = 0;
+		cur->headed = false;
 		if (text->len >= low && cur->family < NFAMILIES)
 			return false;
 	}

@@ -711,6 +711,7 @@ bool statusenc_unhealthy(const struct task *);
 struct metrics_cursor {
 	size_t family; /* the next metric family to write; 0 at first */
 	size_t task;   /* its next task */
+	bool headed;   /* its # HELP and # TYPE are written */
 };
 
 bool metrics_fill(struct buf *text, struct metrics_cursor *,

@@ -494,6 +494,39 @@ test_tasks_removed_between_parts(void **state)
 	free_tasks(tasks, 10);
 }
 
+/*
+ * The first task removed after a family's first sample, the cursor taken
+ * back to it as verbs_task_gone does: the family's header is not written
+ * twice.
+ */
+static void
+test_cursor_taken_back_to_the_first_task(void **state)
+{
+	struct task **tasks = make_tasks(10);
+	struct task *first = tasks[0];
+	struct buf b = {0};
+	struct metrics_cursor cur = {0};
+	struct declared fam[32];
+	size_t n = 10;
+	bool moved = false;
+
+	(void)state;
+	while (!metrics_fill(&b, &cur, tasks, n, NOW, b.len + 1)) {
+		if (!moved && cur.family == 5 && cur.task == 1) {
+			memmove(&tasks[0], &tasks[1], 9 * sizeof(*tasks));
+			n = 9;
+			cur.task--;
+			moved = true;
+		}
+	}
+	assert_true(moved);
+	buf_add(&b, "", 0);
+	assert_int_equal(check_format(b.data, fam, 32), 14);
+	buf_free(&b);
+	tasks[9] = first;
+	free_tasks(tasks, 10);
+}
+
 int
 main(void)
 {
@@ -507,6 +540,7 @@ main(void)
 	    cmocka_unit_test(test_log_only_and_per_request),
 	    cmocka_unit_test(test_incremental_equals_whole),
 	    cmocka_unit_test(test_tasks_removed_between_parts),
+	    cmocka_unit_test(test_cursor_taken_back_to_the_first_task),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
