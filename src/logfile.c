@@ -86,9 +86,10 @@ logfile_complain(struct logfile *f, const char *what, int err)
 }
 
 /*
- * Who besides root can write the directory dir, as words for a message;
- * NULL when root alone can, so that the names it holds were put there by
- * root. Numbers, not names: a passwd lookup may block the loop.
+ * Who besides root and tendd's own user can write the directory dir, as
+ * words for a message; NULL when none can, so that the names it holds were
+ * put there by root or by tendd's user, who could write the log anyway.
+ * Numbers, not names: a passwd lookup may block the loop.
  */
 static const char *
 logfile_writers(int dir)
@@ -100,7 +101,7 @@ logfile_writers(int dir)
 		return "someone"; /* cannot tell: trust nothing */
 	if (st.st_mode & S_IWOTH)
 		return "every user";
-	if (st.st_uid != 0)
+	if (st.st_uid != 0 && st.st_uid != geteuid())
 		snprintf(who, sizeof(who), "uid %ld", (long)st.st_uid);
 	else if (st.st_mode & S_IWGRP)
 		snprintf(who, sizeof(who), "group %ld", (long)st.st_gid);

@@ -6,12 +6,15 @@ opened."""
 
 import ctypes
 import os
+import pathlib
 import pwd
+import shutil
 import stat
 import struct
 import subprocess
+import tempfile
 
-from conftest import ctl, task_of, wait_for, wait_state
+from conftest import TIMEOUT, ctl, task_of, wait_for, wait_state
 
 VALGRIND = "valgrind" in os.environ.get("TENDD", "")
 CTL_TIMEOUT = 30 if VALGRIND else 10  # seconds a tendctl may take
@@ -258,3 +261,39 @@ def test_device_and_fifo_are_refused(start_tendd, run_tendctl, tmp_path):
         assert "f.log" not in opens.names()
     finally:
         opens.close()
+
+
+def test_a_tendd_not_root_follows_links_of_its_own(tendd_bin):
+    """A tendd run as nobody, whose log directory is a link nobody made in
+    a directory of its own: followed (the task writes as nobody anyway)."""
+    # Not under tmp_path: nobody cannot reach pytest's directories.
+    home = pathlib.Path(tempfile.mkdtemp(prefix="tend-nobody-", dir="/tmp"))
+    try:
+        (home / "real").mkdir()
+        (home / "logs").symlink_to(home / "real")
+        manifest = home / "tend.ini"
+        manifest.write_text(f"""
+[tend]
+control_socket = {home}/tend.sock
+[task:a]
+class   = log-only
+command = echo written
+stdout  = file:{home}/logs/a.log
+""")
+        give_to_nobody(home, home / "real", manifest)
+        os.lchown(home / "logs", pwd.getpwnam("nobody").pw_uid, -1)
+        p = subprocess.Popen(["setpriv", "--reuid", "nobody", "--regid",
+                              "nogroup", "--clear-groups", tendd_bin, "-e",
+                              "-f", manifest], stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            wait_for(lambda: (home / "real/a.log").exists() and
+                     (home / "real/a.log").read_text() == "written\n",
+                     what="a.log written through the link")
+        finally:
+            p.terminate()
+            err = p.communicate(timeout=TIMEOUT)[1]
+        assert p.returncode == 0, err
+        assert "not followed" not in err, err
+    finally:
+        shutil.rmtree(home)
