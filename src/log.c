@@ -397,6 +397,19 @@ log_wait_console(int stream, struct logwaiter *w)
 	return log_wait_sink(&logger.err, w);
 }
 
+/* Lines still queued for a sink that can take them (its fd is there). */
+size_t
+log_backlog(void)
+{
+	const struct logsink *sinks[] = {&logger.sys, &logger.err, &logger.out};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(sinks) / sizeof(sinks[0]); i++)
+		if (sinks[i]->fd >= 0)
+			n += sinks[i]->q.count;
+	return n;
+}
+
 /* Lines lost since start, by any sink: full, or failing. */
 unsigned long
 log_dropped(void)

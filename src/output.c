@@ -184,6 +184,13 @@ output_rest_keep(struct run_output *o, const char *name, pid_t pid,
 	return true;
 }
 
+/* Bytes of reaped runs' lines still waiting for their sinks. */
+size_t
+output_rest_backlog(void)
+{
+	return rest_bytes;
+}
+
 /*
  * The reaped run's output is closed: its rest, if any, goes on by itself,
  * waiting for the sink as the run's pipe would have.

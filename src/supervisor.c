@@ -17,6 +17,8 @@
 
 #include "tend.h"
 
+#define DRAIN_POLL 0.02 /* seconds between looks at what is left to log */
+
 static struct {
 	struct manifest *manifest;
 	const struct supervisor_options *o; /* the control socket's hooks */
@@ -30,6 +32,9 @@ static struct {
 	bool shutting_down;
 	bool done; /* shut down: the loop is told to end */
 	int exit_code;
+	ev_timer drain;     /* at exit: lines on their way to a log */
+	size_t drain_left;  /* of them, the fewest seen */
+	double drain_moved; /* clock_now() when they last went down */
 	ev_signal sigterm;
 	ev_signal sigint;
 	ev_signal sighup;
@@ -55,6 +60,30 @@ supervisor_shutting_down(void)
 }
 
 /*
+ * Every task is down: what their last lines still need to reach a log (a
+ * queue, a reaped run's rest waiting for room) is given the time it takes,
+ * as long as it moves (LOGSINK_STALL), so that "docker stop" shows what a
+ * task said as it stopped. Then the loop ends.
+ */
+static void
+supervisor_drain_cb(EV_P_ ev_timer *w, int revents)
+{
+	size_t left = log_backlog() + output_rest_backlog();
+	double now = clock_now();
+
+	(void)revents;
+	if (left < sv.drain_left) {
+		sv.drain_left = left;
+		sv.drain_moved = now;
+	}
+	if (left > 0 && now - sv.drain_moved < LOGSINK_STALL)
+		return;
+	ev_timer_stop(EV_A_ w);
+	sv.done = true;
+	ev_break(EV_A_ EVBREAK_ALL);
+}
+
+/*
  * Shutting down, once no task has a process left: stop the orphans left
  * too (a task's stop may have just reparented some), and end the loop
  * once they are reaped as well. Each exit reaped calls this again.
@@ -64,10 +93,12 @@ supervisor_finish(void)
 {
 	if (!sv.shutting_down || sv.done || !supervisor_quiet())
 		return;
-	if (orphans_stop(sv.manifest->stop_timeout_ms) > 0)
+	if (orphans_stop(sv.manifest->stop_timeout_ms) > 0 ||
+	    ev_is_active(&sv.drain))
 		return;
-	sv.done = true;
-	ev_break(EV_DEFAULT, EVBREAK_ALL);
+	sv.drain_left = SIZE_MAX;
+	ev_timer_init(&sv.drain, supervisor_drain_cb, 0., DRAIN_POLL);
+	ev_timer_start(EV_DEFAULT, &sv.drain);
 }
 
 /* Say what a shutdown stops: the tasks that have a process. */

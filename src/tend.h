@@ -312,6 +312,7 @@ void log_task_line(int prio, const char *name, pid_t pid, const char *line,
 void log_console_line(int stream, const char *name, pid_t pid, const char *line,
                       size_t len);
 unsigned long log_dropped(void);
+size_t log_backlog(void);
 bool log_wait_task(int prio, struct logwaiter *);
 bool log_wait_console(int stream, struct logwaiter *);
 
@@ -546,6 +547,7 @@ int output_files_open(const struct task_config *, bool with_stdout,
 void output_line(struct run_output *, const char *line, size_t len);
 bool output_wait_room(struct run_output *);
 void output_rest_release(struct run_output *);
+size_t output_rest_backlog(void);
 
 /* outpipe.c: a run's stdout or stderr pipe, read and paused. */
 void outpipe_open(struct run *, struct run_output *, int fd, int prio,
