@@ -410,6 +410,19 @@ log_backlog(void)
 	return n;
 }
 
+/* When a sink last wrote a byte (clock_now()), or 0: never. */
+double
+log_last_progress(void)
+{
+	double last = logger.sys.progress;
+
+	if (logger.err.progress > last)
+		last = logger.err.progress;
+	if (logger.out.progress > last)
+		last = logger.out.progress;
+	return last;
+}
+
 /* Lines lost since start, by any sink: full, or failing. */
 unsigned long
 log_dropped(void)

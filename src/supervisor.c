@@ -32,9 +32,8 @@ static struct {
 	bool shutting_down;
 	bool done; /* shut down: the loop is told to end */
 	int exit_code;
-	ev_timer drain;     /* at exit: lines on their way to a log */
-	size_t drain_left;  /* of them, the fewest seen */
-	double drain_moved; /* clock_now() when they last went down */
+	ev_timer drain;       /* at exit: lines on their way to a log */
+	double drain_started; /* clock_now() then */
 	ev_signal sigterm;
 	ev_signal sigint;
 	ev_signal sighup;
@@ -59,28 +58,34 @@ supervisor_shutting_down(void)
 	return sv.shutting_down;
 }
 
+/* Shut down: the loop ends. */
+static void
+supervisor_done(void)
+{
+	sv.done = true;
+	ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
 /*
  * Every task is down: what their last lines still need to reach a log (a
  * queue, a reaped run's rest waiting for room) is given the time it takes,
- * as long as it moves (LOGSINK_STALL), so that "docker stop" shows what a
- * task said as it stopped. Then the loop ends.
+ * as long as some log is written (LOGSINK_STALL without a byte at most),
+ * so that "docker stop" shows what a task said as it stopped. Then the
+ * loop ends.
  */
 static void
 supervisor_drain_cb(EV_P_ ev_timer *w, int revents)
 {
-	size_t left = log_backlog() + output_rest_backlog();
-	double now = clock_now();
+	double moved = log_last_progress();
 
 	(void)revents;
-	if (left < sv.drain_left) {
-		sv.drain_left = left;
-		sv.drain_moved = now;
-	}
-	if (left > 0 && now - sv.drain_moved < LOGSINK_STALL)
+	if (moved < sv.drain_started)
+		moved = sv.drain_started;
+	if (log_backlog() + output_rest_backlog() > 0 &&
+	    clock_now() - moved < LOGSINK_STALL)
 		return;
 	ev_timer_stop(EV_A_ w);
-	sv.done = true;
-	ev_break(EV_A_ EVBREAK_ALL);
+	supervisor_done();
 }
 
 /*
@@ -96,8 +101,12 @@ supervisor_finish(void)
 	if (orphans_stop(sv.manifest->stop_timeout_ms) > 0 ||
 	    ev_is_active(&sv.drain))
 		return;
-	sv.drain_left = SIZE_MAX;
-	ev_timer_init(&sv.drain, supervisor_drain_cb, 0., DRAIN_POLL);
+	if (log_backlog() + output_rest_backlog() == 0) {
+		supervisor_done();
+		return;
+	}
+	sv.drain_started = clock_now();
+	ev_timer_init(&sv.drain, supervisor_drain_cb, DRAIN_POLL, DRAIN_POLL);
 	ev_timer_start(EV_DEFAULT, &sv.drain);
 }
 

@@ -313,6 +313,7 @@ void log_console_line(int stream, const char *name, pid_t pid, const char *line,
                       size_t len);
 unsigned long log_dropped(void);
 size_t log_backlog(void);
+double log_last_progress(void);
 bool log_wait_task(int prio, struct logwaiter *);
 bool log_wait_console(int stream, struct logwaiter *);
 
