@@ -9,17 +9,20 @@
  * loop for long or the whole text in memory; the text is the same however
  * it is cut.
  */
+#include <math.h>
 #include <sys/wait.h>
 
 #include "tend.h"
 
-typedef void sample_fn(struct buf *, const struct task *, double now);
+/* A task's value in a family; NAN: no sample. */
+typedef double value_fn(const struct task *, double now);
 
 struct family {
 	const char *name;
 	const char *type; /* "gauge" or "counter" */
 	const char *help;
-	sample_fn *sample; /* NULL: a daemon family, one sample */
+	value_fn *value; /* NULL: a daemon family, one sample */
+	bool seconds;    /* else a count */
 };
 
 /*
@@ -117,141 +120,121 @@ metrics_seconds(struct buf *b, double s)
 	buf_add(b, text, (size_t)len);
 }
 
-static void
-sample_up(struct buf *b, const struct task *t, double now)
+static double
+value_up(const struct task *t, double now)
 {
 	(void)now;
-	metrics_labels(b, "tend_task_up", t);
-	metrics_count(b, metrics_up(t) ? 1 : 0);
+	return metrics_up(t);
 }
 
-static void
-sample_restarts(struct buf *b, const struct task *t, double now)
+static double
+value_restarts(const struct task *t, double now)
 {
 	(void)now;
-	metrics_labels(b, "tend_task_restarts_total", t);
-	metrics_count(b, t->policy.restarts);
+	return (double)t->policy.restarts;
 }
 
 /* A task that never ended a run has no sample: no code is not code 0. */
-static void
-sample_last_exit(struct buf *b, const struct task *t, double now)
+static double
+value_last_exit(const struct task *t, double now)
 {
 	(void)now;
-	if (!t->has_last_exit)
-		return;
-	metrics_labels(b, "tend_task_last_exit_code", t);
-	metrics_count(b, (unsigned long)describe_exit_code(t->last_wstatus));
+	return t->has_last_exit ? describe_exit_code(t->last_wstatus) : NAN;
 }
 
 /* Of the process of a durable or log-only task; 0 when none runs. */
-static void
-sample_uptime(struct buf *b, const struct task *t, double now)
+static double
+value_uptime(const struct task *t, double now)
 {
-	double s = 0.0;
-
 	if (t->cfg->class != CLASS_PER_REQUEST && t->runs != NULL)
-		s = now - t->runs->started;
-	metrics_labels(b, "tend_task_uptime_seconds", t);
-	metrics_seconds(b, s);
+		return now - t->runs->started;
+	return 0.0;
 }
 
-static void
-sample_next_start(struct buf *b, const struct task *t, double now)
+static double
+value_next_start(const struct task *t, double now)
 {
-	double s = 0.0;
-
-	if (t->policy.state == STATE_BACKOFF)
-		s = t->next_start - now;
-	metrics_labels(b, "tend_task_next_start_seconds", t);
-	metrics_seconds(b, s);
+	return t->policy.state == STATE_BACKOFF ? t->next_start - now : 0.0;
 }
 
-static void
-sample_requests(struct buf *b, const struct task *t, double now)
+static double
+value_requests(const struct task *t, double now)
 {
 	(void)now;
-	metrics_labels(b, "tend_task_requests_total", t);
-	metrics_count(b, t->requests);
+	return (double)t->requests;
 }
 
-static void
-sample_failures(struct buf *b, const struct task *t, double now)
+static double
+value_failures(const struct task *t, double now)
 {
 	(void)now;
-	metrics_labels(b, "tend_task_failures_total", t);
-	metrics_count(b, t->failures);
+	return (double)t->failures;
 }
 
-static void
-sample_active(struct buf *b, const struct task *t, double now)
+static double
+value_active(const struct task *t, double now)
 {
 	(void)now;
-	metrics_labels(b, "tend_task_active", t);
-	metrics_count(b, t->cfg->class == CLASS_PER_REQUEST ? t->policy.active
-	                                                    : 0);
+	return t->cfg->class == CLASS_PER_REQUEST ? (double)t->policy.active
+	                                          : 0.0;
 }
 
-/* Nothing refuses a connection yet (max_per_source comes later): 0. */
-static void
-sample_refused(struct buf *b, const struct task *t, double now)
+/*
+ * Nothing refuses a connection yet (max_per_source comes later), nor
+ * probes health (health checks come later): 0.
+ */
+static double
+value_zero(const struct task *t, double now)
 {
+	(void)t;
 	(void)now;
-	metrics_labels(b, "tend_task_refused_total", t);
-	metrics_count(b, 0);
+	return 0.0;
 }
 
-static void
-sample_ready(struct buf *b, const struct task *t, double now)
+static double
+value_ready(const struct task *t, double now)
 {
 	(void)now;
-	metrics_labels(b, "tend_task_ready", t);
-	metrics_count(b, metrics_ready(t) ? 1 : 0);
-}
-
-/* No health checks yet (they come later): 0. */
-static void
-sample_health_failures(struct buf *b, const struct task *t, double now)
-{
-	(void)now;
-	metrics_labels(b, "tend_task_health_failures_total", t);
-	metrics_count(b, 0);
+	return metrics_ready(t);
 }
 
 /* The families, in the order they are written. */
 static const struct family families[] = {
-    {"tend_up", "gauge", "Whether tendd is up (always 1).", NULL},
-    {"tend_build_info", "gauge", "The version of tendd (always 1).", NULL},
+    {"tend_up", "gauge", "Whether tendd is up (always 1).", NULL, false},
+    {"tend_build_info", "gauge", "The version of tendd (always 1).", NULL,
+     false},
     {"tend_log_dropped_total", "counter",
      "Log lines tendd dropped since it started: a log sink was full or "
      "failing.",
-     NULL},
+     NULL, false},
     {"tend_task_up", "gauge",
      "1 when a process of the task runs (per-request: when it is listening "
      "or idle).",
-     sample_up},
+     value_up, false},
     {"tend_task_restarts_total", "counter",
-     "Restarts of the task since tendd started.", sample_restarts},
+     "Restarts of the task since tendd started.", value_restarts, false},
     {"tend_task_last_exit_code", "gauge",
      "Exit code of the task's last ended run (128+N for signal N); absent "
      "before one ends.",
-     sample_last_exit},
+     value_last_exit, false},
     {"tend_task_uptime_seconds", "gauge",
-     "Seconds the task's process has run; 0 when none runs.", sample_uptime},
+     "Seconds the task's process has run; 0 when none runs.", value_uptime,
+     true},
     {"tend_task_next_start_seconds", "gauge",
-     "Seconds until a task in backoff restarts; 0 otherwise.",
-     sample_next_start},
+     "Seconds until a task in backoff restarts; 0 otherwise.", value_next_start,
+     true},
     {"tend_task_requests_total", "counter", "Per-request instances started.",
-     sample_requests},
+     value_requests, false},
     {"tend_task_failures_total", "counter",
-     "Per-request instances that ended abnormally.", sample_failures},
+     "Per-request instances that ended abnormally.", value_failures, false},
     {"tend_task_active", "gauge", "Per-request instances running.",
-     sample_active},
+     value_active, false},
     {"tend_task_refused_total", "counter", "Per-request connections refused.",
-     sample_refused},
-    {"tend_task_ready", "gauge", "1 when the task is ready.", sample_ready},
+     value_zero, false},
+    {"tend_task_ready", "gauge", "1 when the task is ready.", value_ready,
+     false},
     {"tend_task_health_failures_total", "counter",
-     "Failed health probes of the task.", sample_health_failures},
+     "Failed health probes of the task.", value_zero, false},
 };
 
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
@@ -306,6 +289,22 @@ metrics_daemon_sample(struct buf *b, size_t i)
 	}
 }
 
+/* t's sample of family f, if it has one. */
+static void
+metrics_task_sample(struct buf *b, const struct family *f, const struct task *t,
+                    double now)
+{
+	double v = f->value(t, now);
+
+	if (isnan(v))
+		return;
+	metrics_labels(b, f->name, t);
+	if (f->seconds)
+		metrics_seconds(b, v);
+	else
+		metrics_count(b, (unsigned long)v);
+}
+
 /*
  * Append the exposition from *cur on, until text holds at least low bytes
  * or everything is written. Returns true once everything is. Each call
@@ -323,11 +322,11 @@ metrics_fill(struct buf *text, struct metrics_cursor *cur,
 		if (!cur->headed)
 			metrics_header(text, f);
 		cur->headed = true;
-		if (f->sample == NULL)
+		if (f->value == NULL)
 			metrics_daemon_sample(text, cur->family);
 		else if (cur->task < ntasks) /* fewer after a reload */
-			f->sample(text, tasks[cur->task], now);
-		if (f->sample != NULL && ++cur->task < ntasks) {
+			metrics_task_sample(text, f, tasks[cur->task], now);
+		if (f->value != NULL && ++cur->task < ntasks) {
 			if (text->len >= low)
 				return false;
 			continue;
