@@ -71,6 +71,13 @@ logfile_refuse(int err, const char *fmt, ...)
 	return -1;
 }
 
+/* Why the last open failed with err, in words. */
+const char *
+logfile_error(int err)
+{
+	return why[0] != '\0' ? why : strerror(err);
+}
+
 /* Log a failure on f at most once every ERROR_INTERVAL. */
 static void
 logfile_complain(struct logfile *f, const char *what, int err)
@@ -80,7 +87,7 @@ logfile_complain(struct logfile *f, const char *what, int err)
 	if (f->complaint == 0 || now - f->complaint >= ERROR_INTERVAL) {
 		f->complaint = now;
 		log_msg(LOG_ERR, "cannot %s %s: %s (task output lost)", what,
-		        f->path, why[0] != '\0' ? why : strerror(err));
+		        f->path, logfile_error(err));
 	}
 	why[0] = '\0';
 }
@@ -248,18 +255,14 @@ logfile_open_existing(const struct logfile *f, int at, const struct stat *st)
 	struct stat now;
 	int fd;
 
-	if (S_ISLNK(st->st_mode)) {
-		errno = ELOOP; /* as O_NOFOLLOW says it */
-		return -1;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		errno = EINVAL; /* a FIFO, a device: not a log file */
-		return -1;
-	}
+	if (S_ISLNK(st->st_mode))
+		return logfile_refuse(ELOOP, "a symbolic link (not followed)");
+	if (!S_ISREG(st->st_mode)) /* a FIFO, a device: not a log file */
+		return logfile_refuse(EINVAL, "not a regular file");
 	if (st->st_nlink != 1)
-		return logfile_refuse(
-		    EMLINK, "%s has %ld hard links (taken only with one)",
-		    f->path, (long)st->st_nlink);
+		return logfile_refuse(EMLINK,
+		                      "%ld hard links (taken only with one)",
+		                      (long)st->st_nlink);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", at);
 	fd = open(proc, flags);
 	if (fd == -1 && errno == ENOENT)
@@ -269,8 +272,7 @@ logfile_open_existing(const struct logfile *f, int at, const struct stat *st)
 	if (fstat(fd, &now) == -1 || now.st_dev != st->st_dev ||
 	    now.st_ino != st->st_ino || !S_ISREG(now.st_mode)) {
 		close(fd);
-		return logfile_refuse(EAGAIN, "%s changed while opened",
-		                      f->path);
+		return logfile_refuse(EAGAIN, "changed while opened");
 	}
 	return fd;
 }
@@ -357,7 +359,7 @@ logfile_open_path(struct logfile *f)
 /*
  * The file of path, opened if no output has it open yet; cfg's user owns
  * it when tendd creates it as root. NULL with errno set when it cannot be
- * opened; why, when errno alone does not say, logged.
+ * opened: logfile_error says why.
  */
 struct logfile *
 logfile_open(const char *path, const struct task_config *cfg)
@@ -380,9 +382,6 @@ logfile_open(const char *path, const struct task_config *cfg)
 	}
 	if (logfile_open_path(f) == -1) {
 		int err = errno;
-		if (why[0] != '\0')
-			log_msg(LOG_ERR, "cannot open %s: %s", path, why);
-		why[0] = '\0';
 		free(f->path);
 		free(f);
 		errno = err;

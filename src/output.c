@@ -12,17 +12,6 @@
 
 #include "tend.h"
 
-/* Why a log file could not be opened, in words. */
-static const char *
-output_open_error(int err)
-{
-	if (err == EINVAL)
-		return "not a regular file"; /* logfile.c refuses FIFOs, ... */
-	if (err == ELOOP)
-		return "a symbolic link (not followed)";
-	return strerror(err);
-}
-
 /*
  * The files of cfg's file: outputs, opened for a run before it is spawned
  * (with_stdout false: a connection is its stdout). A file that cannot be
@@ -47,7 +36,7 @@ output_files_open(const struct task_config *cfg, bool with_stdout,
 		return 0;
 	saved = errno;
 	log_msg(LOG_ERR, "task %s: cannot open %s: %s", cfg->name, failed,
-	        output_open_error(saved));
+	        logfile_error(saved));
 	logfile_release(*out);
 	*out = NULL;
 	errno = saved;

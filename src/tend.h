@@ -539,6 +539,7 @@ struct logfile;
 struct logfile *logfile_open(const char *path, const struct task_config *);
 void logfile_write(struct logfile *, const char *line, size_t len,
                    int64_t max_size, long backups);
+const char *logfile_error(int err);
 void logfile_flush(struct logfile *);
 void logfile_release(struct logfile *);
 
