@@ -43,6 +43,13 @@ output_files_open(const struct task_config *cfg, bool with_stdout,
 	return -1;
 }
 
+/* Which stream a pipe's lines are, by their syslog priority. */
+static int
+output_stream(int prio)
+{
+	return prio == LOG_INFO ? STREAM_OUT : STREAM_ERR;
+}
+
 /* A line to a syslog or console output's log sink. */
 static void
 output_to_log(enum output_mode mode, int prio, const char *name, pid_t pid,
@@ -51,8 +58,7 @@ output_to_log(enum output_mode mode, int prio, const char *name, pid_t pid,
 	if (mode == OUTPUT_SYSLOG)
 		log_task_line(prio, name, pid, line, len);
 	else
-		log_console_line(prio == LOG_INFO ? STREAM_OUT : STREAM_ERR,
-		                 name, pid, line, len);
+		log_console_line(output_stream(prio), name, pid, line, len);
 }
 
 /*
@@ -64,7 +70,7 @@ output_wait_log(enum output_mode mode, int prio, struct logwaiter *w)
 {
 	if (mode == OUTPUT_SYSLOG)
 		return log_wait_task(prio, w);
-	return log_wait_console(prio == LOG_INFO ? STREAM_OUT : STREAM_ERR, w);
+	return log_wait_console(output_stream(prio), w);
 }
 
 /*
@@ -215,7 +221,7 @@ output_line(struct run_output *o, const char *line, size_t len)
 {
 	struct task *t = o->run->task;
 	const struct task_config *cfg = t->cfg;
-	int stream = o->prio == LOG_INFO ? STREAM_OUT : STREAM_ERR;
+	int stream = output_stream(o->prio);
 	pid_t pid = o->run->pid;
 
 	switch (o->mode) {
