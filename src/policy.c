@@ -15,6 +15,7 @@ static const char *state_names[] = {
     [STATE_BACKOFF] = "backoff", [STATE_STOPPING] = "stopping",
     [STATE_DONE] = "done",       [STATE_FAILED] = "failed",
     [STATE_IDLE] = "idle",       [STATE_LISTENING] = "listening",
+    [STATE_WAITING] = "waiting", [STATE_STARTING] = "starting",
 };
 
 const char *

@@ -445,6 +445,27 @@ task_kill_now(struct task *t)
 		run_signal(r, SIGKILL);
 }
 
+/*
+ * Whether t is ready (SPEC section 8): a durable task running (past
+ * starting), a log-only task done (its run exited 0), a per-request task
+ * listening, or up without a listen key.
+ */
+bool
+task_ready(const struct task *t)
+{
+	switch (t->cfg->class) {
+	case CLASS_DURABLE:
+		return t->policy.state == STATE_RUNNING;
+	case CLASS_LOG_ONLY:
+		return t->policy.state == STATE_DONE;
+	case CLASS_PER_REQUEST:
+	default:
+		return t->policy.state == STATE_LISTENING ||
+		       (t->policy.state == STATE_IDLE &&
+		        !t->policy.has_listener);
+	}
+}
+
 void
 task_free(struct task *t)
 {

@@ -134,6 +134,28 @@ enum output_mode {
 };
 
 #define LOG_MAX_SIZE_MAX (1024LL * 1024 * 1024 * 1024) /* 1T */
+
+/* probespec.c: ready = and health = (SPEC section 8), parsed. */
+enum probe_kind {
+	PROBE_NONE,
+	PROBE_NOTIFY, /* ready only: READY=1 on tendd's notify socket */
+	PROBE_TCP,    /* a connection to addr succeeds */
+	PROBE_UNIX,
+	PROBE_EXEC, /* argv, run as the task, exits 0 */
+};
+
+struct probe_spec {
+	enum probe_kind kind;
+	struct endpoint addr; /* PROBE_TCP, PROBE_UNIX */
+	char **argv;          /* PROBE_EXEC: split as command is, one allocation */
+	int argc;
+	char *text; /* as written; NULL for PROBE_NONE */
+};
+
+const char *probespec_parse(const char *, bool notify_allowed,
+                            struct probe_spec *);
+bool probespec_same(const struct probe_spec *, const struct probe_spec *);
+void probespec_free(struct probe_spec *);
 #define LOG_BACKUPS_MAX  1000
 
 struct task_config {
@@ -170,6 +192,15 @@ struct task_config {
 	struct endpoint listen;
 	long max_instances;
 	int64_t timeout_ms; /* 0: none */
+	char **after;       /* task names, NULL-terminated, or NULL: none */
+	size_t nafter;
+	int after_line; /* of the (last) after key, for errors */
+	struct probe_spec ready;
+	int64_t ready_timeout_ms;
+	struct probe_spec health;
+	int64_t health_interval_ms;
+	int64_t health_timeout_ms; /* also each ready probe's */
+	long health_retries;
 };
 
 struct manifest {
@@ -421,13 +452,15 @@ void spawn_set_child_nofile(const struct rlimit *);
 /* policy.c: the task state machine's decisions, pure (no libev, no I/O). */
 enum task_state {
 	STATE_STOPPED,
-	STATE_RUNNING,
+	STATE_RUNNING, /* durable: and ready */
 	STATE_BACKOFF,
 	STATE_STOPPING,
 	STATE_DONE,
 	STATE_FAILED,
 	STATE_IDLE,
 	STATE_LISTENING,
+	STATE_WAITING,  /* its after tasks are not all ready */
+	STATE_STARTING, /* durable: spawned, not yet ready */
 };
 
 enum task_event {
@@ -435,6 +468,10 @@ enum task_event {
 	EVENT_STOP,         /* a user's stop, or shutdown */
 	EVENT_EXIT,         /* a run ended: reaped and its output drained */
 	EVENT_BACKOFF_OVER, /* the backoff timer fired */
+	EVENT_RELEASE,      /* its after tasks are all ready now */
+	EVENT_READY,        /* durable: the ready condition holds */
+	EVENT_NOT_READY,    /* durable: ready_timeout passed first */
+	EVENT_UNHEALTHY,    /* durable: health_retries probes failed */
 };
 
 /* What the engine must do after a decision, in this order. */
@@ -458,6 +495,9 @@ struct task_policy {
 	unsigned streak;   /* restarts since the last healthy run */
 	unsigned long restarts;
 	unsigned long active; /* runs not yet ended, this one excluded */
+	bool blocked;         /* some after task is not ready: start waits */
+	bool awaits_ready;    /* durable: ready is not none: spawn starts */
+	bool failing;         /* stopped by tend as a failed run: backs off */
 	int64_t backoff_min_ms;
 	int64_t backoff_max_ms;
 	int64_t healthy_after_ms;
@@ -584,7 +624,54 @@ struct listener *listener_open(struct task *, const struct listener_ops *);
 void listener_resume(struct listener *);
 void listener_close(struct listener *);
 
+/*
+ * probe.c: one readiness or health probe in flight (SPEC section 8): a
+ * connect that never blocks, or an exec'd command reaped on the loop, each
+ * given up at its timeout. done is called once, from the loop (never from
+ * probe_start), with ok and the result in words ("exit status 1",
+ * "connect: Connection refused", "timed out after 5s").
+ */
+struct probe;
+typedef void probe_done_fn(void *data, bool ok, const char *result);
+
+struct probe *probe_start(const struct probe_spec *, const struct task_config *,
+                          int64_t timeout_ms, probe_done_fn *, void *data);
+void probe_cancel(struct probe *);
+bool probe_is_ours(pid_t);
+size_t probe_processes(void);
+void probe_reclaim(void);
+
+/*
+ * notifysock.c: the datagram socket of tasks with ready = notify (the
+ * sd_notify protocol), and its messages. A datagram is taken only from a
+ * process whose process group deliver() names a task of; the rest are
+ * dropped and counted.
+ */
+#define NOTIFY_MSG_MAX    4096 /* bytes of one datagram; longer: dropped */
+#define NOTIFY_STATUS_MAX 256  /* bytes of STATUS= kept */
+
+struct notify_msg {
+	bool ready;    /* READY=1 */
+	bool stopping; /* STOPPING=1 */
+	bool has_status;
+	char status[NOTIFY_STATUS_MAX + 1]; /* STATUS=, control bytes as '?' */
+};
+
+typedef bool notify_deliver_fn(pid_t pgid, const struct notify_msg *);
+
+const char *notify_parse(const char *data, size_t len, struct notify_msg *);
+int notifysock_open(notify_deliver_fn *);
+const char *notifysock_env(void);
+unsigned long notifysock_dropped(void);
+void notifysock_close(void);
+
 /* task.c: a task's life, driven by the policy. */
+enum health_state {
+	HEALTH_NONE, /* no check, or no result yet this run */
+	HEALTH_OK,
+	HEALTH_FAILING, /* from a failed probe until one succeeds */
+};
+
 struct task {
 	struct task_config *cfg; /* its own: replaced by a reload */
 	struct task_policy policy;
@@ -602,6 +689,26 @@ struct task {
 	unsigned long reload_serial; /* the last reload that stopped it */
 	struct task *next_retired;
 	struct logring ring; /* its output, kept across runs */
+	/* Order (order.c): its after tasks, and the tasks after it. */
+	struct task **after;
+	size_t nafter;
+	struct task **before;
+	size_t nbefore;
+	bool stop_pending; /* a stop waits for the tasks after it (order.c) */
+	bool wait_logged;  /* "waiting for a failed task" said once */
+	/* Readiness and health (readiness.c). */
+	ev_timer ready_timer; /* ready_timeout, from the spawn */
+	ev_timer probe_timer; /* the next probe */
+	struct probe *probe;  /* in flight, or NULL */
+	int64_t probe_delay_ms;
+	char *status_text; /* the last STATUS= of a notify task */
+	enum health_state health;
+	unsigned health_streak; /* failed probes in a row */
+	unsigned long health_failures;
+	char *probe_result; /* the last probe's, in words */
+	/* Why its newest failed run failed, for start's answer. */
+	char *why_failed;
+	unsigned long why_serial; /* that run's serial */
 };
 
 struct task *task_new(struct task_config *);
@@ -618,7 +725,23 @@ bool task_can_serve(const struct task *);
 bool task_has_run_before(const struct task *, unsigned long serial);
 void task_listening(struct task *, bool);
 void task_set_shutdown(void);
+bool task_ready(const struct task *);
 void task_free(struct task *);
+
+/* readiness.c: when a durable task is ready, and its health checks. */
+void readiness_spawned(struct task *, struct run *);
+void readiness_stopped(struct task *);
+void readiness_reconfigured(struct task *);
+bool readiness_notified(pid_t pgid, const struct notify_msg *);
+void readiness_free(struct task *);
+
+/* order.c: after = (SPEC section 8): release in order, stop in reverse. */
+void order_link(struct task *const *, size_t n);
+void order_ready(struct task *);
+void order_stop(struct task *const *, size_t n);
+void order_changed(void);
+bool order_settled(const struct task *);
+void order_free(struct task *);
 
 /*
  * events.c: what the engine tells the layers above it: the supervisor
