@@ -141,19 +141,26 @@ unit-san: $(SAN_TESTS)
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1 ./$$t || exit 1; done
 
-system: all
+# Programs the system tests run as tasks (an sd_notify client).
+TEST_HELPERS = $(B)/tests/sdnotify
+$(B)/tests/%: tests/helpers/%.c
+	$(Q)mkdir -p $(B)/tests
+	$(call say,CC)$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
+
+system: all $(TEST_HELPERS)
 	$(PYTEST) -q tests/system
 
 # The system tests again, with tendd under valgrind (memcheck, leaks).
-valgrind: all
+valgrind: all $(TEST_HELPERS)
 	$(call apt_install,valgrind)
 	TENDD=$(CURDIR)/tests/valgrind-tendd $(PYTEST) -q tests/system
 
 lint: lint-deps
-	clang-format --dry-run -Werror src/*.c src/*.h tests/unit/*.c
+	clang-format --dry-run -Werror src/*.c src/*.h tests/unit/*.c \
+		tests/helpers/*.c
 	cppcheck --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --quiet -D__GNUC__ --std=c11 \
-		--suppress=missingIncludeSystem src tests/unit
+		--suppress=missingIncludeSystem src tests/unit tests/helpers
 	mandoc -Tlint -Wwarning man/*
 
 # Benchmarks: not tests; figures go in the issue's closing note. The
