@@ -147,7 +147,7 @@ enum probe_kind {
 struct probe_spec {
 	enum probe_kind kind;
 	struct endpoint addr; /* PROBE_TCP, PROBE_UNIX */
-	char **argv;          /* PROBE_EXEC: split as command is, one allocation */
+	char **argv; /* PROBE_EXEC: split as command is, one allocation */
 	int argc;
 	char *text; /* as written; NULL for PROBE_NONE */
 };
@@ -156,7 +156,7 @@ const char *probespec_parse(const char *, bool notify_allowed,
                             struct probe_spec *);
 bool probespec_same(const struct probe_spec *, const struct probe_spec *);
 void probespec_free(struct probe_spec *);
-#define LOG_BACKUPS_MAX  1000
+#define LOG_BACKUPS_MAX 1000
 
 struct task_config {
 	char name[TASK_NAME_MAX + 1];
