@@ -109,11 +109,12 @@ order_sort(struct task *const *tasks, size_t n)
 
 /*
  * The list of tasks is tasks now (at start, after a reload): link each
- * task's after names both ways. Names that name no task (none, in a valid
- * manifest) are left out.
+ * task's after names both ways, as cfgs[i] has them for tasks[i] (a
+ * reload's configs, about to replace theirs), else as their own config.
+ * Names that name no task (none, in a valid manifest) are left out.
  */
 void
-order_link(struct task *const *tasks, size_t n)
+order_link(struct task *const *tasks, struct task_config *const *cfgs, size_t n)
 {
 	struct task **byname = xcalloc(n + 1, sizeof(*byname));
 
@@ -121,15 +122,15 @@ order_link(struct task *const *tasks, size_t n)
 	qsort(byname, n, sizeof(*byname), name_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct task *t = tasks[i];
+		const struct task_config *cfg = cfgs ? cfgs[i] : t->cfg;
 		free(t->after);
 		free(t->before);
-		t->after = xcalloc(t->cfg->nafter + 1, sizeof(*t->after));
+		t->after = xcalloc(cfg->nafter + 1, sizeof(*t->after));
 		t->nafter = 0;
 		t->before = NULL;
 		t->nbefore = 0;
-		for (size_t j = 0; j < t->cfg->nafter; j++) {
-			struct task *a =
-			    order_find(byname, n, t->cfg->after[j]);
+		for (size_t j = 0; j < cfg->nafter; j++) {
+			struct task *a = order_find(byname, n, cfg->after[j]);
 			if (a != NULL && a != t)
 				t->after[t->nafter++] = a;
 		}

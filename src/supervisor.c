@@ -308,14 +308,18 @@ supervisor_find(const char *name)
 	return NULL;
 }
 
-/* A reload's list of tasks, in the new manifest's order; ours now. */
+/*
+ * A reload's list of tasks, in the new manifest's order; ours now. Their
+ * order is that of cfgs, the configs they are about to get.
+ */
 void
-supervisor_set_tasks(struct task **tasks, size_t n)
+supervisor_set_tasks(struct task **tasks, struct task_config *const *cfgs,
+                     size_t n)
 {
 	free(sv.tasks);
 	sv.tasks = tasks;
 	sv.ntasks = n;
-	order_link(tasks, n);
+	order_link(tasks, cfgs, n);
 }
 
 /*
@@ -605,7 +609,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	sv.tasks = xcalloc(m->ntasks, sizeof(*sv.tasks));
 	for (size_t i = 0; i < m->ntasks; i++)
 		sv.tasks[i] = task_new(manifest_take_task(m, i));
-	order_link(sv.tasks, sv.ntasks);
+	order_link(sv.tasks, NULL, sv.ntasks);
 	events_observe(&supervisor_observer);
 	if (o->socket_open(o->socket ? o->socket : m->control_socket, m) ==
 	    -1) {

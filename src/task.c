@@ -394,7 +394,9 @@ task_run(struct task *t, const char **why)
 	switch (t->cfg->class) {
 	case CLASS_PER_REQUEST:
 		if (!task_is_serving(t)) {
-			*why = "task is stopped";
+			*why = t->policy.state == STATE_WAITING
+			           ? "waiting for its after tasks to be ready"
+			           : "task is stopped";
 			return NULL;
 		}
 		return task_run_instance(t, NULL, why);

@@ -739,7 +739,8 @@ bool readiness_notified(pid_t pgid, const struct notify_msg *);
 void readiness_free(struct task *);
 
 /* order.c: after = (SPEC section 8): release in order, stop in reverse. */
-void order_link(struct task *const *, size_t n);
+void order_link(struct task *const *, struct task_config *const *cfgs,
+                size_t n);
 void order_unlink(struct task *);
 void order_task_changed(struct task *);
 void order_stop(struct task *const *, size_t n);
@@ -799,7 +800,8 @@ bool supervisor_shutting_down(void);
 const struct manifest *supervisor_manifest(void);
 struct task *const *supervisor_tasks(size_t *n);
 struct task *supervisor_find(const char *name);
-void supervisor_set_tasks(struct task **, size_t n);
+void supervisor_set_tasks(struct task **, struct task_config *const *cfgs,
+                          size_t n);
 void supervisor_retire(struct task *);
 bool supervisor_reload_pending(unsigned long serial);
 void supervisor_adopt(struct manifest *, bool dry_run, reload_say_fn *,
