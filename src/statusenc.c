@@ -37,8 +37,9 @@ statusenc_last_exit(struct buf *b, const struct task *t)
 
 /*
  * Readiness and health: ready=1|0, a waiting_for= per after task not
- * ready, status_text= (a task's own bytes: escaped by proto_add, like any
- * value) only when set, health= only with a result, health_failures=.
+ * ready (the first STATUSENC_WAITING_MAX), status_text= (a task's own bytes:
+ * escaped by proto_add, like any value) only when set, health= only with a
+ * result, health_failures=.
  */
 static void
 statusenc_readiness(struct buf *b, const struct taskview *v)
@@ -47,7 +48,10 @@ statusenc_readiness(struct buf *b, const struct taskview *v)
 	size_t i = 0;
 
 	proto_add(b, "ready", v->ready ? "1" : "0");
-	while ((name = taskview_waiting_for(v, &i)) != NULL)
+	/* Bounded: a row has at most PROTO_FIELDS_MAX fields to be read. */
+	for (int n = 0; n < STATUSENC_WAITING_MAX &&
+	                (name = taskview_waiting_for(v, &i)) != NULL;
+	     n++)
 		proto_add(b, "waiting_for", name);
 	if (v->status_text != NULL)
 		proto_add(b, "status_text", v->status_text);

@@ -854,6 +854,7 @@ void taskview_of(const struct task *, double now, struct taskview *);
 const char *taskview_waiting_for(const struct taskview *, size_t *i);
 
 /* statusenc.c: a status answer's task rows, tendd's side. */
+#define STATUSENC_WAITING_MAX 256 /* names of waiting_for= in one row */
 void statusenc_task(struct buf *, const struct task *, ev_tstamp now);
 bool statusenc_unhealthy(const struct task *);
 

@@ -1184,6 +1184,145 @@ test_table_no_tasks(void **state)
 	proto_msg_free(&d);
 }
 
+/* tendd's side (statusenc.c) to tendctl's (status.c), through the wire. */
+
+static struct task *
+make_task(const char *name, enum task_class class, enum task_state st)
+{
+	struct task_config *cfg = xcalloc(1, sizeof(*cfg));
+	struct task *t;
+
+	snprintf(cfg->name, sizeof(cfg->name), "%s", name);
+	cfg->class = class;
+	t = task_new(cfg);
+	t->policy.state = st;
+	return t;
+}
+
+/* statusenc_task's row of t, parsed as tendctl parses it. */
+static void
+encode_row(const struct task *t, struct proto_msg *m)
+{
+	struct buf b = {0};
+	const char *err;
+
+	statusenc_task(&b, t, 100.0);
+	assert_true(b.len > 0 && b.data[b.len - 1] == '\n');
+	assert_ptr_equal(strchr(b.data, '\n'), b.data + b.len - 1);
+	err = proto_parse(b.data, b.len - 1, m);
+	if (err != NULL)
+		fail_msg("proto_parse: %s", err);
+	buf_free(&b);
+}
+
+static void
+test_round_trip_readiness(void **state)
+{
+	struct task *db = make_task("db", CLASS_DURABLE, STATE_STARTING);
+	struct task *ok = make_task("seed", CLASS_LOG_ONLY, STATE_DONE);
+	struct task *mig = make_task("migrate", CLASS_LOG_ONLY, STATE_RUNNING);
+	struct task *app = make_task("app", CLASS_DURABLE, STATE_WAITING);
+	struct task *api = make_task("api", CLASS_DURABLE, STATE_RUNNING);
+	struct task *after[] = {db, ok, mig};
+	struct run run = {.pid = 4242, .started = 40.0};
+	struct proto_msg d, t[2];
+	char *out;
+
+	(void)state;
+	app->after = after;
+	app->nafter = 3;
+	api->runs = &run;
+	api->health = HEALTH_FAILING;
+	api->health_failures = 3;
+	api->status_text = xstrdup("up \"1\"\x01 caf\xc3\xa9 \xff");
+	standard_daemon(&d);
+	encode_row(app, &t[0]);
+	encode_row(api, &t[1]);
+	out = render(&d, t, 2, true);
+	free(json_check(out));
+	assert_non_null(strstr(
+	    out, "{\"name\": \"app\", \"class\": \"durable\", \"state\": "
+	         "\"waiting\", \"pid\": null, \"uptime_s\": null, "
+	         "\"restarts\": 0, \"next_start_in_s\": null, "
+	         "\"last_exit\": null, \"active\": 0, \"requests\": 0, "
+	         "\"failures\": 0, \"ready\": false, "
+	         "\"waiting_for\": [\"db\", \"migrate\"], "
+	         "\"status_text\": null, \"health\": null, "
+	         "\"health_failures\": 0}"));
+	assert_non_null(strstr(
+	    out,
+	    "{\"name\": \"api\", \"class\": \"durable\", \"state\": "
+	    "\"running\", \"pid\": 4242, \"uptime_s\": 60.000, "
+	    "\"restarts\": 0, \"next_start_in_s\": null, "
+	    "\"last_exit\": null, \"active\": 0, \"requests\": 0, "
+	    "\"failures\": 0, \"ready\": true, \"waiting_for\": [], "
+	    "\"status_text\": \"up \\\"1\\\"\\u0001 caf\xc3\xa9 \\ufffd\", "
+	    "\"health\": \"failing\", \"health_failures\": 3}"));
+	free(out);
+
+	/* The table: what app waits for, and api's mark. */
+	out = render(&d, t, 2, false);
+	assert_non_null(strstr(out, "  waiting (for db, migrate)  "));
+	assert_non_null(strstr(out, "  running (health failing)  "));
+	free(out);
+	free_msgs(&d, t, 2);
+
+	/* Not waiting: no waiting_for, whatever its after tasks are. */
+	app->policy.state = STATE_STOPPED;
+	encode_row(app, &t[0]);
+	assert_null(proto_get(&t[0], "waiting_for"));
+	assert_string_equal(proto_get(&t[0], "ready"), "0");
+	assert_null(proto_get(&t[0], "health"));
+	proto_msg_free(&t[0]);
+	api->health = HEALTH_OK;
+	encode_row(api, &t[0]);
+	assert_string_equal(proto_get(&t[0], "health"), "ok");
+	proto_msg_free(&t[0]);
+
+	free(api->status_text);
+	api->status_text = NULL;
+	api->runs = NULL;
+	app->after = NULL;
+	app->nafter = 0;
+	task_free(app);
+	task_free(api);
+	task_free(db);
+	task_free(ok);
+	task_free(mig);
+}
+
+/* A task after very many: its row stays one that tendctl can read. */
+static void
+test_round_trip_many_after(void **state)
+{
+	enum { N = 600 };
+	struct task **after = xcalloc(N, sizeof(*after));
+	struct task *app = make_task("app", CLASS_PER_REQUEST, STATE_WAITING);
+	struct proto_msg m;
+	char name[32];
+	int n = 0;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "dep-%d", i);
+		after[i] = make_task(name, CLASS_DURABLE, STATE_STOPPED);
+	}
+	app->after = after;
+	app->nafter = N;
+	encode_row(app, &m);
+	while (proto_get_nth(&m, "waiting_for", n) != NULL)
+		n++;
+	assert_int_equal(n, STATUSENC_WAITING_MAX);
+	assert_string_equal(proto_get_nth(&m, "waiting_for", 0), "dep-0");
+	proto_msg_free(&m);
+	app->after = NULL;
+	app->nafter = 0;
+	task_free(app);
+	for (int i = 0; i < N; i++)
+		task_free(after[i]);
+	free(after);
+}
+
 int
 main(void)
 {
@@ -1208,6 +1347,8 @@ main(void)
 	    cmocka_unit_test(test_table_backoff_and_durations),
 	    cmocka_unit_test(test_table_bad_durations),
 	    cmocka_unit_test(test_table_readiness_marks),
+	    cmocka_unit_test(test_round_trip_readiness),
+	    cmocka_unit_test(test_round_trip_many_after),
 	    cmocka_unit_test(test_table_log_dropped),
 	    cmocka_unit_test(test_table_long_name),
 	    cmocka_unit_test(test_table_no_tasks),
