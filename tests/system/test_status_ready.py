@@ -11,7 +11,10 @@ enough for tendd under valgrind.
 import re
 import socket
 
-from conftest import ctl, proc_stat, status_json, wait_state
+import pytest
+
+from conftest import (REPO, ctl, proc_stat, status, status_json, task_of,
+                      wait_for, wait_state)
 
 READY_KEYS = ["ready", "waiting_for", "status_text", "health",
               "health_failures"]
@@ -230,3 +233,164 @@ def test_ready_under_load_of_requests(start_tendd, run_tendctl, tmp_path):
         assert ctl(run_tendctl, d, "stop", "slow").returncode == 0
     t = wait_state(run_tendctl, d, "slow", "stopped", ready=False)
     assert t["active"] == 0
+
+
+# With the engine, the manifest keys and the probes of issue 14: these
+# run once tendd takes after, ready and health (tendd --check says so).
+
+def needs_keys(run_tendd, write_manifest, text):
+    """Skip unless tendd --check takes the manifest text."""
+    path = write_manifest(text, name="probe-keys.ini")
+    r = run_tendd("--check", "-f", path)
+    if r.returncode != 0:
+        pytest.skip(f"tendd does not take this manifest yet: {r.stderr}")
+
+
+def table_rows(text):
+    return {line.split()[0]: line for line in text.splitlines()
+            if line and not line.startswith("NAME")}
+
+
+def test_waiting_rows(start_tendd, run_tendctl, run_tendd, write_manifest,
+                      tmp_path):
+    """A task waiting on a failed log-only task: state waiting, ready
+    false, waiting_for naming it, "waiting (for gate)" in the table,
+    status exit 3; released once the gate runs to success."""
+    manifest = f"""
+        [task:gate]
+        class   = log-only
+        command = test -e {tmp_path}/open
+
+        [task:app]
+        class   = durable
+        command = sleep 1000
+        after   = gate
+
+        [task:cgi]
+        class   = per-request
+        command = echo hello
+        after   = app gate
+        """
+    needs_keys(run_tendd, write_manifest, manifest)
+    d = start_tendd(manifest)
+    wait_state(run_tendctl, d, "gate", "failed")
+    app = wait_state(run_tendctl, d, "app", "waiting", waiting_for=["gate"])
+    assert app["ready"] is False and app["pid"] is None, app
+    cgi = wait_state(run_tendctl, d, "cgi", "waiting",
+                     waiting_for=["app", "gate"])
+    assert cgi["ready"] is False, cgi
+
+    r = ctl(run_tendctl, d, "status")
+    assert r.returncode == 3, r
+    rows = table_rows(r.stdout)
+    assert "  waiting (for gate)  " in rows["app"], r.stdout
+    assert "  waiting (for app, gate)  " in rows["cgi"], r.stdout
+
+    r = ctl(run_tendctl, d, "metrics")
+    samples, _ = metric_samples(r.stdout)
+    assert samples[("tend_task_ready", "app")] == 0
+    assert samples[("tend_task_ready", "gate")] == 0
+
+    (tmp_path / "open").touch()
+    assert ctl(run_tendctl, d, "start", "gate").returncode == 0
+    wait_state(run_tendctl, d, "gate", "done", ready=True)
+    wait_state(run_tendctl, d, "app", "running", ready=True, waiting_for=[])
+    wait_state(run_tendctl, d, "cgi", "idle", ready=True, waiting_for=[])
+    assert status_json(run_tendctl, d)[0] == 0
+    r = ctl(run_tendctl, d, "status")
+    assert "waiting" not in r.stdout, r.stdout
+
+
+def test_starting_row(start_tendd, run_tendctl, run_tendd, write_manifest,
+                      tmp_path):
+    """A durable task whose ready probe does not succeed yet is starting:
+    it has a process, ready false, status exit 3; then running."""
+    manifest = f"""
+        [task:db]
+        class         = durable
+        command       = sleep 1000
+        ready         = exec:test -e {tmp_path}/up
+        ready_timeout = 1h
+        """
+    needs_keys(run_tendd, write_manifest, manifest)
+    d = start_tendd(manifest)
+    t = wait_state(run_tendctl, d, "db", "starting", ready=False)
+    assert proc_stat(t["pid"]) is not None, t
+    r = ctl(run_tendctl, d, "status")
+    assert r.returncode == 3, r
+    assert re.search(r"  starting  ", table_rows(r.stdout)["db"]), r.stdout
+    samples, _ = metric_samples(ctl(run_tendctl, d, "metrics").stdout)
+    assert samples[("tend_task_ready", "db")] == 0
+    assert samples[("tend_task_up", "db")] == 1
+
+    (tmp_path / "up").touch()
+    wait_state(run_tendctl, d, "db", "running", ready=True, pid=t["pid"])
+    assert status_json(run_tendctl, d)[0] == 0
+
+
+def test_health_failing_row(start_tendd, run_tendctl, run_tendd,
+                            write_manifest, tmp_path):
+    """A running task whose health probe fails: health failing and its
+    failures counted, "running (health failing)" in the table, the same
+    count in the metrics, status exit 0; health ok once it succeeds."""
+    (tmp_path / "healthy").touch()
+    manifest = f"""
+        [task:api]
+        class           = durable
+        command         = sleep 1000
+        health          = exec:test -e {tmp_path}/healthy
+        health_interval = 100ms
+        health_retries  = 1000
+        """
+    needs_keys(run_tendd, write_manifest, manifest)
+    d = start_tendd(manifest)
+    t = wait_state(run_tendctl, d, "api", "running", health="ok")
+    assert t["health_failures"] == 0 and t["ready"] is True, t
+    assert "(health" not in table_rows(
+        ctl(run_tendctl, d, "status").stdout)["api"]
+
+    (tmp_path / "healthy").unlink()
+    wait_for(lambda: task_of(run_tendctl, d, "api")["health_failures"] >= 2,
+             what="two failed probes", details=d.tail)
+    t = task_of(run_tendctl, d, "api")
+    assert t["health"] == "failing" and t["state"] == "running", t
+    r = ctl(run_tendctl, d, "status")
+    assert r.returncode == 0, r
+    assert "  running (health failing)  " in table_rows(r.stdout)["api"], \
+        r.stdout
+    samples, _ = metric_samples(ctl(run_tendctl, d, "metrics").stdout)
+    assert samples[("tend_task_health_failures_total", "api")] >= 2
+    assert samples[("tend_task_ready", "api")] == 1
+
+    (tmp_path / "healthy").touch()
+    t = wait_state(run_tendctl, d, "api", "running", health="ok")
+    assert t["health_failures"] >= 2, t
+    assert "(health" not in table_rows(
+        ctl(run_tendctl, d, "status").stdout)["api"]
+
+
+def test_status_text_row(start_tendd, run_tendctl, run_tendd, write_manifest,
+                         tmp_path):
+    """The last STATUS= of a notify task, quotes and UTF-8 included, in
+    status --json as valid JSON."""
+    sdnotify = REPO / "build" / "tests" / "sdnotify"
+    if not sdnotify.exists():
+        pytest.skip("no build/tests/sdnotify (make build/tests/sdnotify)")
+    text = 'serving "all" caf\u00e9 100%'
+    script = tmp_path / "notifier.sh"
+    script.write_text(
+        f"#!/bin/sh\n{sdnotify} 'STATUS=warming up'\n"
+        f"{sdnotify} READY=1 'STATUS={text}'\nexec sleep 1000\n")
+    script.chmod(0o755)
+    manifest = f"""
+        [task:svc]
+        class   = durable
+        command = {script}
+        ready   = notify
+        """
+    needs_keys(run_tendd, write_manifest, manifest)
+    d = start_tendd(manifest)
+    t = wait_state(run_tendctl, d, "svc", "running", ready=True,
+                   status_text=text)
+    assert t["health"] is None, t
+    assert status(run_tendctl, d)["daemon"]["notify_dropped"] == 0
