@@ -339,8 +339,8 @@ def test_health_failing_row(start_tendd, run_tendctl, run_tendd,
         class           = durable
         command         = sleep 1000
         health          = exec:test -e {tmp_path}/healthy
-        health_interval = 100ms
-        health_retries  = 1000
+        health_interval = 300ms
+        health_retries  = 100
         """
     needs_keys(run_tendd, write_manifest, manifest)
     d = start_tendd(manifest)
