@@ -1051,6 +1051,463 @@ test_per_request_restart(void **state)
 	assert_true(p.want_up);
 }
 
+/*
+ * SPEC 8, order: a start while an after task is not ready waits, in
+ * every class; nothing is spawned or listened on yet.
+ */
+static void
+test_blocked_start_waits(void **state)
+{
+	static const struct {
+		enum task_class class;
+		enum task_state from;
+	} cases[] = {
+	    {CLASS_DURABLE, STATE_STOPPED},     {CLASS_LOG_ONLY, STATE_STOPPED},
+	    {CLASS_LOG_ONLY, STATE_DONE},       {CLASS_LOG_ONLY, STATE_FAILED},
+	    {CLASS_PER_REQUEST, STATE_STOPPED},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct task_policy p =
+		    policy_new(cases[i].class, cases[i].from, false);
+		struct decision d;
+
+		p.has_listener = cases[i].class == CLASS_PER_REQUEST;
+		p.blocked = true;
+		d = policy_handle(&p, EVENT_START, NULL);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_WAITING);
+		assert_true(p.want_up);
+		assert_int_equal(p.restarts, 0);
+		/* A second start while waiting changes nothing. */
+		d = policy_handle(&p, EVENT_START, NULL);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_WAITING);
+	}
+}
+
+/* A task of class, waiting for its after tasks. */
+static struct task_policy
+waiting_task(enum task_class class, bool has_listener)
+{
+	struct task_policy p = policy_new(class, STATE_STOPPED, false);
+
+	p.has_listener = has_listener;
+	p.blocked = true;
+	policy_handle(&p, EVENT_START, NULL);
+	assert_int_equal(p.state, STATE_WAITING);
+	return p;
+}
+
+/* Released once no after task holds it: up as a start would be. */
+static void
+test_release_once_unblocked(void **state)
+{
+	static const struct {
+		enum task_class class;
+		bool has_listener;
+		enum task_state up;
+		unsigned actions;
+	} cases[] = {
+	    {CLASS_DURABLE, false, STATE_STARTING, ACTION_SPAWN},
+	    {CLASS_LOG_ONLY, false, STATE_RUNNING, ACTION_SPAWN},
+	    {CLASS_PER_REQUEST, true, STATE_IDLE, ACTION_LISTEN},
+	    {CLASS_PER_REQUEST, false, STATE_IDLE, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct task_policy p =
+		    waiting_task(cases[i].class, cases[i].has_listener);
+		struct decision d;
+
+		/* One after task ready, another not: still waiting. */
+		d = policy_handle(&p, EVENT_RELEASE, NULL);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_WAITING);
+		assert_true(p.want_up);
+
+		p.blocked = false;
+		d = policy_handle(&p, EVENT_RELEASE, NULL);
+		assert_int_equal(d.actions, cases[i].actions);
+		assert_int_equal(p.state, cases[i].up);
+		assert_true(p.want_up);
+		assert_int_equal(p.restarts, 0);
+		/* A second release, once up, changes nothing. */
+		d = policy_handle(&p, EVENT_RELEASE, NULL);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, cases[i].up);
+	}
+}
+
+/* A stop while waiting: stopped at once, and a later release is moot. */
+static void
+test_stop_while_waiting(void **state)
+{
+	static const enum task_class classes[] = {CLASS_DURABLE, CLASS_LOG_ONLY,
+	                                          CLASS_PER_REQUEST};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		struct task_policy p = waiting_task(classes[i], true);
+		struct decision d;
+
+		d = policy_handle(&p, EVENT_STOP, NULL);
+		/* Nothing to signal, nor to unlisten: nothing was up. */
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_STOPPED);
+		assert_false(p.want_up);
+
+		p.blocked = false;
+		d = policy_handle(&p, EVENT_RELEASE, NULL);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_STOPPED);
+		assert_false(p.want_up);
+	}
+}
+
+/* Durable: spawned into starting, running once ready, and only then. */
+static void
+test_durable_starting_then_running(void **state)
+{
+	struct task_policy p = durable_starting(MIN_MS);
+	struct decision d;
+
+	(void)state;
+	/* Health checks begin once ready: none before. */
+	d = policy_handle(&p, EVENT_UNHEALTHY, NULL);
+	assert_int_equal(d.actions, 0);
+	assert_int_equal(p.state, STATE_STARTING);
+	d = policy_handle(&p, EVENT_START, NULL);
+	assert_int_equal(d.actions, 0);
+	assert_int_equal(p.state, STATE_STARTING);
+
+	becomes_ready(&p);
+	assert_int_equal(p.restarts, 0);
+	assert_int_equal(p.streak, 0);
+	/* Ready again, or a late ready_timeout: already running. */
+	d = policy_handle(&p, EVENT_READY, NULL);
+	assert_int_equal(d.actions, 0);
+	assert_int_equal(p.state, STATE_RUNNING);
+	d = policy_handle(&p, EVENT_NOT_READY, NULL);
+	assert_int_equal(d.actions, 0);
+	assert_int_equal(p.state, STATE_RUNNING);
+	assert_false(p.failing);
+}
+
+/* p is starting; its run ends before it is ready: a failed run. */
+static void
+starting_exit_backs_off(struct task_policy *p, int64_t delay_ms)
+{
+	struct run_end quick = {.success = false, .ran_ms = 10};
+	unsigned long restarts = p->restarts;
+	unsigned streak = p->streak;
+	struct decision d;
+
+	assert_int_equal(p->state, STATE_STARTING);
+	d = policy_handle(p, EVENT_EXIT, &quick);
+	assert_int_equal(d.actions, ACTION_ARM_BACKOFF);
+	assert_int_equal(d.delay_ms, delay_ms);
+	assert_int_equal(p->state, STATE_BACKOFF);
+	assert_true(p->want_up);
+	assert_int_equal(p->restarts, restarts + 1);
+	assert_int_equal(p->streak, streak + 1);
+	d = policy_handle(p, EVENT_BACKOFF_OVER, NULL);
+	assert_int_equal(d.actions, ACTION_CANCEL_BACKOFF | ACTION_SPAWN);
+	assert_int_equal(p->state, STATE_STARTING);
+}
+
+static void
+test_starting_exit_backs_off(void **state)
+{
+	struct task_policy p = durable_starting(MIN_MS);
+
+	(void)state;
+	starting_exit_backs_off(&p, 1000);
+	starting_exit_backs_off(&p, 2000);
+	starting_exit_backs_off(&p, 4000);
+	assert_int_equal(p.restarts, 3);
+}
+
+/*
+ * tend fails p's run with ev (not ready in time, or unhealthy): it is
+ * stopped, and once the run ended it backs off like a failed run.
+ */
+static void
+fails_and_backs_off(struct task_policy *p, enum task_event ev,
+                    const struct run_end *end, int64_t delay_ms)
+{
+	unsigned long restarts = p->restarts;
+	struct decision d;
+
+	d = policy_handle(p, ev, NULL);
+	assert_int_equal(d.actions, ACTION_SIGNAL_STOP);
+	assert_int_equal(p->state, STATE_STOPPING);
+	assert_true(p->want_up);
+	assert_true(p->failing);
+	assert_int_equal(p->restarts, restarts); /* counted at the exit */
+	/* The same again while it stops: signalled once. */
+	d = policy_handle(p, ev, NULL);
+	assert_int_equal(d.actions, 0);
+	assert_int_equal(p->state, STATE_STOPPING);
+
+	d = policy_handle(p, EVENT_EXIT, end);
+	assert_int_equal(d.actions, ACTION_ARM_BACKOFF);
+	assert_int_equal(d.delay_ms, delay_ms);
+	assert_int_equal(p->state, STATE_BACKOFF);
+	assert_true(p->want_up);
+	assert_false(p->failing);
+	assert_int_equal(p->restarts, restarts + 1);
+
+	d = policy_handle(p, EVENT_BACKOFF_OVER, NULL);
+	assert_int_equal(d.actions, ACTION_CANCEL_BACKOFF | ACTION_SPAWN);
+	assert_int_equal(p->state, STATE_STARTING);
+}
+
+/* SPEC 8: not ready within ready_timeout: stopped, a failed run. */
+static void
+test_not_ready_fails_the_run(void **state)
+{
+	/* Killed by stop_signal at ready_timeout (60 s by default). */
+	struct run_end killed = {.success = false, .ran_ms = 60000};
+	struct task_policy p = durable_starting(MIN_MS);
+
+	(void)state;
+	fails_and_backs_off(&p, EVENT_NOT_READY, &killed, 1000);
+	fails_and_backs_off(&p, EVENT_NOT_READY, &killed, 2000);
+	fails_and_backs_off(&p, EVENT_NOT_READY, &killed, 4000);
+	/* Even a clean exit 0 at the stop signal is a failed run. */
+	killed.success = true;
+	fails_and_backs_off(&p, EVENT_NOT_READY, &killed, 8000);
+	assert_int_equal(p.restarts, 4);
+	/* Once ready, the sequence goes on from there. */
+	becomes_ready(&p);
+	assert_int_equal(p.streak, 4);
+}
+
+/* SPEC 8: health_retries failures in a row: the same as not ready. */
+static void
+test_unhealthy_fails_the_run(void **state)
+{
+	struct run_end killed = {.success = false, .ran_ms = 10};
+	struct task_policy p = durable_running(MIN_MS);
+
+	(void)state;
+	fails_and_backs_off(&p, EVENT_UNHEALTHY, &killed, 1000);
+	becomes_ready(&p);
+	fails_and_backs_off(&p, EVENT_UNHEALTHY, &killed, 2000);
+	becomes_ready(&p);
+	fails_and_backs_off(&p, EVENT_UNHEALTHY, &killed, 4000);
+	becomes_ready(&p);
+	/* A run that was up for healthy_after resets the sequence (SPEC 1). */
+	killed.ran_ms = HEALTHY_MS;
+	fails_and_backs_off(&p, EVENT_UNHEALTHY, &killed, 1000);
+	assert_int_equal(p.restarts, 4);
+}
+
+/* p, durable, starting or running, is being stopped by tend as failed. */
+static struct task_policy
+durable_failing_run(enum task_event ev, unsigned streak)
+{
+	struct task_policy p = ev == EVENT_NOT_READY ? durable_starting(MIN_MS)
+	                                             : durable_running(MIN_MS);
+
+	p.streak = streak;
+	assert_int_equal(policy_handle(&p, ev, NULL).actions,
+	                 ACTION_SIGNAL_STOP);
+	assert_true(p.failing);
+	return p;
+}
+
+/* A user's stop while tend stops a failed run: stopped, not backed off. */
+static void
+test_user_stop_wins_over_failing(void **state)
+{
+	static const enum task_event evs[] = {EVENT_NOT_READY, EVENT_UNHEALTHY};
+	struct run_end end = {.success = false, .ran_ms = 10};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct task_policy p = durable_failing_run(evs[i], 3);
+		struct decision d;
+
+		d = policy_handle(&p, EVENT_STOP, NULL);
+		assert_int_equal(d.actions, 0); /* signalled already */
+		assert_int_equal(p.state, STATE_STOPPING);
+		assert_false(p.want_up);
+		d = policy_handle(&p, EVENT_EXIT, &end);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_STOPPED);
+		assert_false(p.want_up);
+		assert_false(p.failing);
+		assert_int_equal(p.restarts, 0);
+		/* No backoff is armed: a stray timer does nothing. */
+		d = policy_handle(&p, EVENT_BACKOFF_OVER, NULL);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_STOPPED);
+	}
+}
+
+/*
+ * A user's start (or restart: stop then start) while tend stops a failed
+ * run: spawned again once it ended, as a new sequence, not a restart.
+ */
+static void
+test_user_start_wins_over_failing(void **state)
+{
+	static const enum task_event evs[] = {EVENT_NOT_READY, EVENT_UNHEALTHY};
+	struct run_end end = {.success = false, .ran_ms = 10};
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		struct task_policy p = durable_failing_run(evs[i % 2], 3);
+		struct decision d;
+
+		if (i >= 2) /* restart */
+			policy_handle(&p, EVENT_STOP, NULL);
+		d = policy_handle(&p, EVENT_START, NULL);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_STOPPING);
+		assert_true(p.want_up);
+		d = policy_handle(&p, EVENT_EXIT, &end);
+		assert_int_equal(d.actions, ACTION_SPAWN);
+		assert_int_equal(p.state, STATE_STARTING);
+		assert_true(p.want_up);
+		assert_false(p.failing);
+		assert_int_equal(p.streak, 0);
+		assert_int_equal(p.restarts, 0);
+		/* The next failed run waits backoff_min again. */
+		starting_exit_backs_off(&p, 1000);
+	}
+}
+
+/* An essential task not ready in time, or unhealthy: tendd shuts down. */
+static void
+test_essential_failing_run(void **state)
+{
+	static const enum task_event evs[] = {EVENT_NOT_READY, EVENT_UNHEALTHY};
+	struct run_end end = {.success = false, .ran_ms = 10};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct task_policy p = durable_failing_run(evs[i], 0);
+		struct decision d;
+
+		/* The stop first; the shutdown once the run has ended. */
+		p.essential = true;
+		d = policy_handle(&p, EVENT_EXIT, &end);
+		assert_int_equal(d.actions, ACTION_ESSENTIAL);
+		assert_int_equal(p.state, STATE_STOPPED);
+		assert_false(p.want_up);
+		assert_false(p.failing);
+		assert_int_equal(p.restarts, 0);
+	}
+	/* Also so when essential was known before the event. */
+	{
+		struct task_policy p = durable_starting(MIN_MS);
+		struct decision d;
+
+		p.essential = true;
+		d = policy_handle(&p, EVENT_NOT_READY, NULL);
+		assert_int_equal(d.actions, ACTION_SIGNAL_STOP);
+		assert_int_equal(p.state, STATE_STOPPING);
+		d = policy_handle(&p, EVENT_EXIT, &end);
+		assert_int_equal(d.actions, ACTION_ESSENTIAL);
+		assert_int_equal(p.state, STATE_STOPPED);
+	}
+}
+
+/*
+ * A user's restart while an after task is not ready: the run is stopped,
+ * then the task waits; it is spawned only once released.
+ */
+static void
+test_restart_waits_for_after(void **state)
+{
+	static const struct {
+		enum task_class class;
+		enum task_state up;
+		unsigned actions;
+	} cases[] = {
+	    {CLASS_DURABLE, STATE_STARTING, ACTION_SPAWN},
+	    {CLASS_LOG_ONLY, STATE_RUNNING, ACTION_SPAWN},
+	    {CLASS_PER_REQUEST, STATE_IDLE, ACTION_LISTEN},
+	};
+	struct run_end end = {.success = false, .ran_ms = 10};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct task_policy p =
+		    policy_new(cases[i].class, STATE_STOPPED, false);
+		struct decision d;
+
+		p.has_listener = true;
+		if (cases[i].class == CLASS_PER_REQUEST) {
+			policy_handle(&p, EVENT_START, NULL);
+			p.state = STATE_LISTENING; /* as the engine does */
+			p.active = 1;              /* one instance */
+		} else {
+			start_running(&p);
+		}
+		p.streak = 3;
+		assert_true(policy_handle(&p, EVENT_STOP, NULL).actions &
+		            ACTION_SIGNAL_STOP);
+		policy_handle(&p, EVENT_START, NULL);
+		p.active = 0;
+		p.blocked = true; /* its after task restarts meanwhile */
+		d = policy_handle(&p, EVENT_EXIT, &end);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_WAITING);
+		assert_true(p.want_up);
+		assert_int_equal(p.restarts, 0);
+		if (cases[i].class == CLASS_DURABLE)
+			assert_int_equal(p.streak, 0); /* a user's restart */
+
+		d = policy_handle(&p, EVENT_RELEASE, NULL);
+		assert_int_equal(d.actions, 0);
+		assert_int_equal(p.state, STATE_WAITING);
+		p.blocked = false;
+		d = policy_handle(&p, EVENT_RELEASE, NULL);
+		assert_int_equal(d.actions, cases[i].actions);
+		assert_int_equal(p.state, cases[i].up);
+	}
+}
+
+/*
+ * SPEC 8: a dependency that restarts later does not hold the tasks after
+ * it: a durable task's own restart after a backoff never waits, whether
+ * its run failed on its own or was failed by tend.
+ */
+static void
+test_backoff_over_never_waits(void **state)
+{
+	struct run_end quick = {.success = false, .ran_ms = 10};
+	struct task_policy p = durable_running(MIN_MS);
+	struct decision d;
+
+	(void)state;
+	p.blocked = true;
+	d = policy_handle(&p, EVENT_EXIT, &quick);
+	assert_int_equal(d.actions, ACTION_ARM_BACKOFF);
+	assert_int_equal(p.state, STATE_BACKOFF);
+	d = policy_handle(&p, EVENT_BACKOFF_OVER, NULL);
+	assert_int_equal(d.actions, ACTION_CANCEL_BACKOFF | ACTION_SPAWN);
+	assert_int_equal(p.state, STATE_STARTING);
+
+	/* Not ready in time, after task not ready either: backs off. */
+	fails_and_backs_off(&p, EVENT_NOT_READY, &quick, 2000);
+	assert_true(p.blocked);
+	/* Unhealthy likewise. */
+	becomes_ready(&p);
+	fails_and_backs_off(&p, EVENT_UNHEALTHY, &quick, 4000);
+	/* A release meanwhile changes nothing. */
+	p.blocked = false;
+	d = policy_handle(&p, EVENT_RELEASE, NULL);
+	assert_int_equal(d.actions, 0);
+	assert_int_equal(p.state, STATE_STARTING);
+}
+
 int
 main(void)
 {
@@ -1082,6 +1539,18 @@ main(void)
 	    cmocka_unit_test(test_per_request_instance_exit),
 	    cmocka_unit_test(test_per_request_stop),
 	    cmocka_unit_test(test_per_request_restart),
+	    cmocka_unit_test(test_blocked_start_waits),
+	    cmocka_unit_test(test_release_once_unblocked),
+	    cmocka_unit_test(test_stop_while_waiting),
+	    cmocka_unit_test(test_durable_starting_then_running),
+	    cmocka_unit_test(test_starting_exit_backs_off),
+	    cmocka_unit_test(test_not_ready_fails_the_run),
+	    cmocka_unit_test(test_unhealthy_fails_the_run),
+	    cmocka_unit_test(test_user_stop_wins_over_failing),
+	    cmocka_unit_test(test_user_start_wins_over_failing),
+	    cmocka_unit_test(test_essential_failing_run),
+	    cmocka_unit_test(test_restart_waits_for_after),
+	    cmocka_unit_test(test_backoff_over_never_waits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
