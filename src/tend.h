@@ -506,6 +506,7 @@ struct task_policy {
 struct run_end {
 	bool success;      /* exit status 0 */
 	bool spawn_failed; /* no process: fork or pipe failed in tendd */
+	bool never_ready;  /* durable: the run never became ready */
 	int64_t ran_ms;
 };
 
@@ -707,7 +708,8 @@ struct task {
 	enum health_state health;
 	unsigned health_streak; /* failed probes in a row */
 	unsigned long health_failures;
-	char *probe_result; /* the last probe's, in words */
+	char *probe_result;         /* the last probe's, in words */
+	unsigned long ready_serial; /* the newest run that became ready */
 	/* Why its newest failed run failed, for start's answer. */
 	char *why_failed;
 	unsigned long why_serial; /* that run's serial */

@@ -128,6 +128,8 @@ static const struct transition transitions[] = {
     {DURABLE, WAITING, STOP, UP | BLK, STOPPED, 0, 0, 2, 0, 0},
     {DURABLE, WAITING, RELEASE, UP, STARTING, SPAWN, UP, 2, 0, 0},
     {DURABLE, WAITING, RELEASE, UP | BLK, WAITING, 0, UP, 2, 0, 0},
+    {DURABLE, WAITING, START, UP, STARTING, SPAWN, UP, 2, 0, 0},
+    {DURABLE, WAITING, START, UP | BLK, WAITING, 0, UP, 2, 0, 0},
     {DURABLE, STARTING, STOP, UP, STOPPING, SIGNAL, 0, 2, 0, 0},
     {DURABLE, STARTING, EXIT, UP, BACKOFF, ARM, UP, 3, 4000, 1},
     {DURABLE, STARTING, READY, UP, RUNNING, 0, UP, 2, 0, 0},
@@ -162,6 +164,8 @@ static const struct transition transitions[] = {
     {LOG_ONLY, WAITING, STOP, UP | BLK, STOPPED, 0, 0, 2, 0, 0},
     {LOG_ONLY, WAITING, RELEASE, UP, RUNNING, SPAWN, UP, 2, 0, 0},
     {LOG_ONLY, WAITING, RELEASE, UP | BLK, WAITING, 0, UP, 2, 0, 0},
+    {LOG_ONLY, WAITING, START, UP, RUNNING, SPAWN, UP, 2, 0, 0},
+    {LOG_ONLY, WAITING, START, UP | BLK, WAITING, 0, UP, 2, 0, 0},
     {LOG_ONLY, RUNNING, STOP, UP, STOPPING, SIGNAL, 0, 2, 0, 0},
     {LOG_ONLY, RUNNING, EXIT, UP, FAILED, 0, 0, 2, 0, 0},
     {LOG_ONLY, STOPPING, START, 0, STOPPING, 0, UP, 2, 0, 0},
@@ -176,6 +180,8 @@ static const struct transition transitions[] = {
     {PER_REQUEST, WAITING, STOP, UP | BLK, STOPPED, 0, 0, 2, 0, 0},
     {PER_REQUEST, WAITING, RELEASE, UP, IDLE, 0, UP, 2, 0, 0},
     {PER_REQUEST, WAITING, RELEASE, UP | BLK, WAITING, 0, UP, 2, 0, 0},
+    {PER_REQUEST, WAITING, START, UP, IDLE, 0, UP, 2, 0, 0},
+    {PER_REQUEST, WAITING, START, UP | BLK, WAITING, 0, UP, 2, 0, 0},
     {PER_REQUEST, IDLE, STOP, UP, STOPPED, 0, 0, 2, 0, 0},
     {PER_REQUEST, LISTENING, STOP, UP, STOPPED, 0, 0, 2, 0, 0},
     {PER_REQUEST, STOPPING, START, 0, STOPPING, 0, UP, 2, 0, 0},
@@ -513,6 +519,24 @@ test_healthy_run_resets_backoff(void **state)
 	exit_backs_off(&p, &long_run, 1000);
 	exit_backs_off(&p, &long_run, 1000);
 	assert_int_equal(p.restarts, 9);
+}
+
+/*
+ * A run that never became ready never resets the backoff, however long it
+ * lasted (a ready_timeout above healthy_after): it did not run healthy.
+ */
+static void
+test_never_ready_run_keeps_backoff(void **state)
+{
+	struct task_policy p = durable_running(MIN_MS);
+	struct run_end quick = {.success = false, .ran_ms = 10};
+	struct run_end unready = {.ran_ms = 86400000, .never_ready = true};
+
+	(void)state;
+	exit_backs_off(&p, &quick, 1000);
+	exit_backs_off(&p, &unready, 2000);
+	exit_backs_off(&p, &unready, 4000);
+	assert_int_equal(p.restarts, 3);
 }
 
 /* SPEC 1: any exit of a durable task, even status 0, is restarted. */
@@ -1520,6 +1544,7 @@ main(void)
 	    cmocka_unit_test(test_backoff_delay_zero_min),
 	    cmocka_unit_test(test_backoff_sequence_by_exits),
 	    cmocka_unit_test(test_healthy_run_resets_backoff),
+	    cmocka_unit_test(test_never_ready_run_keeps_backoff),
 	    cmocka_unit_test(test_durable_success_is_restarted),
 	    cmocka_unit_test(test_durable_zero_backoff_restarts_at_once),
 	    cmocka_unit_test(test_spawn_failure_waits),
