@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -514,6 +515,7 @@ test_exec_timeout(void **state)
 	wait_answer(&a);
 	assert_answer(&a, false, "timed out after 500ms");
 	assert_true(loop_until(no_processes, NULL, WAIT_S));
+	assert_int_equal(a.calls, 1); /* not again at the reap */
 
 	fp = fopen(pidfile, "re");
 	assert_non_null(fp);
@@ -526,6 +528,27 @@ test_exec_timeout(void **state)
 	assert_false(probe_is_ours(shell));
 	unlink(pidfile);
 	spec_free(&spec);
+	free(command);
+	free(pidfile);
+}
+
+/* A command that exits leaving a process in its group: that goes too. */
+static void
+test_exec_no_strays(void **state)
+{
+	struct task_config cfg = plain_config();
+	char *pidfile = tmp_path("stray.pid");
+	char *command =
+	    xasprintf("sh -c 'sleep 100 & echo $! > %s.tmp && mv %s.tmp %s'",
+	              pidfile, pidfile, pidfile);
+	pid_t stray;
+
+	(void)state;
+	assert_exec(&cfg, command, 5000, true, "exit status 0");
+	stray = read_pid(pidfile);
+	assert_true(stray > 0);
+	assert_true(loop_until(process_gone, &stray, WAIT_S));
+	unlink(pidfile);
 	free(command);
 	free(pidfile);
 }
@@ -639,21 +662,63 @@ test_is_ours_after_reap(void **state)
 	free(go);
 }
 
-/* Each test leaves no probe and no process behind. */
+/* How many fds the test process has open. */
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = -1; /* the directory's own */
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static int fds_before;
+
+static int
+before_each(void **state)
+{
+	(void)state;
+	fds_before = count_fds();
+	return 0;
+}
+
+/* Each test leaves no probe, no process and no fd behind. */
 static int
 after_each(void **state)
 {
 	(void)state;
 	probe_reclaim();
 	assert_int_equal(probe_processes(), 0);
+	assert_int_equal(count_fds(), fds_before);
 	return 0;
 }
 
+/*
+ * One probe first, so that what libev and spawn.c keep open for good (the
+ * loop's fds, /dev/null, the status pipe) is open before any count.
+ */
 static int
 setup(void **state)
 {
+	struct task_config cfg = plain_config();
+	struct probe_spec spec;
+	struct answer a = {0};
+
 	(void)state;
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	spec_exec(&spec, "/bin/true");
+	probe_start(&spec, &cfg, 5000, record, &a);
+	wait_answer(&a);
+	assert_true(loop_until(no_processes, NULL, WAIT_S));
+	probe_reclaim();
+	spec_free(&spec);
+	return 0;
 }
 
 static int
@@ -669,13 +734,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_teardown(f, after_each)
-	    T(test_tcp_connected),  T(test_tcp_refused),
-	    T(test_tcp_timeout),    T(test_unix_connected),
-	    T(test_unix_missing),   T(test_unix_backlog_full),
-	    T(test_exec_status),    T(test_exec_as_task),
-	    T(test_exec_timeout),   T(test_exec_cancel),
-	    T(test_connect_cancel), T(test_is_ours_after_reap),
+#define T(f) cmocka_unit_test_setup_teardown(f, before_each, after_each)
+	    T(test_tcp_connected),      T(test_tcp_refused),
+	    T(test_tcp_timeout),        T(test_unix_connected),
+	    T(test_unix_missing),       T(test_unix_backlog_full),
+	    T(test_exec_status),        T(test_exec_as_task),
+	    T(test_exec_timeout),       T(test_exec_no_strays),
+	    T(test_exec_cancel),        T(test_connect_cancel),
+	    T(test_is_ours_after_reap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
