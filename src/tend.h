@@ -629,7 +629,8 @@ void listener_close(struct listener *);
  * connect that never blocks, or an exec'd command reaped on the loop, each
  * given up at its timeout. done is called once, from the loop (never from
  * probe_start), with ok and the result in words ("exit status 1",
- * "connect: Connection refused", "timed out after 5s").
+ * "connect to 127.0.0.1:5432: Connection refused", "timed out after
+ * 5.0s"). After done or probe_cancel the probe is no longer the caller's.
  */
 struct probe;
 typedef void probe_done_fn(void *data, bool ok, const char *result);
