@@ -706,6 +706,13 @@ setup(void **state)
 	(void)state;
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
+	/*
+	 * The loop first, as tendd makes it: it watches SIGCHLD from then
+	 * on. Made by the first EV_DEFAULT after a spawn, it would miss the
+	 * exit of a child as quick as /bin/true.
+	 */
+	if (ev_default_loop(EVFLAG_SIGNALFD) == NULL)
+		return -1;
 	spec_exec(&spec, "/bin/true");
 	probe_start(&spec, &cfg, 5000, record, &a);
 	wait_answer(&a);
