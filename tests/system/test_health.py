@@ -122,7 +122,7 @@ def test_exec_health_logs_the_exit_status(start_tendd, run_tendctl, tmp_path):
         health          = exec:sh -c 'test -e healthy || exit 3'
         health_interval = 200ms
         health_retries  = 2
-        backoff_min     = 100ms
+        backoff_min     = 1s
         """)
     t = wait_state(run_tendctl, d, "app", "running", health="ok")
     (tmp_path / "healthy").unlink()

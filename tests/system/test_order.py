@@ -30,14 +30,6 @@ def gated(name, gate, status_code=0):
             f"echo {name} >> started; exit {status_code}'")
 
 
-def stopper(name, delay=0.0):
-    """A durable command that appends name to ./started, then, on SIGTERM,
-    waits delay seconds and appends name to ./stopped."""
-    return (f"sh -c 'trap \"sleep {delay}; echo {name} >> stopped; exit 0\" "
-            f"TERM; echo {name} >> started; "
-            f"while :; do sleep 0.05; done'")
-
-
 def line_of(path, text):
     """The 1-based number of the first line of path holding text."""
     for n, line in enumerate(path.read_text().split("\n"), 1):
@@ -109,27 +101,30 @@ def test_chain_starts_in_order_and_stops_in_reverse(start_tendd, run_tendctl,
 
 
 def test_stop_all_and_shutdown_stop_in_reverse(start_tendd, run_tendctl,
-                                               tmp_path):
-    """a <- b <- c (c after b, b after a), each slow to stop: `tendctl stop
-    all` stops c, then b, then a, each once the one after it has stopped;
-    `start all` starts them in order again; and SIGTERM stops them in
-    reverse too."""
+                                               tmp_path, notifyd):
+    """a <- b <- c (c after b, b after a; ready = notify, sent once each
+    has noted its start), each slow to stop: `tendctl stop all` stops c,
+    then b, then a, each once the one after it has stopped; `start all`
+    starts them in order again; and SIGTERM stops them in reverse too."""
     manifest = f"""
         [task:a]
         class     = durable
         directory = {tmp_path}
-        command   = {stopper("a", 0.3)}
+        command   = {notifyd("a", "-", "-", 0.3)}
+        ready     = notify
 
         [task:b]
         class     = durable
         directory = {tmp_path}
-        command   = {stopper("b", 0.3)}
+        command   = {notifyd("b", "-", "-", 0.3)}
+        ready     = notify
         after     = a
 
         [task:c]
         class     = durable
         directory = {tmp_path}
-        command   = {stopper("c", 0.3)}
+        command   = {notifyd("c", "-", "-", 0.3)}
+        ready     = notify
         after     = b
         """
     d = start_tendd(manifest)

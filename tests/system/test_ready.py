@@ -32,15 +32,15 @@ SDNOTIFY = REPO / "build" / "tests" / "sdnotify"
 PYTHON = "/usr/bin/python3"  # not a shim of the caller's PATH
 
 # notifyd NAME [GATE [STATUS [STOP_DELAY]]]: appends NAME to ./started, waits
-# for the file GATE ("-": none), sends READY=1 (and STATUS=STATUS) from its
-# own pid, and lives on. SIGHUP appends its pid to ./hups; SIGTERM waits
-# STOP_DELAY seconds, appends NAME to ./stopped and exits 0.
+# for the file GATE, sends READY=1 (and STATUS=STATUS) from its own pid, and
+# lives on ("-": no GATE, no STATUS). SIGHUP appends its pid to ./hups;
+# SIGTERM waits STOP_DELAY seconds, appends NAME to ./stopped and exits 0.
 NOTIFYD = r"""
 import os, signal, socket, sys, time
 
 name = sys.argv[1]
 gate = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else None
-text = sys.argv[3] if len(sys.argv) > 3 else None
+text = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] != "-" else None
 stop_delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
 
 
@@ -173,15 +173,15 @@ def test_notify_starting_until_ready(start_tendd, run_tendctl, tmp_path,
 
 def test_foreign_notify_is_dropped_and_counted(start_tendd, run_tendctl,
                                                tmp_path, sdnotify):
-    """READY=1 from a process outside the task's process group (this test;
-    sdnotify in a session of its own) and an oversized datagram are
-    dropped and counted in notify_dropped: the task stays `starting`,
-    until its own READY=1."""
+    """READY=1 from processes outside the task's process group (this test;
+    sdnotify in a session of its own), and an oversized datagram, even from
+    the task, are dropped and counted in notify_dropped: the task stays
+    `starting`, until its own READY=1."""
     d = start_tendd(f"""
         [task:db]
         class     = durable
         directory = {tmp_path}
-        command   = sh -c 'while [ ! -e go ]; do sleep 0.02; done; {sdnotify} READY=1 & exec sleep 1000'
+        command   = sh -c 'while [ ! -e go.big ]; do sleep 0.02; done; {sdnotify} READY=1 STATUS=$(head -c 5000 /dev/zero | tr "\\0" x) & while [ ! -e go ]; do sleep 0.02; done; {sdnotify} READY=1 & exec sleep 1000'
         ready     = notify
         """)
     t = wait_state(run_tendctl, d, "db", "starting")
@@ -195,7 +195,7 @@ def test_foreign_notify_is_dropped_and_counted(start_tendd, run_tendctl,
         s.sendto(b"READY=1\n" + b"X" * 8000, address(name))
     # Another session, alive until tendd has read it.
     other = subprocess.Popen(
-        ["sh", "-c", f"{sdnotify} READY=1 STATUS=forged; exec sleep 1000"],
+        ["sh", "-c", f"{sdnotify} READY=1 STATUS=forged & exec sleep 1000"],
         env={**os.environ, "NOTIFY_SOCKET": name},
         stdin=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -207,9 +207,15 @@ def test_foreign_notify_is_dropped_and_counted(start_tendd, run_tendctl,
     finally:
         other.kill()
         other.wait()
+    (tmp_path / "go.big").touch()
+    wait_for(lambda: status(run_tendctl, d)["daemon"]["notify_dropped"]
+             >= 4, what="the oversized datagram dropped", details=d.tail)
+    t = task_of(run_tendctl, d, "db")
+    assert (t["state"], t["ready"], t["status_text"]) == (
+        "starting", False, None), t
     (tmp_path / "go").touch()
     t = wait_state(run_tendctl, d, "db", "running", ready=True)
-    assert status(run_tendctl, d)["daemon"]["notify_dropped"] == 3
+    assert status(run_tendctl, d)["daemon"]["notify_dropped"] == 4
     assert d.terminate() == 0
 
 
