@@ -75,6 +75,5 @@ ctlclient_free(struct client *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->tasks);
-	free(c->failed);
 	free(c);
 }

@@ -52,7 +52,8 @@ running_stop(struct task_policy *p)
 
 /*
  * Stopping, in every class: remember what the user wants meanwhile; once
- * the last run has ended, go down, or up again (a restart).
+ * the last run has ended, go down, or up again (a restart): to up with
+ * up_actions, or to waiting while an after task is not ready.
  */
 static struct decision
 stopping_handle(struct task_policy *p, enum task_event ev, enum task_state up,
@@ -62,8 +63,36 @@ stopping_handle(struct task_policy *p, enum task_event ev, enum task_state up,
 		p->want_up = ev == EVENT_START;
 	if (ev != EVENT_EXIT || p->active > 0)
 		return decide(0);
-	p->state = p->want_up ? up : STATE_STOPPED;
-	return decide(p->want_up ? up_actions : 0);
+	if (!p->want_up) {
+		p->state = STATE_STOPPED;
+		return decide(0);
+	}
+	p->state = p->blocked ? STATE_WAITING : up;
+	return decide(p->blocked ? 0 : up_actions);
+}
+
+/* A user's start of a task that is down: up, or waiting for its after. */
+static struct decision
+stopped_start(struct task_policy *p, enum task_state up, unsigned up_actions)
+{
+	p->want_up = true;
+	p->state = p->blocked ? STATE_WAITING : up;
+	return decide(p->blocked ? 0 : up_actions);
+}
+
+/* Waiting, in every class: released once every after task is ready. */
+static struct decision
+waiting_handle(struct task_policy *p, enum task_event ev, enum task_state up,
+               unsigned up_actions)
+{
+	if (ev == EVENT_STOP) {
+		p->want_up = false;
+		p->state = STATE_STOPPED;
+	} else if (ev == EVENT_RELEASE && !p->blocked) {
+		p->state = up;
+		return decide(up_actions);
+	}
+	return decide(0);
 }
 
 /* A durable task's run ended on its own: restart it after the backoff. */
@@ -95,6 +124,23 @@ durable_restart(struct task_policy *p, const struct run_end *end)
 	return d;
 }
 
+/*
+ * tend stops a durable task that failed to become ready, or its health
+ * checks: the run counts as failed once it has ended (durable_restart).
+ */
+static struct decision
+durable_failing(struct task_policy *p)
+{
+	p->failing = true;
+	p->state = STATE_STOPPING;
+	return decide(ACTION_SIGNAL_STOP);
+}
+
+/*
+ * A durable task spawns into starting; the engine sends EVENT_READY once
+ * its ready condition holds (at once for ready = none, exec having
+ * succeeded), which makes it running.
+ */
 static struct decision
 durable_handle(struct task_policy *p, enum task_event ev,
                const struct run_end *end)
@@ -105,19 +151,26 @@ durable_handle(struct task_policy *p, enum task_event ev,
 	case STATE_STOPPED:
 		if (ev != EVENT_START)
 			return decide(0);
-		p->want_up = true;
 		p->streak = 0;
-		p->state = STATE_RUNNING;
-		return decide(ACTION_SPAWN);
+		return stopped_start(p, STATE_STARTING, ACTION_SPAWN);
+	case STATE_WAITING:
+		return waiting_handle(p, ev, STATE_STARTING, ACTION_SPAWN);
+	case STATE_STARTING:
 	case STATE_RUNNING:
 		if (ev == EVENT_STOP)
 			return running_stop(p);
 		if (ev == EVENT_EXIT)
 			return durable_restart(p, end);
+		if (ev == EVENT_READY && p->state == STATE_STARTING)
+			p->state = STATE_RUNNING;
+		else if (ev == EVENT_NOT_READY && p->state == STATE_STARTING)
+			return durable_failing(p);
+		else if (ev == EVENT_UNHEALTHY && p->state == STATE_RUNNING)
+			return durable_failing(p);
 		return decide(0);
 	case STATE_BACKOFF:
 		if (ev == EVENT_START || ev == EVENT_BACKOFF_OVER) {
-			p->state = STATE_RUNNING;
+			p->state = STATE_STARTING;
 			return decide(ACTION_CANCEL_BACKOFF | ACTION_SPAWN);
 		}
 		if (ev == EVENT_STOP) {
@@ -127,8 +180,14 @@ durable_handle(struct task_policy *p, enum task_event ev,
 		}
 		return decide(0);
 	case STATE_STOPPING:
-		d = stopping_handle(p, ev, STATE_RUNNING, ACTION_SPAWN);
-		if (d.actions & ACTION_SPAWN)
+		if (ev == EVENT_START || ev == EVENT_STOP)
+			p->failing = false; /* the user's word wins */
+		if (p->failing && ev == EVENT_EXIT && p->active == 0) {
+			p->failing = false;
+			return durable_restart(p, end);
+		}
+		d = stopping_handle(p, ev, STATE_STARTING, ACTION_SPAWN);
+		if (ev == EVENT_EXIT && p->active == 0 && p->want_up)
 			p->streak = 0; /* a user's restart: a new sequence */
 		return d;
 	default:
@@ -146,9 +205,9 @@ log_only_handle(struct task_policy *p, enum task_event ev,
 	case STATE_FAILED:
 		if (ev != EVENT_START)
 			return decide(0);
-		p->want_up = true;
-		p->state = STATE_RUNNING;
-		return decide(ACTION_SPAWN);
+		return stopped_start(p, STATE_RUNNING, ACTION_SPAWN);
+	case STATE_WAITING:
+		return waiting_handle(p, ev, STATE_RUNNING, ACTION_SPAWN);
 	case STATE_RUNNING:
 		if (ev == EVENT_STOP)
 			return running_stop(p);
@@ -180,9 +239,9 @@ per_request_handle(struct task_policy *p, enum task_event ev)
 	case STATE_STOPPED:
 		if (ev != EVENT_START)
 			return decide(0);
-		p->want_up = true;
-		p->state = STATE_IDLE;
-		return decide(listen);
+		return stopped_start(p, STATE_IDLE, listen);
+	case STATE_WAITING:
+		return waiting_handle(p, ev, STATE_IDLE, listen);
 	case STATE_IDLE:
 	case STATE_LISTENING:
 		if (ev != EVENT_STOP)

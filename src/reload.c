@@ -164,7 +164,7 @@ reload_apply(struct reload *rl, struct change *ch, size_t n, struct manifest *m,
 			tasks[c->index] =
 			    c->renew ? task_new(cfgs[c->index]) : c->task;
 	}
-	supervisor_set_tasks(tasks, ntasks);
+	supervisor_set_tasks(tasks, cfgs, ntasks);
 	for (size_t i = 0; i < n; i++)
 		if (change_retires(&ch[i])) {
 			ch[i].task->reload_serial = serial;

@@ -30,7 +30,8 @@ static struct {
 	bool detached;  /* -d: the pid file is ours */
 	bool subreaper; /* as the manifest asked, and prctl allowed */
 	bool shutting_down;
-	bool done; /* shut down: the loop is told to end */
+	bool settling; /* READY=1 waits for the autostart tasks */
+	bool done;     /* shut down: the loop is told to end */
 	int exit_code;
 	ev_timer drain;       /* at exit: lines on their way to a log */
 	double drain_started; /* clock_now() then */
@@ -81,7 +82,7 @@ supervisor_drain_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 	if (moved < sv.drain_started)
 		moved = sv.drain_started;
-	if (log_backlog() + output_rest_backlog() > 0 &&
+	if (log_backlog() + output_rest_backlog() + probe_processes() > 0 &&
 	    clock_now() - moved < LOGSINK_STALL)
 		return;
 	ev_timer_stop(EV_A_ w);
@@ -101,7 +102,8 @@ supervisor_finish(void)
 	if (orphans_stop(sv.manifest->stop_timeout_ms) > 0 ||
 	    ev_is_active(&sv.drain))
 		return;
-	if (log_backlog() + output_rest_backlog() == 0) {
+	/* A probe's process killed with its task is reaped in a moment. */
+	if (log_backlog() + output_rest_backlog() + probe_processes() == 0) {
 		supervisor_done();
 		return;
 	}
@@ -139,8 +141,7 @@ supervisor_shutdown(int exit_code)
 	task_set_shutdown();
 	notify_send("STOPPING=1");
 	supervisor_log_stopping();
-	for (size_t i = 0; i < sv.ntasks; i++)
-		task_handle(sv.tasks[i], EVENT_STOP);
+	order_stop(sv.tasks, sv.ntasks); /* the tasks after others first */
 	/* Orphans adopted before a reload turned subreaper off, too. */
 	ev_child_start(EV_DEFAULT, &sv.orphans);
 	orphans_stop(sv.manifest->stop_timeout_ms);
@@ -159,6 +160,9 @@ stop_signal_cb(EV_P_ ev_signal *w, int revents)
 	}
 	log_msg(LOG_WARNING, "%s received again: killing every task",
 	        signame_name(w->signum));
+	/* No more order: none that waited for another may restart. */
+	for (size_t i = sv.ntasks; i-- > 0;)
+		task_handle(sv.tasks[i], EVENT_STOP);
 	for (size_t i = 0; i < sv.ntasks; i++)
 		task_kill_now(sv.tasks[i]);
 	for (struct task *t = sv.retired; t; t = t->next_retired)
@@ -180,6 +184,13 @@ hup_cb(EV_P_ ev_signal *w, int revents)
 	sv.o->reload();
 }
 
+/* Whether pid is a process of tendd's own: a run's, or a probe's. */
+static bool
+supervisor_owns(pid_t pid)
+{
+	return run_is_ours(pid) || probe_is_ours(pid);
+}
+
 /* Every child's exit arrives here too; the ones no run owns are orphans. */
 static void
 orphan_cb(EV_P_ ev_child *w, int revents)
@@ -188,7 +199,7 @@ orphan_cb(EV_P_ ev_child *w, int revents)
 
 	(void)EV_A;
 	(void)revents;
-	if (run_is_ours(w->rpid) ||
+	if (supervisor_owns(w->rpid) ||
 	    !(WIFEXITED(w->rstatus) || WIFSIGNALED(w->rstatus)))
 		return;
 	log_msg(LOG_DEBUG, "reaped orphan pid %ld: %s", (long)w->rpid,
@@ -197,6 +208,22 @@ orphan_cb(EV_P_ ev_child *w, int revents)
 	supervisor_finish();
 }
 
+/*
+ * tendd is ready (SPEC section 2) once every autostart task is ready or
+ * has failed once: looked at once per loop iteration until then.
+ */
+static void
+supervisor_settle(void)
+{
+	if (!sv.settling || sv.shutting_down || !order_all_settled())
+		return;
+	sv.settling = false;
+	log_msg(LOG_INFO, "every task that starts with tendd is ready or "
+	                  "has failed once");
+	notify_send("READY=1");
+}
+
+/* Before the loop waits: free what ended, and see whether tendd is ready. */
 static void
 reclaim_cb(EV_P_ ev_prepare *w, int revents)
 {
@@ -204,6 +231,8 @@ reclaim_cb(EV_P_ ev_prepare *w, int revents)
 	(void)w;
 	(void)revents;
 	run_reclaim();
+	probe_reclaim();
+	supervisor_settle();
 }
 
 /* An essential task failed: stop everything, exit with its status. */
@@ -279,13 +308,18 @@ supervisor_find(const char *name)
 	return NULL;
 }
 
-/* A reload's list of tasks, in the new manifest's order; ours now. */
+/*
+ * A reload's list of tasks, in the new manifest's order; ours now. Their
+ * order is that of cfgs, the configs they are about to get.
+ */
 void
-supervisor_set_tasks(struct task **tasks, size_t n)
+supervisor_set_tasks(struct task **tasks, struct task_config *const *cfgs,
+                     size_t n)
 {
 	free(sv.tasks);
 	sv.tasks = tasks;
 	sv.ntasks = n;
+	order_link(tasks, cfgs, n);
 }
 
 /*
@@ -298,6 +332,7 @@ void
 supervisor_retire(struct task *t)
 {
 	t->retired = true;
+	order_unlink(t);
 	t->next_retired = sv.retired;
 	sv.retired = t;
 }
@@ -567,13 +602,14 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	ev_prepare_init(&sv.reclaim, reclaim_cb);
 	ev_prepare_start(EV_DEFAULT, &sv.reclaim);
 	ev_child_init(&sv.orphans, orphan_cb, 0, 0);
-	orphans_init(run_is_ours);
+	orphans_init(supervisor_owns);
 	supervisor_set_subreaper(m->subreaper);
 
 	sv.ntasks = m->ntasks;
 	sv.tasks = xcalloc(m->ntasks, sizeof(*sv.tasks));
 	for (size_t i = 0; i < m->ntasks; i++)
 		sv.tasks[i] = task_new(manifest_take_task(m, i));
+	order_link(sv.tasks, NULL, sv.ntasks);
 	events_observe(&supervisor_observer);
 	if (o->socket_open(o->socket ? o->socket : m->control_socket, m) ==
 	    -1) {
@@ -587,8 +623,8 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	for (size_t i = 0; i < sv.ntasks && !sv.shutting_down; i++)
 		if (sv.tasks[i]->cfg->autostart)
 			task_handle(sv.tasks[i], EVENT_START);
-	if (!sv.shutting_down)
-		notify_send("READY=1");
+	sv.settling = true;
+	supervisor_settle();
 	supervisor_ready(o);
 
 	/* An essential task may have failed already: ev_run forgets a break. */
@@ -603,8 +639,11 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	if (sv.wrote_pid_file)
 		unlink(sv.manifest->pid_file);
 	run_reclaim();
+	probe_reclaim();
 	orphans_free();
 	supervisor_free_tasks();
+	order_free();
+	notifysock_close();
 	ev_loop_destroy(EV_DEFAULT);
 	return sv.exit_code;
 }

@@ -3,7 +3,9 @@
  * policy (policy.c) what to do with an event and carries the actions out
  * with runs (run.c) and timers. Runs report their end here (a callback
  * given to run_start), where the exit is logged and turned into an
- * EVENT_EXIT. What the layers above must know goes through events.c.
+ * EVENT_EXIT. When a durable task is ready, and its health, is
+ * readiness.c's; the order of tasks (after) is order.c's, told of every
+ * change here. What the layers above must know goes through events.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +18,10 @@
 
 static void task_apply(struct task *, struct decision);
 static void task_run_ended(struct task *, struct run *);
+static struct decision task_decide(struct task *, enum task_event,
+                                   const struct run_end *);
+static void task_failed(struct task *, unsigned long serial, const char *fmt,
+                        ...) PRINTFLIKE(3, 4);
 
 static const struct listener_ops task_listener_ops = {
     .can_serve = task_can_serve,
@@ -87,11 +93,32 @@ task_add_run(struct task *t, struct run *r)
 	t->last_started = r->started;
 }
 
+/*
+ * The environment a task gets besides its own: NOTIFY_SOCKET for ready =
+ * notify (NULL when the socket cannot be had: the task is then not ready
+ * in time, and the log says why).
+ */
+static const struct spawn_io *
+task_spawn_io(const struct task *t, struct spawn_io *io, char **env)
+{
+	if (t->cfg->ready.kind != PROBE_NOTIFY)
+		return NULL;
+	if (notifysock_open(readiness_notified) == -1)
+		return NULL;
+	env[0] = (char *)notifysock_env();
+	env[1] = NULL;
+	*io = (struct spawn_io){.in = -1, .out = -1, .extra_env = env};
+	return io;
+}
+
 /* Spawn the task's process; a failed fork is a failed run. */
 static void
 task_spawn(struct task *t)
 {
-	struct run *r = run_start(t, NULL, task_run_ended);
+	struct spawn_io io;
+	char *env[2];
+	struct run *r =
+	    run_start(t, task_spawn_io(t, &io, env), task_run_ended);
 	struct run_end end = {.spawn_failed = true};
 	struct decision d;
 	char delay[32];
@@ -99,10 +126,16 @@ task_spawn(struct task *t)
 
 	if (r != NULL) {
 		task_add_run(t, r);
+		if (r->exec_failed) /* known at once: tell a start at once */
+			task_failed(t, r->serial, "%s", r->failed);
+		if (t->cfg->class == CLASS_DURABLE)
+			readiness_spawned(t, r);
 		return;
 	}
+	task_failed(t, run_serial_last() + 1, "cannot spawn: %s",
+	            strerror(err));
 	t->has_last_exit = false; /* an essential task then exits 1 */
-	d = policy_handle(&t->policy, EVENT_EXIT, &end);
+	d = task_decide(t, EVENT_EXIT, &end);
 	describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
 	if (d.actions & ACTION_ARM_BACKOFF)
 		log_msg(LOG_ERR, "task %s: cannot spawn: %s; restart %lu in %s",
@@ -152,8 +185,7 @@ task_apply(struct task *t, struct decision d)
 		t->listener = listener_open(t, &task_listener_ops);
 	if ((d.actions & ACTION_ARM_BACKOFF) && d.delay_ms == 0 &&
 	    task_restart_now()) {
-		task_apply(t,
-		           policy_handle(&t->policy, EVENT_BACKOFF_OVER, NULL));
+		task_apply(t, task_decide(t, EVENT_BACKOFF_OVER, NULL));
 	} else if (d.actions & ACTION_ARM_BACKOFF) {
 		ev_timer_set(&t->backoff, (ev_tstamp)d.delay_ms / 1000.0, 0.);
 		ev_timer_start(EV_DEFAULT, &t->backoff);
@@ -165,20 +197,46 @@ task_apply(struct task *t, struct decision d)
 		    t->has_last_exit ? describe_exit_code(t->last_wstatus) : 1);
 }
 
+/*
+ * What follows any change of t: a durable task that left starting and
+ * running has no probes; the tasks ordered around t, and the layers
+ * above, are told (t may be freed by the latter).
+ */
+static void
+task_changed(struct task *t)
+{
+	if (t->cfg->class == CLASS_DURABLE &&
+	    t->policy.state != STATE_STARTING &&
+	    t->policy.state != STATE_RUNNING)
+		readiness_stopped(t);
+	order_task_changed(t);
+	events_task_changed(t);
+}
+
+/* The policy's view of t's order, fresh for every decision. */
+static struct decision
+task_decide(struct task *t, enum task_event ev, const struct run_end *end)
+{
+	t->policy.blocked = order_blocked(t);
+	return policy_handle(&t->policy, ev, end);
+}
+
 /* The one entry point for events from outside a run. */
 void
 task_handle(struct task *t, enum task_event ev)
 {
-	task_apply(t, policy_handle(&t->policy, ev, NULL));
-	events_task_changed(t);
+	if (ev == EVENT_START)
+		t->stop_pending = false; /* a start overrides a stop in order */
+	task_apply(t, task_decide(t, ev, NULL));
+	task_changed(t);
 }
 
 /* The level of a run's exit line: SPEC section 1's table. */
 static int
 task_end_priority(const struct task *t, const struct run *r,
-                  const struct run_end *end)
+                  const struct run_end *end, bool failing)
 {
-	if (r->timed_out)
+	if (r->timed_out || failing)
 		return LOG_ERR;
 	if (r->stopping)
 		return LOG_INFO;
@@ -195,15 +253,16 @@ task_end_priority(const struct task *t, const struct run *r,
 
 /*
  * The exit line of a run. A run whose exec failed names the failed step
- * (from its own copy: see run.c) and no run time: it never ran.
+ * (from its own copy: see run.c) and no run time: it never ran. A run
+ * tend stopped as failed (not ready in time, unhealthy) says why first.
  */
 static void
 task_log_end(const struct task *t, const struct run *r,
-             const struct run_end *end, struct decision d)
+             const struct run_end *end, struct decision d, bool failing)
 {
-	char status[64], ran[32], after[40] = "", delay[32];
+	char status[64], ran[32], after[40] = "", delay[32], why[160] = "";
 	const char *how = r->failed;
-	int prio = task_end_priority(t, r, end);
+	int prio = task_end_priority(t, r, end, failing);
 
 	if (!log_wanted(prio))
 		return; /* without syslog: a per-request task's every exit */
@@ -213,10 +272,12 @@ task_log_end(const struct task *t, const struct run *r,
 		snprintf(after, sizeof(after), " after %s", ran);
 		how = status;
 	}
+	if (failing && t->why_failed != NULL)
+		snprintf(why, sizeof(why), "%s, stopped: ", t->why_failed);
 	if (r->timed_out)
 		log_msg(prio, "task %s (pid %ld): timed out, %s%s",
 		        t->cfg->name, (long)r->pid, how, after);
-	else if (r->stopping)
+	else if (r->stopping && !failing)
 		log_msg(prio, "task %s (pid %ld): stopped, %s%s", t->cfg->name,
 		        (long)r->pid, how, after);
 	else if (t->cfg->class != CLASS_DURABLE)
@@ -225,14 +286,50 @@ task_log_end(const struct task *t, const struct run *r,
 	else if (d.actions & ACTION_ESSENTIAL)
 		log_msg(
 		    prio,
-		    "task %s (pid %ld): %s%s; essential task, shutting down",
-		    t->cfg->name, (long)r->pid, how, after);
+		    "task %s (pid %ld): %s%s%s; essential task, shutting down",
+		    t->cfg->name, (long)r->pid, why, how, after);
 	else {
 		describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
-		log_msg(prio, "task %s (pid %ld): %s%s; restart %lu in %s",
-		        t->cfg->name, (long)r->pid, how, after,
+		log_msg(prio, "task %s (pid %ld): %s%s%s; restart %lu in %s",
+		        t->cfg->name, (long)r->pid, why, how, after,
 		        t->policy.restarts, delay);
 	}
+}
+
+/*
+ * Why t's run of serial failed, kept for the start or restart that waits
+ * on it (verbs.c) and for the exit line of a run tend stops as failed.
+ */
+static void
+task_failed(struct task *t, unsigned long serial, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(t->why_failed);
+	va_start(ap, fmt);
+	t->why_failed = xvasprintf(fmt, ap);
+	va_end(ap);
+	t->why_serial = serial;
+}
+
+/* Readiness or health failed: stop t's run, which counts as failed. */
+void
+task_fail_run(struct task *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+
+	if (t->runs == NULL)
+		return;
+	va_start(ap, fmt);
+	why = xvasprintf(fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERR, "task %s (pid %ld): %s; stopping it", t->cfg->name,
+	        (long)t->runs->pid, why);
+	task_failed(t, t->runs->serial, "%s", why);
+	free(why);
+	task_handle(t, t->policy.state == STATE_STARTING ? EVENT_NOT_READY
+	                                                 : EVENT_UNHEALTHY);
 }
 
 static void
@@ -257,6 +354,8 @@ task_run_ended(struct task *t, struct run *r)
 	               WEXITSTATUS(r->wstatus) == 0,
 	    .ran_ms = (int64_t)((clock_now() - r->started) * 1000),
 	};
+	bool failing = t->policy.failing;
+	char how[64];
 	struct decision d;
 
 	task_remove_run(t, r);
@@ -267,13 +366,19 @@ task_run_ended(struct task *t, struct run *r)
 	if (t->cfg->class == CLASS_PER_REQUEST && !end.success &&
 	    (!r->stopping || r->timed_out))
 		t->failures++;
-	d = policy_handle(&t->policy, EVENT_EXIT, &end);
-	task_log_end(t, r, &end, d);
+	if (t->cfg->class != CLASS_PER_REQUEST && !failing && !r->stopping &&
+	    (!end.success || t->cfg->class == CLASS_DURABLE))
+		task_failed(t, r->serial, "%s",
+		            r->exec_failed ? r->failed
+		                           : describe_wait_status(
+		                                 r->wstatus, how, sizeof(how)));
+	d = task_decide(t, EVENT_EXIT, &end);
+	task_log_end(t, r, &end, d, failing);
 	events_run_ended(r);
 	task_apply(t, d);
 	if (t->listener != NULL)
 		listener_resume(t->listener); /* below the cap again */
-	events_task_changed(t);
+	task_changed(t);
 }
 
 /*
@@ -289,7 +394,9 @@ task_run(struct task *t, const char **why)
 	switch (t->cfg->class) {
 	case CLASS_PER_REQUEST:
 		if (!task_is_serving(t)) {
-			*why = "task is stopped";
+			*why = t->policy.state == STATE_WAITING
+			           ? "waiting for its after tasks to be ready"
+			           : "task is stopped";
 			return NULL;
 		}
 		return task_run_instance(t, NULL, why);
@@ -299,7 +406,9 @@ task_run(struct task *t, const char **why)
 			return NULL;
 		}
 		task_handle(t, EVENT_START);
-		if (t->runs == NULL)
+		if (t->policy.state == STATE_WAITING)
+			*why = "waiting for its after tasks to be ready";
+		else if (t->runs == NULL)
 			*why = "cannot spawn (see the log)";
 		return t->runs;
 	case CLASS_DURABLE:
@@ -367,9 +476,10 @@ task_has_run_before(const struct task *t, unsigned long serial)
 void
 task_listening(struct task *t, bool bound)
 {
-	if (bound && t->policy.state == STATE_IDLE)
+	if (bound && t->policy.state == STATE_IDLE) {
 		t->policy.state = STATE_LISTENING;
-	else if (!bound && t->policy.state == STATE_LISTENING)
+		order_task_changed(t); /* ready now: release the tasks after */
+	} else if (!bound && t->policy.state == STATE_LISTENING)
 		t->policy.state = STATE_IDLE;
 }
 
@@ -427,7 +537,7 @@ task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
 			t->listener = listener_open(t, &task_listener_ops);
 		else if (t->listener != NULL)
 			listener_resume(t->listener);
-		events_task_changed(t);
+		task_handle(t, EVENT_RELEASE); /* its after may have changed */
 		return;
 	}
 	if (restart)
@@ -435,6 +545,10 @@ task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
 	task_set_config(t, cfg);
 	if (restart)
 		task_handle(t, EVENT_START);
+	else {
+		readiness_reconfigured(t);
+		task_handle(t, EVENT_RELEASE); /* its after may have changed */
+	}
 }
 
 /* A second SIGTERM: no more waiting for anyone. */
@@ -470,6 +584,9 @@ void
 task_free(struct task *t)
 {
 	ev_timer_stop(EV_DEFAULT, &t->backoff);
+	readiness_free(t);
+	order_unlink(t);
+	free(t->why_failed);
 	listener_close(t->listener);
 	logring_free(&t->ring);
 	task_config_free(t->cfg);

@@ -496,7 +496,6 @@ struct task_policy {
 	unsigned long restarts;
 	unsigned long active; /* runs not yet ended, this one excluded */
 	bool blocked;         /* some after task is not ready: start waits */
-	bool awaits_ready;    /* durable: ready is not none: spawn starts */
 	bool failing;         /* stopped by tend as a failed run: backs off */
 	int64_t backoff_min_ms;
 	int64_t backoff_max_ms;
@@ -696,6 +695,9 @@ struct task {
 	size_t nbefore;
 	bool stop_pending; /* a stop waits for the tasks after it (order.c) */
 	bool wait_logged;  /* "waiting for a failed task" said once */
+	bool order_queued; /* in order.c's queue of tasks to look at */
+	struct task *order_next;
+	size_t order_index; /* in order.c's dependencies-first order */
 	/* Readiness and health (readiness.c). */
 	ev_timer ready_timer; /* ready_timeout, from the spawn */
 	ev_timer probe_timer; /* the next probe */
@@ -726,6 +728,7 @@ bool task_has_run_before(const struct task *, unsigned long serial);
 void task_listening(struct task *, bool);
 void task_set_shutdown(void);
 bool task_ready(const struct task *);
+void task_fail_run(struct task *, const char *fmt, ...) PRINTFLIKE(2, 3);
 void task_free(struct task *);
 
 /* readiness.c: when a durable task is ready, and its health checks. */
@@ -736,12 +739,14 @@ bool readiness_notified(pid_t pgid, const struct notify_msg *);
 void readiness_free(struct task *);
 
 /* order.c: after = (SPEC section 8): release in order, stop in reverse. */
-void order_link(struct task *const *, size_t n);
-void order_ready(struct task *);
+void order_link(struct task *const *, struct task_config *const *cfgs,
+                size_t n);
+void order_unlink(struct task *);
+void order_task_changed(struct task *);
 void order_stop(struct task *const *, size_t n);
-void order_changed(void);
-bool order_settled(const struct task *);
-void order_free(struct task *);
+bool order_blocked(const struct task *);
+bool order_all_settled(void);
+void order_free(void);
 
 /*
  * events.c: what the engine tells the layers above it: the supervisor
@@ -795,7 +800,8 @@ bool supervisor_shutting_down(void);
 const struct manifest *supervisor_manifest(void);
 struct task *const *supervisor_tasks(size_t *n);
 struct task *supervisor_find(const char *name);
-void supervisor_set_tasks(struct task **, size_t n);
+void supervisor_set_tasks(struct task **, struct task_config *const *cfgs,
+                          size_t n);
 void supervisor_retire(struct task *);
 bool supervisor_reload_pending(unsigned long serial);
 void supervisor_adopt(struct manifest *, bool dry_run, reload_say_fn *,
@@ -882,7 +888,6 @@ struct client {
 	bool following; /* log -f: never idle; read only for its EOF */
 	enum client_wait wait;
 	struct task **tasks; /* what WAIT_* waits on */
-	bool *failed;        /* its start failed: told */
 	int ntasks;
 	bool named;                    /* status: of tasks, not of every task */
 	size_t status_next;            /* status: the next task to encode */

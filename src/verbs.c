@@ -16,14 +16,12 @@ static ev_tstamp started; /* tendd's, for status */
 
 /* Status. */
 
-/* Room in c for n tasks, none of them yet, none failed. */
+/* Room in c for n tasks, none of them yet. */
 static void
 client_tasks(struct client *c, size_t n)
 {
 	c->tasks = xreallocarray(c->tasks, n + 1, sizeof(*c->tasks));
-	c->failed = xreallocarray(c->failed, n + 1, sizeof(*c->failed));
 	memset(c->tasks, 0, (n + 1) * sizeof(*c->tasks));
-	memset(c->failed, 0, (n + 1) * sizeof(*c->failed));
 	c->ntasks = (int)n;
 }
 
@@ -151,6 +149,16 @@ do_metrics(struct client *c)
 
 /* Waiting for changes to be done. */
 
+/* Whether a start or restart of t is not yet done (SPEC section 8). */
+static bool
+client_still_starting(const struct client *c, const struct task *t)
+{
+	if (t->policy.state == STATE_STOPPING)
+		return true;
+	return t->policy.state == STATE_STARTING &&
+	       t->why_serial <= c->stop_serial;
+}
+
 static bool
 client_wait_over(const struct client *c)
 {
@@ -159,49 +167,49 @@ client_wait_over(const struct client *c)
 		if (c->wait == WAIT_STOPPED &&
 		    task_has_run_before(t, c->stop_serial))
 			return false;
-		if (c->wait == WAIT_RESTARTED &&
-		    t->policy.state == STATE_STOPPING)
+		if (c->wait == WAIT_RESTARTED && client_still_starting(c, t))
 			return false;
 	}
 	return true;
 }
 
-/*
- * A start or restart waiting on c->tasks: tell once per task if a run it
- * started (later than c->stop_serial) could not exec. The spawn knows at
- * once; the run may end before the wait does, so verbs_run_ended
- * looks too.
- */
+/* A task's state in words: "waiting (for db, migrate)", "running". */
 static void
-client_note_failure(struct client *c, const struct run *r)
+client_say_state(struct client *c, const struct task *t)
 {
-	if (c->wait != WAIT_RESTARTED || !r->exec_failed ||
-	    r->serial <= c->stop_serial)
-		return;
-	for (int i = 0; i < c->ntasks; i++) {
-		if (c->tasks[i] != r->task || c->failed[i])
-			continue;
-		c->failed[i] = true;
-		ctlclient_msg(c, "err", "%s: %s", r->task->cfg->name,
-		              r->failed);
-	}
+	struct buf b = {0};
+
+	buf_addf(&b, "%s %s", t->cfg->name, policy_state_name(t->policy.state));
+	for (size_t i = 0, n = 0;
+	     t->policy.state == STATE_WAITING && i < t->nafter; i++)
+		if (!task_ready(t->after[i]))
+			buf_addf(&b, "%s%s", n++ ? ", " : " (for ",
+			         t->after[i]->cfg->name);
+	if (t->policy.state == STATE_WAITING && order_blocked(t))
+		buf_add(&b, ")", 1);
+	ctlclient_msg(c, "msg", "%s", b.data);
+	buf_free(&b);
 }
 
-/* A stop, start or restart is done: each task's state, or its failure. */
+/*
+ * A stop, start or restart is done: each task's state, or why a run the
+ * request started (after c->stop_serial) failed: its exit, not ready in
+ * time, or no exec.
+ */
 static void
 client_change_done(struct client *c)
 {
 	bool failed = false;
 
-	for (int i = 0; i < c->ntasks; i++)
-		for (struct run *r = c->tasks[i]->runs; r; r = r->next_in_task)
-			client_note_failure(c, r);
 	for (int i = 0; i < c->ntasks; i++) {
-		failed |= c->failed[i];
-		if (!c->failed[i])
-			ctlclient_msg(
-			    c, "msg", "%s %s", c->tasks[i]->cfg->name,
-			    policy_state_name(c->tasks[i]->policy.state));
+		const struct task *t = c->tasks[i];
+		if (c->wait == WAIT_RESTARTED &&
+		    t->why_serial > c->stop_serial && t->why_failed != NULL) {
+			ctlclient_msg(c, "err", "%s: %s", t->cfg->name,
+			              t->why_failed);
+			failed = true;
+		} else
+			client_say_state(c, t);
 	}
 	ctlclient_end(c, failed ? EXIT_ERROR : EXIT_OK);
 }
@@ -251,8 +259,6 @@ verbs_task_gone(struct client *c, struct task *t)
 		c->ntasks--;
 		memmove(&c->tasks[i], &c->tasks[i + 1],
 		        (size_t)(c->ntasks - i) * sizeof(c->tasks[0]));
-		memmove(&c->failed[i], &c->failed[i + 1],
-		        (size_t)(c->ntasks - i) * sizeof(c->failed[0]));
 		i--;
 	}
 }
@@ -263,7 +269,6 @@ verbs_run_ended(struct client *c, struct run *r)
 {
 	int code;
 
-	client_note_failure(c, r);
 	if (c->wait != WAIT_RUN || c->run != r)
 		return;
 	code = r->exec_failed ? 127 : describe_exit_code(r->wstatus);
@@ -315,8 +320,8 @@ do_start_stop(struct client *c, const struct proto_request *r)
 		return;
 	c->stop_serial = run_serial_last(); /* not a run started after */
 	/* A stop goes in reverse order: what others need stops last. */
-	for (int i = c->ntasks - 1; r->cmd == CMD_STOP && i >= 0; i--)
-		task_handle(c->tasks[i], EVENT_STOP);
+	if (r->cmd == CMD_STOP)
+		order_stop(c->tasks, (size_t)c->ntasks);
 	for (int i = 0; r->cmd != CMD_STOP && i < c->ntasks; i++) {
 		if (r->cmd == CMD_RESTART)
 			task_handle(c->tasks[i], EVENT_STOP);

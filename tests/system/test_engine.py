@@ -826,8 +826,8 @@ def test_detach_writes_and_removes_pid_file(start_tendd, tmp_path):
 
 @pytest.mark.parametrize("kind", ["path", "abstract"])
 def test_notify_socket(start_tendd, sock_dir, kind):
-    """READY=1 once every autostart task is spawned, STOPPING=1 at
-    shutdown."""
+    """READY=1 once every autostart task is ready (a log-only task: once
+    it exited 0), STOPPING=1 at shutdown."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     if kind == "path":
         address = name = str(sock_dir / "notify")
@@ -843,15 +843,17 @@ def test_notify_socket(start_tendd, sock_dir, kind):
             command = sleep 1000
             [task:two]
             class   = log-only
-            command = sleep 1000
+            command = sh -c 'sleep 0.5; echo > done'
+            directory = %s
             [task:later]
             class     = durable
             command   = sleep 1000
             autostart = no
-            """, env={"NOTIFY_SOCKET": name})
+            """ % sock_dir, env={"NOTIFY_SOCKET": name})
         assert sock.recv(4096) == b"READY=1"
+        assert (sock_dir / "done").exists()
         kids = [ProcRef(p) for p in d.children()]
-        assert [k.comm for k in kids] == ["sleep", "sleep"], kids
+        assert [k.comm for k in kids] == ["sleep"], kids
         d.signal(signal.SIGTERM)
         assert sock.recv(4096) == b"STOPPING=1"
         assert d.wait() == 0
