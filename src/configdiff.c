@@ -61,6 +61,42 @@ same_process(const struct task_config *a, const struct task_config *b)
 	       same_string(a->err_path, b->err_path);
 }
 
+/*
+ * The same after names, in any order (each is in a list once): "after = a
+ * b" and "after = b\nafter = a" wait for the same tasks.
+ */
+static bool
+same_after(const struct task_config *a, const struct task_config *b)
+{
+	size_t j;
+
+	if (a->nafter != b->nafter)
+		return false;
+	for (size_t i = 0; i < a->nafter; i++) {
+		for (j = 0; j < b->nafter; j++)
+			if (strcmp(a->after[i], b->after[j]) == 0)
+				break;
+		if (j == b->nafter)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * What the task waits for, and how its readiness and health are probed
+ * (SPEC section 8): applied in place, as the other policy keys.
+ */
+static bool
+same_readiness(const struct task_config *a, const struct task_config *b)
+{
+	return same_after(a, b) && probespec_same(&a->ready, &b->ready) &&
+	       a->ready_timeout_ms == b->ready_timeout_ms &&
+	       probespec_same(&a->health, &b->health) &&
+	       a->health_interval_ms == b->health_interval_ms &&
+	       a->health_timeout_ms == b->health_timeout_ms &&
+	       a->health_retries == b->health_retries;
+}
+
 /* How tend treats the process: a change applies in place. */
 static bool
 same_policy(const struct task_config *a, const struct task_config *b)
@@ -74,7 +110,7 @@ same_policy(const struct task_config *a, const struct task_config *b)
 	       a->max_instances == b->max_instances &&
 	       a->timeout_ms == b->timeout_ms &&
 	       a->log_max_size == b->log_max_size &&
-	       a->log_backups == b->log_backups;
+	       a->log_backups == b->log_backups && same_readiness(a, b);
 }
 
 /* The CONFIG_* bits of what differs from old to new (0: nothing). */

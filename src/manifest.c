@@ -23,6 +23,7 @@
 #define ALL_CLASSES (DURABLE | LOG_ONLY | PER_REQUEST)
 
 #define STOP_TIMEOUT_INHERIT (-1)
+#define HEALTH_RETRIES_MAX   100
 
 static const char *class_names[] = {
     [CLASS_DURABLE] = "durable",
@@ -325,6 +326,96 @@ key_timeout(struct task_config *t, const char *v)
 	return value_duration(v, &t->timeout_ms);
 }
 
+static bool task_name_valid(const char *);
+
+/* Whether t's after list already holds name. */
+static bool
+after_has(const struct task_config *t, const char *name, size_t len)
+{
+	for (size_t i = 0; i < t->nafter; i++)
+		if (strlen(t->after[i]) == len &&
+		    strncmp(t->after[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * after = NAME ...: whitespace-separated task names, appended to those of
+ * an earlier after key, each once. Whether each names a task is known only
+ * once the whole manifest is read (manifest_check_after).
+ */
+static const char *
+key_after(struct task_config *t, const char *v)
+{
+	static char why[TASK_NAME_MAX + 64];
+	const char *p = v;
+	char name[TASK_NAME_MAX + 1];
+	size_t len;
+
+	for (p += strspn(p, " \t"); *p; p += len, p += strspn(p, " \t")) {
+		len = strcspn(p, " \t");
+		snprintf(name, sizeof(name), "%.*s", (int)len, p);
+		if (len > TASK_NAME_MAX || !task_name_valid(name)) {
+			snprintf(why, sizeof(why),
+			         "'%.*s%s' is not a task name (1 to 64 of "
+			         "A-Z a-z 0-9 _ . -)",
+			         (int)(len > 32 ? 32 : len), p,
+			         len > 32 ? "..." : "");
+			return why;
+		}
+	}
+	for (p = v + strspn(v, " \t"); *p; p += len, p += strspn(p, " \t")) {
+		len = strcspn(p, " \t");
+		if (after_has(t, p, len))
+			continue;
+		t->after =
+		    xreallocarray(t->after, t->nafter + 2, sizeof(*t->after));
+		t->after[t->nafter] = xmalloc(len + 1);
+		memcpy(t->after[t->nafter], p, len);
+		t->after[t->nafter][len] = '\0';
+		t->after[++t->nafter] = NULL;
+	}
+	return NULL;
+}
+
+static const char *
+key_ready(struct task_config *t, const char *v)
+{
+	return probespec_parse(v, true, &t->ready);
+}
+
+static const char *
+key_ready_timeout(struct task_config *t, const char *v)
+{
+	return manifest_positive_duration(v, &t->ready_timeout_ms);
+}
+
+static const char *
+key_health(struct task_config *t, const char *v)
+{
+	return probespec_parse(v, false, &t->health);
+}
+
+static const char *
+key_health_interval(struct task_config *t, const char *v)
+{
+	return manifest_positive_duration(v, &t->health_interval_ms);
+}
+
+static const char *
+key_health_timeout(struct task_config *t, const char *v)
+{
+	return manifest_positive_duration(v, &t->health_timeout_ms);
+}
+
+static const char *
+key_health_retries(struct task_config *t, const char *v)
+{
+	if (value_count(v, 1, HEALTH_RETRIES_MAX, &t->health_retries) != NULL)
+		return "not a number from 1 to 100";
+	return NULL;
+}
+
 enum task_key_id {
 	KEY_CLASS,
 	KEY_COMMAND,
@@ -342,9 +433,16 @@ enum task_key_id {
 	KEY_STOP_TIMEOUT,
 	KEY_AUTOSTART,
 	KEY_ESSENTIAL,
+	KEY_AFTER,
 	KEY_BACKOFF_MIN,
 	KEY_BACKOFF_MAX,
 	KEY_HEALTHY_AFTER,
+	KEY_READY,
+	KEY_READY_TIMEOUT,
+	KEY_HEALTH,
+	KEY_HEALTH_INTERVAL,
+	KEY_HEALTH_TIMEOUT,
+	KEY_HEALTH_RETRIES,
 	KEY_LISTEN,
 	KEY_MAX_INSTANCES,
 	KEY_TIMEOUT,
@@ -372,9 +470,16 @@ static const struct task_key {
     [KEY_STOP_TIMEOUT] = {"stop_timeout", ALL_CLASSES, key_stop_timeout},
     [KEY_AUTOSTART] = {"autostart", DURABLE | LOG_ONLY, key_autostart},
     [KEY_ESSENTIAL] = {"essential", DURABLE | LOG_ONLY, key_essential},
+    [KEY_AFTER] = {"after", ALL_CLASSES, key_after},
     [KEY_BACKOFF_MIN] = {"backoff_min", DURABLE, key_backoff_min},
     [KEY_BACKOFF_MAX] = {"backoff_max", DURABLE, key_backoff_max},
     [KEY_HEALTHY_AFTER] = {"healthy_after", DURABLE, key_healthy_after},
+    [KEY_READY] = {"ready", DURABLE, key_ready},
+    [KEY_READY_TIMEOUT] = {"ready_timeout", DURABLE, key_ready_timeout},
+    [KEY_HEALTH] = {"health", DURABLE, key_health},
+    [KEY_HEALTH_INTERVAL] = {"health_interval", DURABLE, key_health_interval},
+    [KEY_HEALTH_TIMEOUT] = {"health_timeout", DURABLE, key_health_timeout},
+    [KEY_HEALTH_RETRIES] = {"health_retries", DURABLE, key_health_retries},
     [KEY_LISTEN] = {"listen", PER_REQUEST, key_listen},
     [KEY_MAX_INSTANCES] = {"max_instances", PER_REQUEST, key_max_instances},
     [KEY_TIMEOUT] = {"timeout", PER_REQUEST, key_timeout},
@@ -518,6 +623,10 @@ task_defaults(struct task_config *t, const char *name, int line)
 	t->backoff_max_ms = 60 * 1000;
 	t->healthy_after_ms = 300 * 1000;
 	t->max_instances = 64;
+	t->ready_timeout_ms = 60 * 1000;
+	t->health_interval_ms = 30 * 1000;
+	t->health_timeout_ms = 5 * 1000;
+	t->health_retries = 3;
 }
 
 void
@@ -533,6 +642,13 @@ task_config_free(struct task_config *t)
 		free(t->env[i]);
 	free(t->env);
 	endpoint_free(&t->listen);
+	for (size_t i = 0; i < t->nafter; i++)
+		free(t->after[i]);
+	free(t->after);
+	t->after = NULL;
+	t->nafter = 0;
+	probespec_free(&t->ready);
+	probespec_free(&t->health);
 }
 
 /* Parsing state shared by the section handlers. */
@@ -543,6 +659,8 @@ struct build {
 	struct diag *diag;
 	size_t *names;    /* open addressing: task index + 1, 0 when free */
 	size_t names_cap; /* a power of two, over twice the sections */
+	int *sections;    /* of each task kept: its section's index */
+	size_t tasks_cap; /* of m->tasks and sections */
 };
 
 static size_t
@@ -683,7 +801,7 @@ task_apply(struct build *b, struct task_config *t, const struct ini_entry *e,
 		return;
 	}
 	idx = (size_t)(k - task_keys);
-	if (first_line[idx] && idx != KEY_ENV) {
+	if (first_line[idx] && idx != KEY_ENV && idx != KEY_AFTER) {
 		diag_add(b->diag, b->file, e->line,
 		         "duplicate key '%s' (first at line %d)", e->key,
 		         first_line[idx]);
@@ -707,6 +825,8 @@ task_apply(struct build *b, struct task_config *t, const struct ini_entry *e,
 	if (why != NULL)
 		diag_add(b->diag, b->file, e->line, "%s = %s: %s", e->key,
 		         e->value, why);
+	else if (idx == KEY_AFTER)
+		t->after_line = e->line;
 }
 
 /* Checks that need the whole task. */
@@ -791,7 +911,14 @@ task_build(struct build *b, int section, const char *name)
 		return;
 	}
 	name_find(b, t.name, true);
-	m->tasks = xreallocarray(m->tasks, m->ntasks + 1, sizeof(*m->tasks));
+	if (m->ntasks == b->tasks_cap) { /* doubled: 10 000 tasks read fast */
+		b->tasks_cap = b->tasks_cap ? 2 * b->tasks_cap : 16;
+		m->tasks =
+		    xreallocarray(m->tasks, b->tasks_cap, sizeof(*m->tasks));
+		b->sections = xreallocarray(b->sections, b->tasks_cap,
+		                            sizeof(*b->sections));
+	}
+	b->sections[m->ntasks] = section;
 	m->tasks[m->ntasks++] = t;
 }
 
@@ -868,6 +995,164 @@ section_unknown(struct build *b, const struct ini_section *s)
 		         s->name);
 }
 
+/*
+ * The line of task i's after key that names dep (a task may have several
+ * after keys), for a problem of that edge.
+ */
+static int
+after_line_of(const struct build *b, size_t i, const char *dep)
+{
+	const struct ini_section *s = &b->ini->sections[b->sections[i]];
+	size_t len = strlen(dep), n;
+
+	for (size_t k = s->first_entry; k < s->first_entry + s->nentries; k++) {
+		const struct ini_entry *e = &b->ini->entries[k];
+		if (strcmp(e->key, "after") != 0 || e->value == NULL)
+			continue;
+		for (const char *p = e->value; *p; p += n) {
+			p += strspn(p, " \t");
+			n = strcspn(p, " \t");
+			if (n == len && strncmp(p, dep, len) == 0)
+				return e->line;
+		}
+	}
+	return b->m->tasks[i].after_line;
+}
+
+/* The tasks' after edges by index: task i's are dep[first[i] .. first[i+1]). */
+struct graph {
+	size_t *first;
+	size_t *dep;
+};
+
+/* Resolve every after name to its task; a name of no task is a problem. */
+static void
+graph_build(struct build *b, struct graph *g)
+{
+	const struct manifest *m = b->m;
+	const struct task_config *to;
+	size_t nedges = 0, e = 0;
+
+	for (size_t i = 0; i < m->ntasks; i++)
+		nedges += m->tasks[i].nafter;
+	g->first = xcalloc(m->ntasks + 1, sizeof(*g->first));
+	g->dep = xcalloc(nedges ? nedges : 1, sizeof(*g->dep));
+	for (size_t i = 0; i < m->ntasks; i++) {
+		const struct task_config *t = &m->tasks[i];
+		g->first[i] = e;
+		for (size_t j = 0; j < t->nafter; j++) {
+			if ((to = name_find(b, t->after[j], false)) != NULL)
+				g->dep[e++] = (size_t)(to - m->tasks);
+			else
+				diag_add(b->diag, b->file,
+				         after_line_of(b, i, t->after[j]),
+				         "task %s: after: no task named '%s'",
+				         t->name, t->after[j]);
+		}
+	}
+	g->first[m->ntasks] = e;
+}
+
+/*
+ * One cycle, path[0] after path[1] ... after path[len - 1] after path[0],
+ * told from its task first in the manifest, at that task's after key.
+ */
+static void
+cycle_report(struct build *b, const size_t *path, size_t len)
+{
+	const struct task_config *tasks = b->m->tasks;
+	struct buf text = {0};
+	size_t start = 0;
+
+	for (size_t k = 1; k < len; k++)
+		if (path[k] < path[start])
+			start = k;
+	for (size_t k = 0; k <= len; k++)
+		buf_addf(&text, "%s%s", k ? " -> " : "",
+		         tasks[path[(start + k) % len]].name);
+	diag_add(
+	    b->diag, b->file,
+	    after_line_of(b, path[start], tasks[path[(start + 1) % len]].name),
+	    "task %s: after: cycle: %s", tasks[path[start]].name, text.data);
+	buf_free(&text);
+}
+
+/* A depth-first search's state: the path from its root, and each task's. */
+struct dfs {
+	const struct graph *g;
+	unsigned char *mark; /* DFS_* */
+	size_t *path;
+	size_t top;   /* tasks on path */
+	size_t *next; /* a task's next edge to follow */
+	size_t *at;   /* a task's place in path, while on it */
+};
+
+enum { DFS_UNSEEN, DFS_ON_PATH, DFS_DONE };
+
+static void
+dfs_push(struct dfs *d, size_t v)
+{
+	d->mark[v] = DFS_ON_PATH;
+	d->at[v] = d->top;
+	d->path[d->top++] = v;
+	d->next[v] = d->g->first[v];
+}
+
+/*
+ * Every cycle of after edges, one problem each: a depth-first search that
+ * reports each edge back into its own path. Iterative, with a stack of
+ * its own, so that a chain of 10 000 tasks costs no deeper C stack; each
+ * task and edge is seen once.
+ */
+static void
+graph_cycles(struct build *b, const struct graph *g)
+{
+	size_t n = b->m->ntasks, size = n ? n : 1;
+	struct dfs d = {
+	    .g = g,
+	    .mark = xcalloc(size, 1),
+	    .path = xcalloc(size, sizeof(size_t)),
+	    .next = xcalloc(size, sizeof(size_t)),
+	    .at = xcalloc(size, sizeof(size_t)),
+	};
+
+	for (size_t root = 0; root < n; root++) {
+		if (d.mark[root] != DFS_UNSEEN)
+			continue;
+		dfs_push(&d, root);
+		while (d.top > 0) {
+			size_t v = d.path[d.top - 1], w;
+			if (d.next[v] == g->first[v + 1]) {
+				d.mark[v] = DFS_DONE;
+				d.top--;
+				continue;
+			}
+			w = g->dep[d.next[v]++];
+			if (d.mark[w] == DFS_ON_PATH)
+				cycle_report(b, d.path + d.at[w],
+				             d.top - d.at[w]);
+			else if (d.mark[w] == DFS_UNSEEN)
+				dfs_push(&d, w);
+		}
+	}
+	free(d.mark);
+	free(d.path);
+	free(d.next);
+	free(d.at);
+}
+
+/* after = names tasks, and no task waits, through others, for itself. */
+static void
+manifest_check_after(struct build *b)
+{
+	struct graph g;
+
+	graph_build(b, &g);
+	graph_cycles(b, &g);
+	free(g.first);
+	free(g.dep);
+}
+
 static void
 manifest_build(struct build *b)
 {
@@ -897,6 +1182,7 @@ manifest_build(struct build *b)
 	for (size_t i = 0; i < b->m->ntasks; i++)
 		if (b->m->tasks[i].stop_timeout_ms == STOP_TIMEOUT_INHERIT)
 			b->m->tasks[i].stop_timeout_ms = b->m->stop_timeout_ms;
+	manifest_check_after(b);
 }
 
 /*
@@ -923,6 +1209,7 @@ manifest_read(FILE *fp, const char *path, struct manifest *m, struct diag *diag)
 	b.names = xcalloc(b.names_cap, sizeof(*b.names));
 	manifest_build(&b);
 	free(b.names);
+	free(b.sections);
 	inifile_free(&ini);
 	return diag->count == before ? 0 : -1;
 }

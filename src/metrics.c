@@ -10,12 +10,11 @@
  * it is cut.
  */
 #include <math.h>
-#include <sys/wait.h>
 
 #include "tend.h"
 
-/* A task's value in a family; NAN: no sample. */
-typedef double value_fn(const struct task *, double now);
+/* A task's value in a family, from its view; NAN: no sample. */
+typedef double value_fn(const struct task *, const struct taskview *);
 
 struct family {
 	const char *name;
@@ -61,50 +60,6 @@ metrics_labels(struct buf *b, const char *family, const struct task *t)
 	metrics_add(b, "\"} ");
 }
 
-/* Whether a process of t runs (its exec did not fail). */
-static bool
-metrics_process_runs(const struct task *t)
-{
-	for (const struct run *r = t->runs; r != NULL; r = r->next_in_task)
-		if (!r->exec_failed)
-			return true;
-	return false;
-}
-
-static bool
-metrics_serving(const struct task *t)
-{
-	return t->policy.state == STATE_LISTENING ||
-	       t->policy.state == STATE_IDLE;
-}
-
-/* Up: a per-request task that can serve; another whose process runs. */
-static bool
-metrics_up(const struct task *t)
-{
-	if (t->cfg->class == CLASS_PER_REQUEST)
-		return metrics_serving(t);
-	return metrics_process_runs(t);
-}
-
-/* Ready as SPEC section 8 says for the conditions tend has today. */
-static bool
-metrics_ready(const struct task *t)
-{
-	switch (t->cfg->class) {
-	case CLASS_DURABLE:
-		return t->policy.state == STATE_RUNNING &&
-		       metrics_process_runs(t);
-	case CLASS_LOG_ONLY:
-		return t->policy.state == STATE_DONE && t->has_last_exit &&
-		       WIFEXITED(t->last_wstatus) &&
-		       WEXITSTATUS(t->last_wstatus) == 0;
-	case CLASS_PER_REQUEST:
-	default:
-		return metrics_serving(t);
-	}
-}
-
 /* Seconds as a strict parser takes them: never negative, never "nan". */
 static void
 metrics_seconds(struct buf *b, double s)
@@ -121,81 +76,84 @@ metrics_seconds(struct buf *b, double s)
 }
 
 static double
-value_up(const struct task *t, double now)
+value_up(const struct task *t, const struct taskview *v)
 {
-	(void)now;
-	return metrics_up(t);
+	(void)t;
+	return v->up;
 }
 
 static double
-value_restarts(const struct task *t, double now)
+value_restarts(const struct task *t, const struct taskview *v)
 {
-	(void)now;
+	(void)v;
 	return (double)t->policy.restarts;
 }
 
 /* A task that never ended a run has no sample: no code is not code 0. */
 static double
-value_last_exit(const struct task *t, double now)
+value_last_exit(const struct task *t, const struct taskview *v)
 {
-	(void)now;
+	(void)v;
 	return t->has_last_exit ? describe_exit_code(t->last_wstatus) : NAN;
 }
 
 /* Of the process of a durable or log-only task; 0 when none runs. */
 static double
-value_uptime(const struct task *t, double now)
+value_uptime(const struct task *t, const struct taskview *v)
 {
-	if (t->cfg->class != CLASS_PER_REQUEST && t->runs != NULL)
-		return now - t->runs->started;
-	return 0.0;
+	(void)t;
+	return v->has_pid ? v->uptime : 0.0;
 }
 
 static double
-value_next_start(const struct task *t, double now)
+value_next_start(const struct task *t, const struct taskview *v)
 {
-	return t->policy.state == STATE_BACKOFF ? t->next_start - now : 0.0;
+	(void)t;
+	return v->next_start;
 }
 
 static double
-value_requests(const struct task *t, double now)
+value_requests(const struct task *t, const struct taskview *v)
 {
-	(void)now;
+	(void)v;
 	return (double)t->requests;
 }
 
 static double
-value_failures(const struct task *t, double now)
+value_failures(const struct task *t, const struct taskview *v)
 {
-	(void)now;
+	(void)v;
 	return (double)t->failures;
 }
 
 static double
-value_active(const struct task *t, double now)
-{
-	(void)now;
-	return t->cfg->class == CLASS_PER_REQUEST ? (double)t->policy.active
-	                                          : 0.0;
-}
-
-/*
- * Nothing refuses a connection yet (max_per_source comes later), nor
- * probes health (health checks come later): 0.
- */
-static double
-value_zero(const struct task *t, double now)
+value_active(const struct task *t, const struct taskview *v)
 {
 	(void)t;
-	(void)now;
+	return (double)v->active;
+}
+
+/* Nothing refuses a connection yet (max_per_source comes later): 0. */
+static double
+value_refused(const struct task *t, const struct taskview *v)
+{
+	(void)t;
+	(void)v;
 	return 0.0;
 }
 
 static double
-value_ready(const struct task *t, double now)
+value_ready(const struct task *t, const struct taskview *v)
 {
-	(void)now;
-	return metrics_ready(t);
+	(void)t;
+	return v->ready;
+}
+
+static double
+value_health_failures(const struct task *t, const struct taskview *v)
+{
+	(void)t;
+	return (double)v->health_failures;
 }
 
 /* The families, in the order they are written. */
@@ -206,6 +164,10 @@ static const struct family families[] = {
     {"tend_log_dropped_total", "counter",
      "Log lines tendd dropped since it started: a log sink was full or "
      "failing.",
+     NULL, false},
+    {"tend_notify_dropped_total", "counter",
+     "Datagrams tendd's notify socket dropped since it started: malformed, "
+     "oversized, or from no task's process group.",
      NULL, false},
     {"tend_task_up", "gauge",
      "1 when a process of the task runs (per-request: when it is listening "
@@ -230,11 +192,14 @@ static const struct family families[] = {
     {"tend_task_active", "gauge", "Per-request instances running.",
      value_active, false},
     {"tend_task_refused_total", "counter", "Per-request connections refused.",
-     value_zero, false},
-    {"tend_task_ready", "gauge", "1 when the task is ready.", value_ready,
-     false},
+     value_refused, false},
+    {"tend_task_ready", "gauge",
+     "1 when the task is ready: durable, its ready condition holds; log-only, "
+     "its last run exited 0; per-request, it listens (or has no listen key).",
+     value_ready, false},
     {"tend_task_health_failures_total", "counter",
-     "Failed health probes of the task.", value_zero, false},
+     "Failed health probes of the task since tendd started.",
+     value_health_failures, false},
 };
 
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
@@ -283,8 +248,12 @@ metrics_daemon_sample(struct buf *b, size_t i)
 		metrics_escape(b, TEND_VERSION);
 		buf_add(b, "\"} 1\n", 5);
 		break;
-	default:
+	case 2:
 		buf_addf(b, "tend_log_dropped_total %lu\n", log_dropped());
+		break;
+	default:
+		buf_addf(b, "tend_notify_dropped_total %lu\n",
+		         notifysock_dropped());
 		break;
 	}
 }
@@ -294,8 +263,11 @@ static void
 metrics_task_sample(struct buf *b, const struct family *f, const struct task *t,
                     double now)
 {
-	double v = f->value(t, now);
+	struct taskview view;
+	double v;
 
+	taskview_of(t, now, &view);
+	v = f->value(t, &view);
 	if (isnan(v))
 		return;
 	metrics_labels(b, f->name, t);

@@ -8,20 +8,61 @@
 
 #include "tend.h"
 
-/* A JSON string literal for s, quotes included. */
+/*
+ * The length of the UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when it is not one.
+ */
+static size_t
+utf8_length(const unsigned char *p)
+{
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+
+	if (*p < 0x80)
+		return 1;
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2;
+	else if (*p >= 0xe0 && *p <= 0xef) {
+		n = 3;
+		lo = *p == 0xe0 ? 0xa0 : 0x80;
+		hi = *p == 0xed ? 0x9f : 0xbf;
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
+		n = 4;
+		lo = *p == 0xf0 ? 0x90 : 0x80;
+		hi = *p == 0xf4 ? 0x8f : 0xbf;
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string literal for s, quotes included. Control bytes are
+ * escaped; a byte that is not part of valid UTF-8 (a task's STATUS= may
+ * hold any) becomes U+FFFD, so that the output is always valid JSON.
+ */
 char *
 status_json_string(const char *s)
 {
 	struct buf b = {0};
+	size_t n;
 
 	buf_add(&b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p; p += n) {
+		n = utf8_length(p);
 		if (*p == '"' || *p == '\\')
 			buf_addf(&b, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			buf_addf(&b, "\\u%04x", *p);
-		else
-			buf_add(&b, p, 1);
+		else if (n == 0) {
+			buf_add(&b, "\\ufffd", 6);
+			n = 1;
+		} else
+			buf_add(&b, p, n);
 	}
 	buf_add(&b, "\"", 1);
 	return b.data;
@@ -107,34 +148,77 @@ json_last_exit(FILE *fp, const struct proto_msg *t)
 		fputs("null", fp);
 }
 
-/* One JSON member of an object: a wire field, as a string or a number. */
+static void
+json_bool(FILE *fp, const struct proto_msg *m, const char *key)
+{
+	const char *v = proto_get(m, key);
+
+	if (v != NULL && strcmp(v, "1") == 0)
+		fputs("true", fp);
+	else if (v != NULL && strcmp(v, "0") == 0)
+		fputs("false", fp);
+	else
+		fputs("null", fp);
+}
+
+/* Every value of a repeated field, as an array of strings ([] for none). */
+static void
+json_strings(FILE *fp, const struct proto_msg *m, const char *key)
+{
+	const char *v;
+
+	fputs("[", fp);
+	for (int i = 0; (v = proto_get_nth(m, key, i)) != NULL; i++) {
+		char *s = status_json_string(v);
+
+		fprintf(fp, "%s%s", i ? ", " : "", s);
+		free(s);
+	}
+	fputs("]", fp);
+}
+
+enum json_kind {
+	JSON_NUMBER,
+	JSON_STRING,
+	JSON_BOOL,
+	JSON_STRINGS,   /* a repeated field */
+	JSON_LAST_EXIT, /* from code=, or signal= and core= */
+};
+
+/* One JSON member of an object, from a wire field. */
 struct json_field {
 	const char *json; /* the SPEC name */
-	const char *wire; /* the field tendd sends; NULL: last_exit */
-	bool string;
+	const char *wire; /* the field tendd sends */
+	enum json_kind kind;
 };
 
 static const struct json_field daemon_fields[] = {
-    {"pid", "pid", false},
-    {"version", "version", true},
-    {"manifest", "manifest", true},
-    {"uptime_s", "uptime", false},
-    {"log_dropped", "log_dropped", false},
+    {"pid", "pid", JSON_NUMBER},
+    {"version", "version", JSON_STRING},
+    {"manifest", "manifest", JSON_STRING},
+    {"uptime_s", "uptime", JSON_NUMBER},
+    {"log_dropped", "log_dropped", JSON_NUMBER},
+    {"notify_dropped", "notify_dropped", JSON_NUMBER},
 };
 
 /* A task object, in SPEC section 6's order. */
 static const struct json_field task_fields[] = {
-    {"name", "name", true},
-    {"class", "class", true},
-    {"state", "state", true},
-    {"pid", "pid", false},
-    {"uptime_s", "uptime", false},
-    {"restarts", "restarts", false},
-    {"next_start_in_s", "next_start", false},
-    {"last_exit", NULL, false},
-    {"active", "active", false},
-    {"requests", "requests", false},
-    {"failures", "failures", false},
+    {"name", "name", JSON_STRING},
+    {"class", "class", JSON_STRING},
+    {"state", "state", JSON_STRING},
+    {"pid", "pid", JSON_NUMBER},
+    {"uptime_s", "uptime", JSON_NUMBER},
+    {"restarts", "restarts", JSON_NUMBER},
+    {"next_start_in_s", "next_start", JSON_NUMBER},
+    {"last_exit", NULL, JSON_LAST_EXIT},
+    {"active", "active", JSON_NUMBER},
+    {"requests", "requests", JSON_NUMBER},
+    {"failures", "failures", JSON_NUMBER},
+    {"ready", "ready", JSON_BOOL},
+    {"waiting_for", "waiting_for", JSON_STRINGS},
+    {"status_text", "status_text", JSON_STRING},
+    {"health", "health", JSON_STRING},
+    {"health_failures", "health_failures", JSON_NUMBER},
 };
 
 static void
@@ -143,12 +227,24 @@ json_object(FILE *fp, const struct proto_msg *m, const struct json_field *f,
 {
 	for (size_t i = 0; i < n; i++) {
 		fprintf(fp, "%s\"%s\": ", i ? ", " : "{", f[i].json);
-		if (f[i].wire == NULL)
+		switch (f[i].kind) {
+		case JSON_LAST_EXIT:
 			json_last_exit(fp, m);
-		else if (f[i].string)
+			break;
+		case JSON_STRING:
 			json_string_field(fp, m, f[i].wire);
-		else
+			break;
+		case JSON_BOOL:
+			json_bool(fp, m, f[i].wire);
+			break;
+		case JSON_STRINGS:
+			json_strings(fp, m, f[i].wire);
+			break;
+		case JSON_NUMBER:
+		default:
 			json_number(fp, m, f[i].wire);
+			break;
+		}
 	}
 	fputs("}", fp);
 }
@@ -181,6 +277,30 @@ cell_duration(const char *v, char *buf, size_t size)
 	return describe_duration(strtod(v, NULL), buf, size);
 }
 
+/*
+ * The STATE cell: the state, with the delay of a backoff ("backoff 4s"),
+ * what a waiting task waits for ("waiting (for db, migrate)"), and a mark
+ * while its health check fails ("running (health failing)").
+ */
+static char *
+cell_state(const struct proto_msg *t)
+{
+	struct buf b = {0};
+	const char *v = proto_get(t, "state");
+	char dur[32];
+
+	buf_addf(&b, "%s", v ? v : "-");
+	if ((v = proto_get(t, "next_start")) != NULL)
+		buf_addf(&b, " %s", cell_duration(v, dur, sizeof(dur)));
+	for (int i = 0; (v = proto_get_nth(t, "waiting_for", i)) != NULL; i++)
+		buf_addf(&b, "%s%s", i ? ", " : " (for ", v);
+	if (proto_get(t, "waiting_for") != NULL)
+		buf_add(&b, ")", 1);
+	if ((v = proto_get(t, "health")) != NULL && strcmp(v, "failing") == 0)
+		buf_addf(&b, " (health failing)");
+	return b.data;
+}
+
 /* The text of one table cell. */
 static char *
 cell(const struct proto_msg *t, const char *column)
@@ -188,10 +308,8 @@ cell(const struct proto_msg *t, const char *column)
 	const char *v;
 	char dur[32];
 
-	if (strcmp(column, "STATE") == 0 &&
-	    (v = proto_get(t, "next_start")) != NULL)
-		return xasprintf("%s %s", proto_get(t, "state"),
-		                 cell_duration(v, dur, sizeof(dur)));
+	if (strcmp(column, "STATE") == 0)
+		return cell_state(t);
 	if (strcmp(column, "UPTIME") == 0)
 		return xstrdup(
 		    cell_duration(proto_get(t, "uptime"), dur, sizeof(dur)));

@@ -836,7 +836,31 @@ int ctlsocket_remake(struct ctlsocket *, const struct manifest *);
 bool ctlsocket_is(const struct ctlsocket *, const char *path);
 void ctlsocket_close(struct ctlsocket *);
 
+/*
+ * taskview.c: what status and metrics show of a task, computed in one
+ * place from struct task (the figures, not their presentation).
+ */
+struct taskview {
+	bool has_pid;         /* durable, log-only: a run exists */
+	pid_t pid;            /* its run's process */
+	double uptime;        /* seconds, with has_pid */
+	bool backoff;         /* in backoff: next_start holds */
+	double next_start;    /* seconds until the restart, never negative */
+	bool up;              /* a process runs; per-request: can serve */
+	bool ready;           /* SPEC section 8 */
+	unsigned long active; /* per-request instances running; else 0 */
+	enum health_state health;
+	unsigned long health_failures;
+	const char *status_text;   /* the last STATUS=, or NULL */
+	struct task *const *after; /* waiting: its after tasks; else NULL */
+	size_t nafter;
+};
+
+void taskview_of(const struct task *, double now, struct taskview *);
+const char *taskview_waiting_for(const struct taskview *, size_t *i);
+
 /* statusenc.c: a status answer's task rows, tendd's side. */
+#define STATUSENC_WAITING_MAX 256 /* names of waiting_for= in one row */
 void statusenc_task(struct buf *, const struct task *, ev_tstamp now);
 bool statusenc_unhealthy(const struct task *);
 

@@ -97,6 +97,8 @@ do_status(struct client *c, const struct proto_request *r)
 	proto_add(&c->out, "manifest", supervisor_manifest()->path);
 	proto_add_seconds(&c->out, "uptime", now - started);
 	proto_add_num(&c->out, "log_dropped", (long long)log_dropped());
+	proto_add_num(&c->out, "notify_dropped",
+	              (long long)notifysock_dropped());
 	proto_end(&c->out);
 	c->named = r->ntasks > 0;
 	c->wait = WAIT_STATUS;

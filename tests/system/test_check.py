@@ -102,10 +102,13 @@ def test_good_manifest_with_bom_is_accepted(run_tendd, tmp_path):
 COMMON_KEYS = {
     "class", "command", "directory", "user", "group", "umask", "env",
     "clear_env", "stdout", "stderr", "stop_signal", "stop_timeout",
+    "log_max_size", "log_backups", "after",
 }
 CLASS_KEYS = {
     "durable": COMMON_KEYS | {"autostart", "essential", "backoff_min",
-                              "backoff_max", "healthy_after"},
+                              "backoff_max", "healthy_after", "ready",
+                              "ready_timeout", "health", "health_interval",
+                              "health_timeout", "health_retries"},
     "log-only": COMMON_KEYS | {"autostart", "essential"},
     "per-request": COMMON_KEYS | {"listen", "max_instances", "timeout"},
 }

@@ -37,9 +37,12 @@ TABLE_COLUMNS = ["NAME", "CLASS", "STATE", "PID", "UPTIME", "RESTARTS",
                  "LAST-EXIT"]
 REQUEST_COLUMNS = ["NAME", "CLASS", "STATE", "ACTIVE", "REQUESTS", "FAILURES",
                    "LAST-EXIT"]
-DAEMON_KEYS = ["pid", "version", "manifest", "uptime_s", "log_dropped"]
+DAEMON_KEYS = ["pid", "version", "manifest", "uptime_s", "log_dropped",
+               "notify_dropped"]
 TASK_KEYS = ["name", "class", "state", "pid", "uptime_s", "restarts",
-             "next_start_in_s", "last_exit", "active", "requests", "failures"]
+             "next_start_in_s", "last_exit", "active", "requests", "failures",
+             "ready", "waiting_for", "status_text", "health",
+             "health_failures"]
 DURATION = re.compile(r"\d+ms|\d+\.\ds|\d+m\d\ds|\d+h\d\dm|\d+d\d\dh")
 
 
@@ -131,6 +134,7 @@ def check_json_shape(doc):
     assert isinstance(daemon["manifest"], str)
     assert is_number(daemon["uptime_s"]) and daemon["uptime_s"] >= 0
     assert is_count(daemon["log_dropped"])
+    assert is_count(daemon["notify_dropped"])
     assert isinstance(doc["tasks"], list)
     for t in doc["tasks"]:
         assert list(t) == TASK_KEYS, t
@@ -157,6 +161,14 @@ def check_json_shape(doc):
                 assert t[k] == 0, t
         if t["class"] == "per-request":
             assert t["pid"] is None, t
+        assert isinstance(t["ready"], bool), t
+        assert isinstance(t["waiting_for"], list), t
+        assert all(isinstance(n, str) for n in t["waiting_for"]), t
+        assert t["waiting_for"] == [] or t["state"] == "waiting", t
+        assert t["status_text"] is None or isinstance(t["status_text"],
+                                                      str), t
+        assert t["health"] in (None, "ok", "failing"), t
+        assert is_count(t["health_failures"]), t
 
 
 def pairs_hook(pairs):

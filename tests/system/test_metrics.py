@@ -21,6 +21,7 @@ DAEMON_FAMILIES = {
     "tend_up": "gauge",
     "tend_build_info": "gauge",
     "tend_log_dropped_total": "counter",
+    "tend_notify_dropped_total": "counter",
 }
 TASK_FAMILIES = {
     "tend_task_up": "gauge",

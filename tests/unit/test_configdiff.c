@@ -229,6 +229,117 @@ test_output_paths(void **state)
 	                 CONFIG_POLICY);
 }
 
+/* The readiness and health keys are policy: applied in place. */
+static void
+test_readiness_keys(void **state)
+{
+	static const char *keys[] = {
+	    "ready = notify\n",
+	    "ready = tcp:127.0.0.1:5432\n",
+	    "ready = unix:/run/db.sock\n",
+	    "ready = exec:/bin/check\n",
+	    "ready_timeout = 5s\n",
+	    "health = tcp:127.0.0.1:80\n",
+	    "health = exec:/bin/check -q\n",
+	    "health_interval = 1s\n",
+	    "health_timeout = 1s\n",
+	    "health_retries = 1\n",
+	};
+
+	(void)state;
+	assert_each_key(DURABLE, keys, NKEYS(keys), CONFIG_POLICY);
+	/* the defaults spelt out change nothing */
+	assert_int_equal(diff_of(DURABLE, DURABLE "ready = none\n"
+	                                          "ready_timeout = 1m\n"
+	                                          "health = none\n"
+	                                          "health_interval = 30s\n"
+	                                          "health_timeout = 5000ms\n"
+	                                          "health_retries = 3\n"),
+	                 0);
+	/* another probe of the same kind, or the same probe */
+	assert_int_equal(diff_of(DURABLE "ready = exec:/bin/check -q\n",
+	                         DURABLE "ready = exec:/bin/check -v\n"),
+	                 CONFIG_POLICY);
+	assert_int_equal(diff_of(DURABLE "health = tcp:127.0.0.1:80\n",
+	                         DURABLE "health = tcp:127.0.0.1:81\n"),
+	                 CONFIG_POLICY);
+	assert_int_equal(diff_of(DURABLE "health = tcp:127.0.0.1:80\n",
+	                         DURABLE "health = tcp:127.0.0.1:80\n"),
+	                 0);
+	/* with a process change, both */
+	assert_int_equal(diff_of(DURABLE, DURABLE_BARE "command = /bin/x\n"
+	                                               "ready = notify\n"),
+	                 CONFIG_PROCESS | CONFIG_POLICY);
+}
+
+/* The diff of the first task between two manifests of several tasks. */
+static unsigned
+diff_first(const char *before, const char *after)
+{
+	const char *texts[2] = {before, after};
+	struct manifest m[2];
+	struct diag d = {0};
+	unsigned changes;
+
+	for (int i = 0; i < 2; i++) {
+		FILE *fp = fmemopen((void *)texts[i], strlen(texts[i]), "r");
+		if (fp == NULL)
+			fail_msg("fmemopen");
+		if (manifest_read(fp, "t.ini", &m[i], &d) != 0) {
+			diag_print(&d, stderr);
+			fail_msg("manifest %d is invalid", i);
+		}
+		fclose(fp);
+	}
+	changes = config_diff(&m[0].tasks[0], &m[1].tasks[0]);
+	manifest_free(&m[0]);
+	manifest_free(&m[1]);
+	diag_free(&d);
+	return changes;
+}
+
+#define OTHERS                                              \
+	"[task:a]\nclass = log-only\ncommand = /bin/true\n" \
+	"[task:b]\nclass = per-request\ncommand = /bin/cat\n"
+
+/* after is policy on every class; its names in any order are the same. */
+static void
+test_after(void **state)
+{
+	static const char *classes[] = {"durable", "log-only", "per-request"};
+	char *base, *with, *other, *reordered, *split;
+
+	(void)state;
+	for (size_t i = 0; i < NKEYS(classes); i++) {
+		base = xasprintf("[task:t]\nclass = %s\ncommand = /bin/t\n%s",
+		                 classes[i], OTHERS);
+		with = xasprintf("[task:t]\nclass = %s\ncommand = /bin/t\n"
+		                 "after = a b\n%s",
+		                 classes[i], OTHERS);
+		other = xasprintf("[task:t]\nclass = %s\ncommand = /bin/t\n"
+		                  "after = a\n%s",
+		                  classes[i], OTHERS);
+		reordered = xasprintf("[task:t]\nclass = %s\n"
+		                      "command = /bin/t\nafter = b a\n%s",
+		                      classes[i], OTHERS);
+		split = xasprintf("[task:t]\nclass = %s\ncommand = /bin/t\n"
+		                  "after = b\nafter = a b a\n%s",
+		                  classes[i], OTHERS);
+		assert_int_equal(diff_first(base, with), CONFIG_POLICY);
+		assert_int_equal(diff_first(with, base), CONFIG_POLICY);
+		assert_int_equal(diff_first(with, other), CONFIG_POLICY);
+		assert_int_equal(diff_first(other, with), CONFIG_POLICY);
+		assert_int_equal(diff_first(with, with), 0);
+		assert_int_equal(diff_first(with, reordered), 0);
+		assert_int_equal(diff_first(with, split), 0);
+		free(base);
+		free(with);
+		free(other);
+		free(reordered);
+		free(split);
+	}
+}
+
 int
 main(void)
 {
@@ -242,6 +353,8 @@ main(void)
 	    cmocka_unit_test(test_class),
 	    cmocka_unit_test(test_groups),
 	    cmocka_unit_test(test_output_paths),
+	    cmocka_unit_test(test_readiness_keys),
+	    cmocka_unit_test(test_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -2169,6 +2170,418 @@ test_output_keys(void **state)
 	}
 }
 
+/* Readiness, order and health (SPEC sections 3 and 8). */
+
+static void
+test_readiness_defaults(void **state)
+{
+	static const char *classes[] = {"durable", "log-only", "per-request"};
+	struct manifest m;
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		const struct task_config *t;
+		text = xasprintf("[task:t]\nclass = %s\ncommand = /bin/true\n",
+		                 classes[i]);
+		parse_ok(text, &m);
+		t = &m.tasks[0];
+		assert_null(t->after);
+		assert_int_equal(t->nafter, 0);
+		assert_int_equal(t->after_line, 0);
+		assert_int_equal(t->ready.kind, PROBE_NONE);
+		assert_null(t->ready.text);
+		assert_int_equal(t->ready_timeout_ms, 60000);
+		assert_int_equal(t->health.kind, PROBE_NONE);
+		assert_null(t->health.text);
+		assert_int_equal(t->health_interval_ms, 30000);
+		assert_int_equal(t->health_timeout_ms, 5000);
+		assert_int_equal(t->health_retries, 3);
+		manifest_free(&m);
+		free(text);
+	}
+}
+
+static void
+test_readiness_keys(void **state)
+{
+	struct manifest m;
+	const struct task_config *t;
+
+	(void)state;
+	parse_ok("[task:db]\nclass = durable\ncommand = /bin/db\n"
+	         "ready = exec:/usr/bin/pg_isready -q -h 127.0.0.1\n"
+	         "ready_timeout = 2m\n"
+	         "health = tcp:127.0.0.1:5432\n"
+	         "health_interval = 10s\n"
+	         "health_timeout = 250ms\n"
+	         "health_retries = 5\n"
+	         "[task:daemon]\nclass = durable\ncommand = /bin/d\n"
+	         "ready = notify\nhealth = unix:/run/d.sock\n"
+	         "health_retries = 1\n"
+	         "[task:web]\nclass = durable\ncommand = /bin/web\n"
+	         "ready = tcp:[::1]:8080\nhealth = exec:/bin/check\n"
+	         "health_retries = 100\nafter = db daemon\n",
+	         &m);
+	assert_int_equal(m.ntasks, 3);
+	t = &m.tasks[0];
+	assert_int_equal(t->ready.kind, PROBE_EXEC);
+	assert_string_equal(t->ready.text,
+	                    "exec:/usr/bin/pg_isready -q -h 127.0.0.1");
+	assert_int_equal(t->ready.argc, 4);
+	assert_string_equal(t->ready.argv[0], "/usr/bin/pg_isready");
+	assert_string_equal(t->ready.argv[3], "127.0.0.1");
+	assert_null(t->ready.argv[4]);
+	assert_int_equal(t->ready_timeout_ms, 120000);
+	assert_int_equal(t->health.kind, PROBE_TCP);
+	assert_int_equal(t->health.addr.kind, ENDPOINT_TCP);
+	assert_string_equal(t->health.text, "tcp:127.0.0.1:5432");
+	assert_int_equal(t->health_interval_ms, 10000);
+	assert_int_equal(t->health_timeout_ms, 250);
+	assert_int_equal(t->health_retries, 5);
+	t = &m.tasks[1];
+	assert_int_equal(t->ready.kind, PROBE_NOTIFY);
+	assert_string_equal(t->ready.text, "notify");
+	assert_int_equal(t->health.kind, PROBE_UNIX);
+	assert_string_equal(t->health.text, "unix:/run/d.sock");
+	assert_int_equal(t->health_retries, 1);
+	t = &m.tasks[2];
+	assert_int_equal(t->ready.kind, PROBE_TCP);
+	assert_int_equal(t->health.kind, PROBE_EXEC);
+	assert_string_equal(t->health.argv[0], "/bin/check");
+	assert_int_equal(t->health_retries, 100);
+	assert_int_equal(t->nafter, 2);
+	assert_string_equal(t->after[0], "db");
+	assert_string_equal(t->after[1], "daemon");
+	assert_null(t->after[2]);
+	assert_int_equal(t->after_line, 22);
+	manifest_free(&m);
+
+	/* none spelt out is the default */
+	parse_ok(TASK("durable", "ready = none\nhealth = none\n"), &m);
+	assert_int_equal(m.tasks[0].ready.kind, PROBE_NONE);
+	assert_int_equal(m.tasks[0].health.kind, PROBE_NONE);
+	manifest_free(&m);
+}
+
+/* after = on every class; repeatable, names appended, each once. */
+static void
+test_after_names(void **state)
+{
+	struct manifest m;
+	const struct task_config *t;
+
+	(void)state;
+	parse_ok("[task:a]\nclass = log-only\ncommand = /bin/true\n" /* 1-3 */
+	         "[task:b]\nclass = per-request\ncommand = /bin/true\n"
+	         "after = a\n" /* 7 */
+	         "[task:c]\nclass = durable\ncommand = /bin/true\n"
+	         "after = a\tb  a\n" /* 11 */
+	         "env = X=1\n"
+	         "after = b c.d-e_f a\n" /* 13 */
+	         "after = a\n    b\n"    /* 14, continued on 15 */
+	         "[task:c.d-e_f]\nclass = log-only\ncommand = /bin/true\n",
+	         &m);
+	assert_int_equal(m.ntasks, 4);
+	assert_int_equal(m.tasks[0].nafter, 0);
+	t = &m.tasks[1];
+	assert_int_equal(t->nafter, 1);
+	assert_string_equal(t->after[0], "a");
+	assert_int_equal(t->after_line, 7);
+	t = &m.tasks[2];
+	assert_int_equal(t->nafter, 3);
+	assert_string_equal(t->after[0], "a");
+	assert_string_equal(t->after[1], "b");
+	assert_string_equal(t->after[2], "c.d-e_f");
+	assert_null(t->after[3]);
+	assert_int_equal(t->after_line, 14);
+	manifest_free(&m);
+}
+
+static void
+test_readiness_bad_values(void **state)
+{
+	static const struct {
+		const char *key, *value, *why;
+	} cases[] = {
+	    {"ready", "yes",
+	     "not none, notify, tcp:HOST:PORT, unix:PATH or exec:COMMAND"},
+	    {"ready", "exec:", "exec: needs a command"},
+	    {"ready", "exec:/bin/x 'a", "unterminated single quote"},
+	    {"ready", "tcp:localhost:80",
+	     "HOST must be an IPv4 address or an IPv6 address in brackets "
+	     "(host names are not resolved)"},
+	    {"ready", "unix:x.sock", "unix socket path must be absolute"},
+	    {"health", "notify", "notify is for ready only"},
+	    {"health", "http://x/",
+	     "not none, tcp:HOST:PORT, unix:PATH or exec:COMMAND"},
+	    {"health", "exec:", "exec: needs a command"},
+	    {"health", "tcp:127.0.0.1:99999",
+	     "port must be a number from 1 to 65535"},
+	    {"ready_timeout", "0", "must be longer than 0"},
+	    {"ready_timeout", "10x", DURATION_USAGE},
+	    {"ready_timeout", "31d", DURATION_USAGE},
+	    {"health_interval", "0ms", "must be longer than 0"},
+	    {"health_interval", "721h", "longer than 30 days"},
+	    {"health_timeout", "0s", "must be longer than 0"},
+	    {"health_timeout", "-1", DURATION_USAGE},
+	    {"health_retries", "0", "not a number from 1 to 100"},
+	    {"health_retries", "101", "not a number from 1 to 100"},
+	    {"health_retries", "-1", "not a number from 1 to 100"},
+	    {"health_retries", "three", "not a number from 1 to 100"},
+	    {"after", "a,b",
+	     "'a,b' is not a task name (1 to 64 of A-Z a-z 0-9 _ . -)"},
+	    {"after", "ok web/1",
+	     "'web/1' is not a task name (1 to 64 of A-Z a-z 0-9 _ . -)"},
+	    {"after",
+	     "a123456789012345678901234567890123456789012345678901234567890123"
+	     "4",
+	     "'a1234567890123456789012345678901...' is not a task name (1 to "
+	     "64 of A-Z a-z 0-9 _ . -)"},
+	};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		text = xasprintf(TASK("durable", "%s = %s\n"), cases[i].key,
+		                 cases[i].value);
+		check_error_fmt(text, "test.ini:4: %s = %s: %s", cases[i].key,
+		                cases[i].value, cases[i].why);
+		free(text);
+	}
+	ERRORS(TASK("durable", "after =\n"),
+	       "test.ini:4: after = : needs a value");
+}
+
+/* A rejected value leaves the default, and after's earlier names. */
+static void
+test_readiness_rejected_unset(void **state)
+{
+	struct manifest m;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(
+	    parse("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	          "ready = exec:'\nhealth = notify\nready_timeout = 0\n"
+	          "health_interval = 0\nhealth_timeout = 0\n"
+	          "health_retries = 0\nafter = b\nafter = b c/d\n"
+	          "[task:b]\nclass = durable\ncommand = /bin/true\n",
+	          &m, &d),
+	    -1);
+	assert_int_equal(d.count, 7);
+	assert_int_equal(m.ntasks, 2);
+	assert_int_equal(m.tasks[0].ready.kind, PROBE_NONE);
+	assert_int_equal(m.tasks[0].health.kind, PROBE_NONE);
+	assert_int_equal(m.tasks[0].ready_timeout_ms, 60000);
+	assert_int_equal(m.tasks[0].health_interval_ms, 30000);
+	assert_int_equal(m.tasks[0].health_timeout_ms, 5000);
+	assert_int_equal(m.tasks[0].health_retries, 3);
+	assert_int_equal(m.tasks[0].nafter, 1);
+	assert_string_equal(m.tasks[0].after[0], "b");
+	assert_int_equal(m.tasks[0].after_line, 10);
+	diag_free(&d);
+	manifest_free(&m);
+}
+
+/* ready* and health* are for durable tasks; after is for every class. */
+static void
+test_readiness_wrong_class(void **state)
+{
+	static const char *keys[][2] = {
+	    {"ready", "notify"},       {"ready", "garbage"},
+	    {"ready_timeout", "1s"},   {"health", "tcp:127.0.0.1:80"},
+	    {"health_interval", "1s"}, {"health_timeout", "1s"},
+	    {"health_retries", "2"},
+	};
+	static const char *classes[] = {"log-only", "per-request"};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+		for (size_t c = 0; c < 2; c++) {
+			text = xasprintf("[task:t]\nclass = %s\ncommand = "
+			                 "/bin/true\n%s = %s\n",
+			                 classes[c], keys[i][0], keys[i][1]);
+			check_error_fmt(
+			    text,
+			    "test.ini:4: key '%s' does not apply to "
+			    "a %s task",
+			    keys[i][0], classes[c]);
+			free(text);
+		}
+}
+
+/* Each of the keys once only (after may repeat). */
+static void
+test_readiness_duplicate_keys(void **state)
+{
+	(void)state;
+	ERRORS(TASK("durable", "ready = notify\nready = none\n"),
+	       "test.ini:5: duplicate key 'ready' (first at line 4)");
+	ERRORS(TASK("durable", "health_retries = 1\nhealth_retries = 2\n"),
+	       "test.ini:5: duplicate key 'health_retries' (first at line 4)");
+	ERRORS(TASK("durable", "healt = none\n"),
+	       "test.ini:4: unknown key 'healt' in task t (did you mean "
+	       "'health'?)");
+}
+
+static void
+test_after_unknown(void **state)
+{
+	(void)state;
+	ERRORS("[task:web]\nclass = durable\ncommand = /bin/true\n"
+	       "after = db\n",
+	       "test.ini:4: task web: after: no task named 'db'");
+	/* at the line of the key that names it; each unknown name */
+	ERRORS("[task:web]\nclass = durable\ncommand = /bin/true\n"
+	       "after = a\n"
+	       "after = cache db\n"
+	       "after = queue db\n"
+	       "[task:a]\nclass = log-only\ncommand = /bin/true\n"
+	       "after = all\n",
+	       "test.ini:5: task web: after: no task named 'cache'",
+	       "test.ini:5: task web: after: no task named 'db'",
+	       "test.ini:6: task web: after: no task named 'queue'",
+	       "test.ini:10: task a: after: no task named 'all'");
+	/* a task dropped for its bad name is no task */
+	ERRORS("[task:web]\nclass = durable\ncommand = /bin/true\n"
+	       "after = db\n"
+	       "[task:db]\nclass = durable\n",
+	       "test.ini:5: task db: missing required key 'command'");
+	ERRORS("[task:web]\nclass = durable\ncommand = /bin/true\n"
+	       "after = x\n"
+	       "[task:x y]\nclass = durable\ncommand = /bin/true\n",
+	       "test.ini:4: task web: after: no task named 'x'",
+	       "test.ini:5: bad task name 'x y': 1 to 64 of A-Z a-z 0-9 _ . "
+	       "-");
+}
+
+static void
+test_after_self(void **state)
+{
+	(void)state;
+	ERRORS("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	       "after = a\n",
+	       "test.ini:4: task a: after: cycle: a -> a");
+	ERRORS("[task:a]\nclass = per-request\ncommand = /bin/true\n"
+	       "after = b\nafter = c a\n"
+	       "[task:b]\nclass = log-only\ncommand = /bin/true\n"
+	       "[task:c]\nclass = log-only\ncommand = /bin/true\n",
+	       "test.ini:5: task a: after: cycle: a -> a");
+}
+
+static void
+test_after_cycles(void **state)
+{
+	(void)state;
+	/* told from the task first in the manifest, wherever found */
+	ERRORS("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	       "after = b\n"
+	       "[task:b]\nclass = log-only\ncommand = /bin/true\n"
+	       "after = c\n"
+	       "[task:c]\nclass = per-request\ncommand = /bin/true\n"
+	       "after = a\n",
+	       "test.ini:4: task a: after: cycle: a -> b -> c -> a");
+	ERRORS("[task:z]\nclass = durable\ncommand = /bin/true\n"
+	       "after = c\n"
+	       "[task:c]\nclass = durable\ncommand = /bin/true\n"
+	       "after = b\n"
+	       "[task:b]\nclass = durable\ncommand = /bin/true\n"
+	       "after = x\nafter = a\n"
+	       "[task:a]\nclass = durable\ncommand = /bin/true\n"
+	       "after = c\n",
+	       "test.ini:8: task c: after: cycle: c -> b -> a -> c",
+	       "test.ini:12: task b: after: no task named 'x'");
+	/* two cycles, one problem each; a task after a cycle is no cycle */
+	ERRORS("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	       "after = b\n"
+	       "[task:b]\nclass = durable\ncommand = /bin/true\n"
+	       "after = a\n"
+	       "[task:c]\nclass = durable\ncommand = /bin/true\n"
+	       "after = d a\n"
+	       "[task:d]\nclass = durable\ncommand = /bin/true\n"
+	       "after = c\n",
+	       "test.ini:4: task a: after: cycle: a -> b -> a",
+	       "test.ini:12: task c: after: cycle: c -> d -> c");
+	/* a diamond is no cycle */
+	struct manifest m;
+	parse_ok("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	         "after = b c\n"
+	         "[task:b]\nclass = durable\ncommand = /bin/true\n"
+	         "after = d\n"
+	         "[task:c]\nclass = durable\ncommand = /bin/true\n"
+	         "after = d\n"
+	         "[task:d]\nclass = log-only\ncommand = /bin/true\n",
+	         &m);
+	manifest_free(&m);
+}
+
+/* n tasks t0 ... t(n-1), each after the next; the last after t0 if loop. */
+static char *
+chain(size_t n, bool loop)
+{
+	struct buf text = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		buf_addf(&text,
+		         "[task:t%zu]\nclass = durable\n"
+		         "command = /bin/true\n",
+		         i);
+		if (i + 1 < n)
+			buf_addf(&text, "after = t%zu\n", i + 1);
+		else if (loop)
+			buf_addf(&text, "after = t0\n");
+	}
+	return text.data;
+}
+
+/*
+ * 10 000 tasks in one chain: no deep recursion, no quadratic time. Under
+ * ASan, 2 000: inifile.c grows its arrays an entry at a time, and ASan's
+ * realloc, which always copies, makes reading 10 000 sections take
+ * seconds (0.05 s without).
+ */
+#ifdef __SANITIZE_ADDRESS__
+#define CHAIN_TASKS 2000
+#else
+#define CHAIN_TASKS 10000
+#endif
+
+static void
+test_after_long_chain(void **state)
+{
+	enum { N = CHAIN_TASKS };
+	struct manifest m;
+	struct diag d;
+	char *text = chain(N, false);
+	struct buf want = {0};
+	clock_t began = clock();
+
+	(void)state;
+	parse_ok(text, &m);
+	assert_int_equal(m.ntasks, N);
+	assert_int_equal(m.tasks[N - 2].nafter, 1);
+	assert_int_equal(m.tasks[N - 1].nafter, 0);
+	manifest_free(&m);
+	free(text);
+	/* in CPU time, far below what a quadratic check takes (minutes) */
+	assert_true(clock() - began < 10 * CLOCKS_PER_SEC);
+
+	text = chain(N, true);
+	assert_int_equal(parse(text, &m, &d), -1);
+	assert_int_equal(d.count, 1);
+	buf_addf(&want, "test.ini:4: task t0: after: cycle: t0");
+	for (size_t i = 1; i < N; i++)
+		buf_addf(&want, " -> t%zu", i);
+	buf_addf(&want, " -> t0");
+	assert_string_equal(d.items[0].text, want.data);
+	buf_free(&want);
+	diag_free(&d);
+	manifest_free(&m);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -2240,6 +2653,17 @@ main(void)
 	    cmocka_unit_test(test_class_names),
 	    cmocka_unit_test(test_user_groups),
 	    cmocka_unit_test(test_output_keys),
+	    cmocka_unit_test(test_readiness_defaults),
+	    cmocka_unit_test(test_readiness_keys),
+	    cmocka_unit_test(test_after_names),
+	    cmocka_unit_test(test_readiness_bad_values),
+	    cmocka_unit_test(test_readiness_rejected_unset),
+	    cmocka_unit_test(test_readiness_wrong_class),
+	    cmocka_unit_test(test_readiness_duplicate_keys),
+	    cmocka_unit_test(test_after_unknown),
+	    cmocka_unit_test(test_after_self),
+	    cmocka_unit_test(test_after_cycles),
+	    cmocka_unit_test(test_after_long_chain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

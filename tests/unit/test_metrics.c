@@ -210,6 +210,7 @@ test_families_once_in_order(void **state)
 	    "tend_up",
 	    "tend_build_info",
 	    "tend_log_dropped_total",
+	    "tend_notify_dropped_total",
 	    "tend_task_up",
 	    "tend_task_restarts_total",
 	    "tend_task_last_exit_code",
@@ -243,6 +244,9 @@ test_families_once_in_order(void **state)
 	assert_non_null(line_starting(
 	    text, "tend_build_info{version=\"" TEND_VERSION "\"} 1\n"));
 	assert_non_null(line_starting(text, "tend_log_dropped_total 0\n"));
+	assert_non_null(line_starting(text, "tend_notify_dropped_total 0\n"));
+	assert_non_null(
+	    line_starting(text, "# TYPE tend_notify_dropped_total counter\n"));
 	free(text);
 	free_tasks(tasks, 5);
 }
@@ -254,7 +258,7 @@ test_no_tasks(void **state)
 	char *text = whole(NULL, 0);
 
 	(void)state;
-	assert_int_equal(check_format(text, fam, 32), 14);
+	assert_int_equal(check_format(text, fam, 32), 15);
 	assert_null(line_starting(text, "tend_task_up{"));
 	free(text);
 }
@@ -452,6 +456,103 @@ test_log_only_and_per_request(void **state)
 		task_free(t[i]);
 }
 
+/* tend_task_ready: task_ready's answer for every class and state. */
+static void
+test_ready_each_class_and_state(void **state)
+{
+	static const struct {
+		enum task_class class;
+		enum task_state state;
+		bool with_run;     /* a process runs */
+		bool has_listener; /* per-request: a listen key */
+		const char *want;
+	} cases[] = {
+	    {CLASS_DURABLE, STATE_RUNNING, true, false, "1"},
+	    {CLASS_DURABLE, STATE_STARTING, true, false, "0"},
+	    {CLASS_DURABLE, STATE_WAITING, false, false, "0"},
+	    {CLASS_DURABLE, STATE_BACKOFF, false, false, "0"},
+	    {CLASS_DURABLE, STATE_STOPPING, true, false, "0"},
+	    {CLASS_DURABLE, STATE_STOPPED, false, false, "0"},
+	    {CLASS_LOG_ONLY, STATE_DONE, false, false, "1"},
+	    {CLASS_LOG_ONLY, STATE_RUNNING, true, false, "0"},
+	    {CLASS_LOG_ONLY, STATE_FAILED, false, false, "0"},
+	    {CLASS_LOG_ONLY, STATE_WAITING, false, false, "0"},
+	    {CLASS_LOG_ONLY, STATE_STOPPED, false, false, "0"},
+	    {CLASS_PER_REQUEST, STATE_LISTENING, false, true, "1"},
+	    {CLASS_PER_REQUEST, STATE_IDLE, false, false, "1"},
+	    {CLASS_PER_REQUEST, STATE_IDLE, false, true, "0"},
+	    {CLASS_PER_REQUEST, STATE_WAITING, false, true, "0"},
+	    {CLASS_PER_REQUEST, STATE_STOPPING, false, true, "0"},
+	    {CLASS_PER_REQUEST, STATE_STOPPED, false, false, "0"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct task *t = make_task("t", cases[i].class);
+		struct run run = {.pid = 42, .started = NOW - 1};
+		char series[128], v[64], *text;
+
+		t->policy.state = cases[i].state;
+		t->policy.has_listener = cases[i].has_listener;
+		if (cases[i].with_run)
+			t->runs = &run;
+		text = whole(&t, 1);
+		snprintf(series, sizeof(series),
+		         "tend_task_ready{task=\"t\",class=\"%s\"} ",
+		         manifest_class_name(cases[i].class));
+		assert_non_null(value_of(text, series, v, sizeof(v)));
+		if (strcmp(v, cases[i].want) != 0)
+			fail_msg("case %zu (%s %s): ready %s, want %s", i,
+			         manifest_class_name(cases[i].class),
+			         policy_state_name(cases[i].state), v,
+			         cases[i].want);
+		free(text);
+		t->runs = NULL;
+		task_free(t);
+	}
+}
+
+/* tend_task_health_failures_total: the task's count, 0 without a check. */
+static void
+test_health_failures(void **state)
+{
+	struct task *t[2] = {
+	    make_task("sick", CLASS_DURABLE),
+	    make_task("plain", CLASS_DURABLE),
+	};
+	struct run run = {.pid = 42, .started = NOW - 1};
+	char v[64], *text;
+
+	(void)state;
+	t[0]->policy.state = STATE_RUNNING;
+	t[0]->runs = &run;
+	t[0]->health = HEALTH_FAILING;
+	t[0]->health_failures = 12345;
+	text = whole(t, 2);
+	assert_string_equal(
+	    value_of(text,
+	             "tend_task_health_failures_total{task=\"sick\","
+	             "class=\"durable\"} ",
+	             v, 64),
+	    "12345");
+	assert_string_equal(
+	    value_of(text,
+	             "tend_task_health_failures_total{task=\"plain\","
+	             "class=\"durable\"} ",
+	             v, 64),
+	    "0");
+	/* Failing health does not make a running task not ready. */
+	assert_string_equal(
+	    value_of(text, "tend_task_ready{task=\"sick\",class=\"durable\"} ",
+	             v, 64),
+	    "1");
+	free(text);
+	for (size_t i = 0; i < 2; i++) {
+		t[i]->runs = NULL;
+		task_free(t[i]);
+	}
+}
+
 /* 1000 tasks: the same text whether written whole or a byte at a time. */
 static void
 test_incremental_equals_whole(void **state)
@@ -466,7 +567,7 @@ test_incremental_equals_whole(void **state)
 		char *parts = in_parts(tasks, 1000, lows[i], &calls);
 
 		assert_string_equal(parts, one);
-		if (lows[i] == 1) /* a call per sample of 10 families */
+		if (lows[i] == 1) /* a call per sample of 11 families */
 			assert_true(calls > 10 * 1000);
 		free(parts);
 	}
@@ -489,7 +590,7 @@ test_tasks_removed_between_parts(void **state)
 		if (cur.family > 4)
 			n = 2;
 	buf_add(&b, "", 0);
-	assert_int_equal(check_format(b.data, fam, 32), 14);
+	assert_int_equal(check_format(b.data, fam, 32), 15);
 	buf_free(&b);
 	free_tasks(tasks, 10);
 }
@@ -521,7 +622,7 @@ test_cursor_taken_back_to_the_first_task(void **state)
 	}
 	assert_true(moved);
 	buf_add(&b, "", 0);
-	assert_int_equal(check_format(b.data, fam, 32), 14);
+	assert_int_equal(check_format(b.data, fam, 32), 15);
 	buf_free(&b);
 	tasks[9] = first;
 	free_tasks(tasks, 10);
@@ -538,6 +639,8 @@ main(void)
 	    cmocka_unit_test(test_durable_figures),
 	    cmocka_unit_test(test_exec_failed_run_is_not_up),
 	    cmocka_unit_test(test_log_only_and_per_request),
+	    cmocka_unit_test(test_ready_each_class_and_state),
+	    cmocka_unit_test(test_health_failures),
 	    cmocka_unit_test(test_incremental_equals_whole),
 	    cmocka_unit_test(test_tasks_removed_between_parts),
 	    cmocka_unit_test(test_cursor_taken_back_to_the_first_task),

@@ -42,7 +42,7 @@ standard_daemon(struct proto_msg *d)
 	wire_msg(d, "daemon",
 	         KV("pid", "1234", "version", "0.1.0", "manifest",
 	            "/etc/tend/tend.ini", "uptime", "12.500", "log_dropped",
-	            "0", NULL));
+	            "0", "notify_dropped", "0", NULL));
 }
 
 static void
@@ -248,13 +248,15 @@ spec_keys(const char **last_exit_keys, size_t n)
 	struct buf b = {0};
 
 	buf_addf(&b, "1:daemon 2:pid 2:version 2:manifest 2:uptime_s "
-	             "2:log_dropped "
+	             "2:log_dropped 2:notify_dropped "
 	             "1:tasks ");
 	for (size_t i = 0; i < n; i++) {
 		buf_addf(&b,
 		         "3:name 3:class 3:state 3:pid 3:uptime_s "
 		         "3:restarts 3:next_start_in_s 3:last_exit %s"
-		         "3:active 3:requests 3:failures ",
+		         "3:active 3:requests 3:failures 3:ready "
+		         "3:waiting_for 3:status_text 3:health "
+		         "3:health_failures ",
 		         last_exit_keys[i]);
 	}
 	return b.data;
@@ -277,10 +279,15 @@ assert_json(const struct proto_msg *d, const struct proto_msg *tasks, size_t n,
 	free(out);
 }
 
-#define DAEMON_JSON                                                           \
-	"{\"daemon\": {\"pid\": 1234, \"version\": \"0.1.0\", \"manifest\": " \
-	"\"/etc/tend/tend.ini\", \"uptime_s\": 12.500, \"log_dropped\": 0},"  \
-	"\n \"tasks\": ["
+/* The readiness members of a task row that has none of their fields. */
+#define NO_READY                                                          \
+	", \"ready\": null, \"waiting_for\": [], \"status_text\": null, " \
+	"\"health\": null, \"health_failures\": null"
+
+#define DAEMON_JSON                                                    \
+	"{\"daemon\": {\"pid\": 1234, \"version\": \"0.1.0\", "        \
+	"\"manifest\": \"/etc/tend/tend.ini\", \"uptime_s\": 12.500, " \
+	"\"log_dropped\": 0, \"notify_dropped\": 0},\n \"tasks\": ["
 
 static void
 test_json_running_durable(void **state)
@@ -301,7 +308,8 @@ test_json_running_durable(void **state)
 	                        "\"uptime_s\": 3.200, \"restarts\": 2, "
 	                        "\"next_start_in_s\": null, "
 	                        "\"last_exit\": {\"code\": 1}, \"active\": 0, "
-	                        "\"requests\": 0, \"failures\": 0}]}\n");
+	                        "\"requests\": 0, \"failures\": 0" NO_READY
+	                        "}]}\n");
 	free_msgs(&d, t, 1);
 }
 
@@ -325,7 +333,8 @@ test_json_backoff_signal_core(void **state)
 	                        "\"next_start_in_s\": 2.000, "
 	                        "\"last_exit\": {\"signal\": \"SIGSEGV\", "
 	                        "\"core\": true}, \"active\": 0, "
-	                        "\"requests\": 0, \"failures\": 0}]}\n");
+	                        "\"requests\": 0, \"failures\": 0" NO_READY
+	                        "}]}\n");
 	free_msgs(&d, t, 1);
 }
 
@@ -348,7 +357,8 @@ test_json_signal_without_core(void **state)
 	                        "\"next_start_in_s\": null, "
 	                        "\"last_exit\": {\"signal\": \"SIGTERM\", "
 	                        "\"core\": false}, \"active\": 0, "
-	                        "\"requests\": 0, \"failures\": 0}]}\n");
+	                        "\"requests\": 0, \"failures\": 0" NO_READY
+	                        "}]}\n");
 	free_msgs(&d, t, 1);
 }
 
@@ -378,17 +388,17 @@ test_json_per_request_and_several(void **state)
 	    "{\"name\": \"echo\", \"class\": \"per-request\", "
 	    "\"state\": \"listening\", \"pid\": null, \"uptime_s\": null, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, \"last_exit\": null, "
-	    "\"active\": 3, \"requests\": 120, \"failures\": 4},\n"
+	    "\"active\": 3, \"requests\": 120, \"failures\": 4" NO_READY "},\n"
 	    "  {\"name\": \"batch\", \"class\": \"log-only\", "
 	    "\"state\": \"done\", \"pid\": null, \"uptime_s\": null, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, "
 	    "\"last_exit\": {\"code\": 0}, "
-	    "\"active\": 0, \"requests\": 0, \"failures\": 0},\n"
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0" NO_READY "},\n"
 	    "  {\"name\": \"cgi\", \"class\": \"per-request\", "
 	    "\"state\": \"idle\", \"pid\": null, \"uptime_s\": null, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, "
 	    "\"last_exit\": {\"signal\": \"unnamed\", \"core\": false}, "
-	    "\"active\": 0, \"requests\": 7, \"failures\": 7}]}\n");
+	    "\"active\": 0, \"requests\": 7, \"failures\": 7" NO_READY "}]}\n");
 	free_msgs(&d, t, 3);
 }
 
@@ -417,13 +427,13 @@ test_json_missing_fields(void **state)
 	assert_json(&d, t, 1, le,
 	            "{\"daemon\": {\"pid\": null, \"version\": null, "
 	            "\"manifest\": null, \"uptime_s\": null, "
-	            "\"log_dropped\": null},\n"
+	            "\"log_dropped\": null, \"notify_dropped\": null},\n"
 	            " \"tasks\": [{\"name\": \"x\", \"class\": \"durable\", "
 	            "\"state\": \"stopped\", \"pid\": null, "
 	            "\"uptime_s\": null, \"restarts\": null, "
 	            "\"next_start_in_s\": null, \"last_exit\": null, "
 	            "\"active\": null, \"requests\": null, "
-	            "\"failures\": null}]}\n");
+	            "\"failures\": null" NO_READY "}]}\n");
 	free_msgs(&d, t, 1);
 
 	/* Empty or non-numeric figures. */
@@ -433,7 +443,7 @@ test_json_missing_fields(void **state)
 	assert_json(&d, NULL, 0, NULL,
 	            "{\"daemon\": {\"pid\": null, \"version\": \"\", "
 	            "\"manifest\": \"\", \"uptime_s\": null, "
-	            "\"log_dropped\": null},\n"
+	            "\"log_dropped\": null, \"notify_dropped\": null},\n"
 	            " \"tasks\": []}\n");
 	proto_msg_free(&d);
 }
@@ -459,13 +469,159 @@ test_json_escaping(void **state)
 	            "\"version\": \"0.1.0-\\\"rc\\\"\\u0001\\u007f\", "
 	            "\"manifest\": \"/srv/my \\\"tend\\\"\\\\conf\\u000a"
 	            "\\u0009\\u000d.ini \xc3\xa9\", \"uptime_s\": 0.000, "
-	            "\"log_dropped\": null},\n"
+	            "\"log_dropped\": null, \"notify_dropped\": null},\n"
 	            " \"tasks\": [{\"name\": \"a.b-c_d\", \"class\": "
 	            "\"durable\", \"state\": \"running\", \"pid\": 7, "
 	            "\"uptime_s\": 0.010, \"restarts\": 0, "
 	            "\"next_start_in_s\": null, \"last_exit\": {\"code\": -1}, "
-	            "\"active\": 0, \"requests\": 0, \"failures\": 0}]}\n");
+	            "\"active\": 0, \"requests\": 0, \"failures\": 0" NO_READY
+	            "}]}\n");
 	free_msgs(&d, t, 1);
+}
+
+/* The readiness members, each from its wire field, in SPEC order. */
+static void
+test_json_readiness(void **state)
+{
+	struct proto_msg d, t[4];
+	const char *le[] = {"", "", "", "4:code "};
+
+	(void)state;
+	standard_daemon(&d);
+	wire_msg(&t[0], "task",
+	         KV("name", "web", "class", "durable", "state", "starting",
+	            "pid", "42", "uptime", "0.500", "restarts", "0", "active",
+	            "0", "requests", "0", "failures", "0", "ready", "0",
+	            "status_text", "loading 3/7", "health_failures", "0",
+	            NULL));
+	wire_msg(&t[1], "task",
+	         KV("name", "app", "class", "durable", "state", "waiting",
+	            "restarts", "0", "active", "0", "requests", "0", "failures",
+	            "0", "ready", "0", "waiting_for", "db", "waiting_for",
+	            "migrate", "health_failures", "0", NULL));
+	wire_msg(&t[2], "task",
+	         KV("name", "api", "class", "durable", "state", "running",
+	            "pid", "43", "uptime", "60.000", "restarts", "0", "active",
+	            "0", "requests", "0", "failures", "0", "ready", "1",
+	            "health", "failing", "health_failures", "7", NULL));
+	wire_msg(&t[3], "task",
+	         KV("name", "migrate", "class", "log-only", "state", "waiting",
+	            "restarts", "0", "code", "0", "active", "0", "requests",
+	            "0", "failures", "0", "ready", "0", "waiting_for", "db",
+	            "health_failures", "0", NULL));
+	assert_json(
+	    &d, t, 4, le,
+	    DAEMON_JSON
+	    "{\"name\": \"web\", \"class\": \"durable\", "
+	    "\"state\": \"starting\", \"pid\": 42, \"uptime_s\": 0.500, "
+	    "\"restarts\": 0, \"next_start_in_s\": null, \"last_exit\": null, "
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0, "
+	    "\"ready\": false, \"waiting_for\": [], "
+	    "\"status_text\": \"loading 3/7\", \"health\": null, "
+	    "\"health_failures\": 0},\n"
+	    "  {\"name\": \"app\", \"class\": \"durable\", "
+	    "\"state\": \"waiting\", \"pid\": null, \"uptime_s\": null, "
+	    "\"restarts\": 0, \"next_start_in_s\": null, \"last_exit\": null, "
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0, "
+	    "\"ready\": false, \"waiting_for\": [\"db\", \"migrate\"], "
+	    "\"status_text\": null, \"health\": null, "
+	    "\"health_failures\": 0},\n"
+	    "  {\"name\": \"api\", \"class\": \"durable\", "
+	    "\"state\": \"running\", \"pid\": 43, \"uptime_s\": 60.000, "
+	    "\"restarts\": 0, \"next_start_in_s\": null, \"last_exit\": null, "
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0, "
+	    "\"ready\": true, \"waiting_for\": [], \"status_text\": null, "
+	    "\"health\": \"failing\", \"health_failures\": 7},\n"
+	    "  {\"name\": \"migrate\", \"class\": \"log-only\", "
+	    "\"state\": \"waiting\", \"pid\": null, \"uptime_s\": null, "
+	    "\"restarts\": 0, \"next_start_in_s\": null, "
+	    "\"last_exit\": {\"code\": 0}, "
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0, "
+	    "\"ready\": false, \"waiting_for\": [\"db\"], "
+	    "\"status_text\": null, \"health\": null, "
+	    "\"health_failures\": 0}]}\n");
+	free_msgs(&d, t, 4);
+}
+
+/* ready: true for 1, false for 0, null for anything else. */
+static void
+test_json_ready_values(void **state)
+{
+	static const struct {
+		const char *wire, *json;
+	} cases[] = {
+	    {"1", "true"}, {"0", "false"}, {"yes", "null"},
+	    {"", "null"},  {"10", "null"}, {"true", "null"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct proto_msg d, t[1];
+		char want[64], *out, *keys;
+
+		standard_daemon(&d);
+		wire_msg(&t[0], "task",
+		         KV("name", "x", "class", "durable", "state", "running",
+		            "ready", cases[i].wire, "health", "ok", NULL));
+		out = render(&d, t, 1, true);
+		keys = json_check(out);
+		snprintf(want, sizeof(want), "\"ready\": %s, ", cases[i].json);
+		if (strstr(out, want) == NULL)
+			fail_msg("ready=%s: no %s in %s", cases[i].wire, want,
+			         out);
+		assert_non_null(strstr(out, "\"health\": \"ok\", "));
+		free(keys);
+		free(out);
+		free_msgs(&d, t, 1);
+	}
+}
+
+/*
+ * A task's STATUS= text is its own bytes: quotes, backslashes, control
+ * bytes, UTF-8 and bytes that are not UTF-8 all come out as valid JSON,
+ * through the wire as tendd sends them.
+ */
+static void
+test_json_status_text(void **state)
+{
+	static const struct {
+		const char *text, *json;
+	} cases[] = {
+	    {"say \"hi\" \\o/", "\"say \\\"hi\\\" \\\\o/\""},
+	    {"a\tb\nc\x01\x1b[0m\x7f", "\"a\\u0009b\\u000ac\\u0001\\u001b[0m"
+	                               "\\u007f\""},
+	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	     "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
+	    {"bad \xff\xc3 end", "\"bad \\ufffd\\ufffd end\""},
+	    {"100% = done ", "\"100% = done \""},
+	    {"", "\"\""},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct proto_msg d, t[1];
+		struct buf b = {0};
+		char *out, *keys;
+
+		standard_daemon(&d);
+		proto_begin(&b, "task");
+		proto_add(&b, "name", "n");
+		proto_add(&b, "status_text", cases[i].text);
+		proto_end(&b);
+		assert_null(memchr(b.data, '\t', b.len));
+		assert_ptr_equal(strchr(b.data, '\n'), b.data + b.len - 1);
+		assert_null(proto_parse(b.data, b.len - 1, &t[0]));
+		buf_free(&b);
+		out = render(&d, t, 1, true);
+		keys = json_check(out);
+		buf_addf(&b, "\"status_text\": %s, \"health\"", cases[i].json);
+		if (strstr(out, b.data) == NULL)
+			fail_msg("case %zu: no %s in %s", i, b.data, out);
+		buf_free(&b);
+		free(keys);
+		free(out);
+		free_msgs(&d, t, 1);
+	}
 }
 
 /*
@@ -486,11 +642,12 @@ test_json_number_strict(void **state)
 		wire_msg(&d, "daemon",
 		         KV("pid", not_json[i], "version", "v", "manifest", "m",
 		            "uptime", "1", NULL));
-		assert_json(&d, NULL, 0, NULL,
-		            "{\"daemon\": {\"pid\": null, \"version\": \"v\", "
-		            "\"manifest\": \"m\", \"uptime_s\": 1, "
-		            "\"log_dropped\": null},\n"
-		            " \"tasks\": []}\n");
+		assert_json(
+		    &d, NULL, 0, NULL,
+		    "{\"daemon\": {\"pid\": null, \"version\": \"v\", "
+		    "\"manifest\": \"m\", \"uptime_s\": 1, "
+		    "\"log_dropped\": null, \"notify_dropped\": null},\n"
+		    " \"tasks\": []}\n");
 		proto_msg_free(&d);
 	}
 }
@@ -529,6 +686,20 @@ test_json_string(void **state)
 	assert_json_string("caf\xc3\xa9 \xe2\x82\xac",
 	                   "\"caf\xc3\xa9 \xe2\x82\xac\"");
 	assert_json_string("\\u0041", "\"\\\\u0041\"");
+
+	/* Not UTF-8: each byte that does not belong to a sequence. */
+	assert_json_string("\xff", "\"\\ufffd\"");
+	assert_json_string("\x80x", "\"\\ufffdx\"");
+	assert_json_string("\xc3", "\"\\ufffd\"");            /* cut short */
+	assert_json_string("\xc0\xaf", "\"\\ufffd\\ufffd\""); /* overlong */
+	assert_json_string("\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\"");
+	assert_json_string("\xed\xa0\x80", /* a surrogate */
+	                   "\"\\ufffd\\ufffd\\ufffd\"");
+	assert_json_string("\xf4\x90\x80\x80", /* above U+10FFFF */
+	                   "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+	assert_json_string("\xe2\x82\"", "\"\\ufffd\\ufffd\\\"\"");
+	assert_json_string("\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\"");
+	assert_json_string("\xed\x9f\xbf", "\"\xed\x9f\xbf\"");
 
 	/* Every ASCII character gives valid JSON. */
 	for (int i = 1; i < 128; i++)
@@ -858,6 +1029,69 @@ test_table_backoff_and_durations(void **state)
  * Seconds in an answer that are no duration are shown as "-", never
  * converted to an integer (undefined for NaN, infinities and 1e300).
  */
+/* STATE: starting, waiting on what, the health mark, backoff kept. */
+static void
+test_table_readiness_marks(void **state)
+{
+	static const char *const want[][NCOLS] = {
+	    {"web", "durable", "starting", "42", "500ms", "0", "-"},
+	    {"app", "durable", "waiting (for db, migrate)", "-", "-", "0", "-"},
+	    {"one", "log-only", "waiting (for db)", "-", "-", "0", "-"},
+	    {"bare", "durable", "waiting", "-", "-", "0", "-"},
+	    {"api", "durable", "running (health failing)", "43", "1m00s", "0",
+	     "-"},
+	    {"ok", "durable", "running", "44", "1m00s", "0", "-"},
+	    {"crash", "durable", "backoff 4.0s", "-", "-", "3", "exit 1"},
+	};
+	static const char *const want_request[][NCOLS] = {
+	    {"cgi", "per-request", "waiting (for app)", "0", "0", "0", "-"},
+	};
+	struct proto_msg d, t[8];
+	char *out, **lines;
+
+	(void)state;
+	standard_daemon(&d);
+	wire_msg(&t[0], "task",
+	         KV("name", "web", "class", "durable", "state", "starting",
+	            "pid", "42", "uptime", "0.500", "restarts", "0", "ready",
+	            "0", "status_text", "loading", NULL));
+	wire_msg(&t[1], "task",
+	         KV("name", "app", "class", "durable", "state", "waiting",
+	            "restarts", "0", "ready", "0", "waiting_for", "db",
+	            "waiting_for", "migrate", NULL));
+	wire_msg(&t[2], "task",
+	         KV("name", "one", "class", "log-only", "state", "waiting",
+	            "restarts", "0", "ready", "0", "waiting_for", "db", NULL));
+	wire_msg(&t[3], "task",
+	         KV("name", "bare", "class", "durable", "state", "waiting",
+	            "restarts", "0", "ready", "0", NULL));
+	wire_msg(&t[4], "task",
+	         KV("name", "api", "class", "durable", "state", "running",
+	            "pid", "43", "uptime", "60.000", "restarts", "0", "ready",
+	            "1", "health", "failing", "health_failures", "2", NULL));
+	wire_msg(&t[5], "task",
+	         KV("name", "ok", "class", "durable", "state", "running", "pid",
+	            "44", "uptime", "60.000", "restarts", "0", "ready", "1",
+	            "health", "ok", "health_failures", "2", NULL));
+	wire_msg(&t[6], "task",
+	         KV("name", "crash", "class", "durable", "state", "backoff",
+	            "restarts", "3", "next_start", "4.000", "code", "1",
+	            "ready", "0", NULL));
+	wire_msg(&t[7], "task",
+	         KV("name", "cgi", "class", "per-request", "state", "waiting",
+	            "restarts", "0", "active", "0", "requests", "0", "failures",
+	            "0", "ready", "0", "waiting_for", "app", NULL));
+	out = render(&d, t, 8, false);
+	lines = split_lines(out);
+	assert_table(lines, durable_header, want, 7);
+	assert_string_equal(lines[8], "");
+	assert_table(lines + 9, request_header, want_request, 1);
+	assert_null(lines[11]);
+	free(lines);
+	free(out);
+	free_msgs(&d, t, 8);
+}
+
 static void
 test_table_bad_durations(void **state)
 {
@@ -950,6 +1184,145 @@ test_table_no_tasks(void **state)
 	proto_msg_free(&d);
 }
 
+/* tendd's side (statusenc.c) to tendctl's (status.c), through the wire. */
+
+static struct task *
+make_task(const char *name, enum task_class class, enum task_state st)
+{
+	struct task_config *cfg = xcalloc(1, sizeof(*cfg));
+	struct task *t;
+
+	snprintf(cfg->name, sizeof(cfg->name), "%s", name);
+	cfg->class = class;
+	t = task_new(cfg);
+	t->policy.state = st;
+	return t;
+}
+
+/* statusenc_task's row of t, parsed as tendctl parses it. */
+static void
+encode_row(const struct task *t, struct proto_msg *m)
+{
+	struct buf b = {0};
+	const char *err;
+
+	statusenc_task(&b, t, 100.0);
+	assert_true(b.len > 0 && b.data[b.len - 1] == '\n');
+	assert_ptr_equal(strchr(b.data, '\n'), b.data + b.len - 1);
+	err = proto_parse(b.data, b.len - 1, m);
+	if (err != NULL)
+		fail_msg("proto_parse: %s", err);
+	buf_free(&b);
+}
+
+static void
+test_round_trip_readiness(void **state)
+{
+	struct task *db = make_task("db", CLASS_DURABLE, STATE_STARTING);
+	struct task *ok = make_task("seed", CLASS_LOG_ONLY, STATE_DONE);
+	struct task *mig = make_task("migrate", CLASS_LOG_ONLY, STATE_RUNNING);
+	struct task *app = make_task("app", CLASS_DURABLE, STATE_WAITING);
+	struct task *api = make_task("api", CLASS_DURABLE, STATE_RUNNING);
+	struct task *after[] = {db, ok, mig};
+	struct run run = {.pid = 4242, .started = 40.0};
+	struct proto_msg d, t[2];
+	char *out;
+
+	(void)state;
+	app->after = after;
+	app->nafter = 3;
+	api->runs = &run;
+	api->health = HEALTH_FAILING;
+	api->health_failures = 3;
+	api->status_text = xstrdup("up \"1\"\x01 caf\xc3\xa9 \xff");
+	standard_daemon(&d);
+	encode_row(app, &t[0]);
+	encode_row(api, &t[1]);
+	out = render(&d, t, 2, true);
+	free(json_check(out));
+	assert_non_null(strstr(
+	    out, "{\"name\": \"app\", \"class\": \"durable\", \"state\": "
+	         "\"waiting\", \"pid\": null, \"uptime_s\": null, "
+	         "\"restarts\": 0, \"next_start_in_s\": null, "
+	         "\"last_exit\": null, \"active\": 0, \"requests\": 0, "
+	         "\"failures\": 0, \"ready\": false, "
+	         "\"waiting_for\": [\"db\", \"migrate\"], "
+	         "\"status_text\": null, \"health\": null, "
+	         "\"health_failures\": 0}"));
+	assert_non_null(strstr(
+	    out,
+	    "{\"name\": \"api\", \"class\": \"durable\", \"state\": "
+	    "\"running\", \"pid\": 4242, \"uptime_s\": 60.000, "
+	    "\"restarts\": 0, \"next_start_in_s\": null, "
+	    "\"last_exit\": null, \"active\": 0, \"requests\": 0, "
+	    "\"failures\": 0, \"ready\": true, \"waiting_for\": [], "
+	    "\"status_text\": \"up \\\"1\\\"\\u0001 caf\xc3\xa9 \\ufffd\", "
+	    "\"health\": \"failing\", \"health_failures\": 3}"));
+	free(out);
+
+	/* The table: what app waits for, and api's mark. */
+	out = render(&d, t, 2, false);
+	assert_non_null(strstr(out, "  waiting (for db, migrate)  "));
+	assert_non_null(strstr(out, "  running (health failing)  "));
+	free(out);
+	free_msgs(&d, t, 2);
+
+	/* Not waiting: no waiting_for, whatever its after tasks are. */
+	app->policy.state = STATE_STOPPED;
+	encode_row(app, &t[0]);
+	assert_null(proto_get(&t[0], "waiting_for"));
+	assert_string_equal(proto_get(&t[0], "ready"), "0");
+	assert_null(proto_get(&t[0], "health"));
+	proto_msg_free(&t[0]);
+	api->health = HEALTH_OK;
+	encode_row(api, &t[0]);
+	assert_string_equal(proto_get(&t[0], "health"), "ok");
+	proto_msg_free(&t[0]);
+
+	free(api->status_text);
+	api->status_text = NULL;
+	api->runs = NULL;
+	app->after = NULL;
+	app->nafter = 0;
+	task_free(app);
+	task_free(api);
+	task_free(db);
+	task_free(ok);
+	task_free(mig);
+}
+
+/* A task after very many: its row stays one that tendctl can read. */
+static void
+test_round_trip_many_after(void **state)
+{
+	enum { N = 600 };
+	struct task **after = xcalloc(N, sizeof(*after));
+	struct task *app = make_task("app", CLASS_PER_REQUEST, STATE_WAITING);
+	struct proto_msg m;
+	char name[32];
+	int n = 0;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "dep-%d", i);
+		after[i] = make_task(name, CLASS_DURABLE, STATE_STOPPED);
+	}
+	app->after = after;
+	app->nafter = N;
+	encode_row(app, &m);
+	while (proto_get_nth(&m, "waiting_for", n) != NULL)
+		n++;
+	assert_int_equal(n, STATUSENC_WAITING_MAX);
+	assert_string_equal(proto_get_nth(&m, "waiting_for", 0), "dep-0");
+	proto_msg_free(&m);
+	app->after = NULL;
+	app->nafter = 0;
+	task_free(app);
+	for (int i = 0; i < N; i++)
+		task_free(after[i]);
+	free(after);
+}
+
 int
 main(void)
 {
@@ -962,6 +1335,9 @@ main(void)
 	    cmocka_unit_test(test_json_no_tasks),
 	    cmocka_unit_test(test_json_missing_fields),
 	    cmocka_unit_test(test_json_escaping),
+	    cmocka_unit_test(test_json_readiness),
+	    cmocka_unit_test(test_json_ready_values),
+	    cmocka_unit_test(test_json_status_text),
 	    cmocka_unit_test(test_json_number_strict),
 	    cmocka_unit_test(test_json_string),
 	    cmocka_unit_test(test_table_exact),
@@ -970,6 +1346,9 @@ main(void)
 	    cmocka_unit_test(test_table_per_request_only),
 	    cmocka_unit_test(test_table_backoff_and_durations),
 	    cmocka_unit_test(test_table_bad_durations),
+	    cmocka_unit_test(test_table_readiness_marks),
+	    cmocka_unit_test(test_round_trip_readiness),
+	    cmocka_unit_test(test_round_trip_many_after),
 	    cmocka_unit_test(test_table_log_dropped),
 	    cmocka_unit_test(test_table_long_name),
 	    cmocka_unit_test(test_table_no_tasks),
