@@ -12,6 +12,7 @@ tendd under valgrind.
 
 import os
 import signal
+import textwrap
 
 from conftest import (WAIT, ProcRef, connect, ctl, free_port, status,
                       task_of, wait_for, wait_state, zombies_of)
@@ -220,7 +221,7 @@ def test_reload_changes_after_in_place(start_tendd, run_tendctl,
                                        write_manifest):
     """Adding and removing `after` is a policy change: updated in place, the
     task keeps its process."""
-    plain = """
+    plain = textwrap.dedent("""
         [task:a]
         class   = durable
         command = sleep 1008
@@ -228,11 +229,11 @@ def test_reload_changes_after_in_place(start_tendd, run_tendctl,
         [task:b]
         class   = durable
         command = sleep 1009
-        """
+        """)
     path = write_manifest(plain)
     d = start_tendd(path)
     b = wait_state(run_tendctl, d, "b", "running")
-    write_manifest(plain + "        after   = a\n")
+    write_manifest(plain + "after   = a\n")
     r = ctl(run_tendctl, d, "reload", timeout=WAIT)
     assert (r.returncode, r.stdout) == (0, "updated b\n"), (r, d.tail())
     now = task_of(run_tendctl, d, "b")
