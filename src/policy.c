@@ -80,7 +80,10 @@ stopped_start(struct task_policy *p, enum task_state up, unsigned up_actions)
 	return decide(p->blocked ? 0 : up_actions);
 }
 
-/* Waiting, in every class: released once every after task is ready. */
+/*
+ * Waiting, in every class: released once every after task is ready (a
+ * start looks again too).
+ */
 static struct decision
 waiting_handle(struct task_policy *p, enum task_event ev, enum task_state up,
                unsigned up_actions)
@@ -88,7 +91,7 @@ waiting_handle(struct task_policy *p, enum task_event ev, enum task_state up,
 	if (ev == EVENT_STOP) {
 		p->want_up = false;
 		p->state = STATE_STOPPED;
-	} else if (ev == EVENT_RELEASE && !p->blocked) {
+	} else if ((ev == EVENT_RELEASE || ev == EVENT_START) && !p->blocked) {
 		p->state = up;
 		return decide(up_actions);
 	}
@@ -106,7 +109,8 @@ durable_restart(struct task_policy *p, const struct run_end *end)
 		p->state = STATE_STOPPED;
 		return decide(ACTION_ESSENTIAL);
 	}
-	if (end->ran_ms >= p->healthy_after_ms && !end->spawn_failed)
+	if (end->ran_ms >= p->healthy_after_ms && !end->spawn_failed &&
+	    !end->never_ready)
 		p->streak = 0;
 	p->streak++;
 	p->restarts++;

@@ -87,6 +87,7 @@ static void
 readiness_reached(struct task *t)
 {
 	readiness_cancel(t);
+	t->ready_serial = t->runs ? t->runs->serial : 0;
 	task_handle(t, EVENT_READY);
 	if (t->policy.state == STATE_RUNNING &&
 	    t->cfg->health.kind != PROBE_NONE)

@@ -353,6 +353,8 @@ task_run_ended(struct task *t, struct run *r)
 	    .success = !r->exec_failed && WIFEXITED(r->wstatus) &&
 	               WEXITSTATUS(r->wstatus) == 0,
 	    .ran_ms = (int64_t)((clock_now() - r->started) * 1000),
+	    .never_ready =
+	        t->cfg->class == CLASS_DURABLE && t->ready_serial != r->serial,
 	};
 	bool failing = t->policy.failing;
 	char how[64];

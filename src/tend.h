@@ -506,6 +506,7 @@ struct task_policy {
 struct run_end {
 	bool success;      /* exit status 0 */
 	bool spawn_failed; /* no process: fork or pipe failed in tendd */
+	bool never_ready;  /* durable: the run never became ready */
 	int64_t ran_ms;
 };
 
@@ -628,7 +629,8 @@ void listener_close(struct listener *);
  * connect that never blocks, or an exec'd command reaped on the loop, each
  * given up at its timeout. done is called once, from the loop (never from
  * probe_start), with ok and the result in words ("exit status 1",
- * "connect: Connection refused", "timed out after 5s").
+ * "connect to 127.0.0.1:5432: Connection refused", "timed out after
+ * 5.0s"). After done or probe_cancel the probe is no longer the caller's.
  */
 struct probe;
 typedef void probe_done_fn(void *data, bool ok, const char *result);
@@ -707,7 +709,8 @@ struct task {
 	enum health_state health;
 	unsigned health_streak; /* failed probes in a row */
 	unsigned long health_failures;
-	char *probe_result; /* the last probe's, in words */
+	char *probe_result;         /* the last probe's, in words */
+	unsigned long ready_serial; /* the newest run that became ready */
 	/* Why its newest failed run failed, for start's answer. */
 	char *why_failed;
 	unsigned long why_serial; /* that run's serial */
