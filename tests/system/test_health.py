@@ -57,7 +57,7 @@ def test_tcp_health_fails_then_restarts(start_tendd, run_tendctl, tmp_path):
     """A server that stops serving: `failing` from the first failed probe,
     `ok` again after a success (no restart: the count starts over); after
     health_retries (3) failures in a row it is restarted (new pid, a failed
-    run), logged at LOG_ERR with the connect error; health_failures counts
+    run), logged at LOG_ERR with the connect error (ECONNREFUSED); health_failures counts
     every failed probe, in status and in the metrics."""
     port = free_port()
     (tmp_path / "server.py").write_text(SERVER)
@@ -91,7 +91,7 @@ def test_tcp_health_fails_then_restarts(start_tendd, run_tendctl, tmp_path):
     assert before in (1, 2), t
     # Three in a row: restarted.
     down.touch()
-    d.wait_log(r"\bweb\b.*connect: Connection refused", level="err",
+    d.wait_log(r"\bweb\b.*connect.*: Connection refused", level="err",
                timeout=WAIT * 2)
     wait_for(lambda: gone(pid), what="the unhealthy process to be reaped",
              details=d.tail)

@@ -177,11 +177,18 @@ def test_foreign_notify_is_dropped_and_counted(start_tendd, run_tendctl,
     sdnotify in a session of its own), and an oversized datagram, even from
     the task, are dropped and counted in notify_dropped: the task stays
     `starting`, until its own READY=1."""
+    (tmp_path / "task.sh").write_text(f"""
+        while [ ! -e go.big ]; do sleep 0.02; done
+        {sdnotify} READY=1 STATUS=$(head -c 5000 /dev/zero | tr '\\0' x) &
+        while [ ! -e go ]; do sleep 0.02; done
+        {sdnotify} READY=1 &
+        exec sleep 1000
+        """)
     d = start_tendd(f"""
         [task:db]
         class     = durable
         directory = {tmp_path}
-        command   = sh -c 'while [ ! -e go.big ]; do sleep 0.02; done; {sdnotify} READY=1 STATUS=$(head -c 5000 /dev/zero | tr "\\0" x) & while [ ! -e go ]; do sleep 0.02; done; {sdnotify} READY=1 & exec sleep 1000'
+        command   = sh task.sh
         ready     = notify
         """)
     t = wait_state(run_tendctl, d, "db", "starting")
@@ -430,6 +437,7 @@ def test_tendd_ready_waits_for_the_tasks_readiness(start_tendd, run_tendctl,
     systemd.settimeout(WAIT)
     assert systemd.recv(4096) == b"STOPPING=1"
     assert d.wait() == 0
+    systemd.setblocking(False)
     assert received(systemd) == []
     systemd.close()
 
