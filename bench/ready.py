@@ -20,7 +20,8 @@
     per hour, and its wakeups (voluntary + involuntary context switches of
     /proc/PID/status) against the probes' count.
 
-R runs (5) of (a) and (b): medians, with min-max. The sender runs in the
+R runs (5) of (a) and (b): medians, with min-max. The figures are wall
+time on whatever else the machine runs meanwhile. The sender runs in the
 background of a shell that then execs sleep: it stays in the process table
 (unreaped) until tendd has read its datagram, as a daemon's own main
 process would. Prints a Markdown table. Needs the built tree (make all
@@ -54,7 +55,7 @@ class Tendd:
         path = os.path.join(d, name + ".ini")
         with open(path, "w") as f:
             f.write("".join(sections))
-        notify = os.path.join(d, name + ".notify")
+        self.notify_path = notify = os.path.join(d, name + ".notify")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(notify)
         self.notify.settimeout(600)
@@ -91,6 +92,7 @@ class Tendd:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.notify.close()
+        os.unlink(self.notify_path)
 
 
 def section(name, notify=None, after=None, health=None, interval=None):
@@ -218,8 +220,12 @@ def main(argv):
         notify = [startup(d, [section(f"t{i:04d}", notify=True)
                               for i in range(n)], True)
                   for _ in range(args.runs)]
-        rows.append((f"(a) {n} durable tasks up, no `ready` (ms)",
-                     spread(plain)))
+        sleeps = [startup(d, [section(f"t{i:04d}") for i in range(n)],
+                          False) for _ in range(args.runs)]
+        rows.append((f"(a) {n} durable tasks up, `sleep`, no `ready` (ms)",
+                     spread(sleeps)))
+        rows.append((f"(a) {n} durable tasks up, the notify command, no "
+                     "`ready` (ms)", spread(plain)))
         rows.append((f"(a) {n} durable tasks ready, `ready = notify` (ms)",
                      spread(notify)))
         flat = [startup(d, [section(f"c{i:03d}", notify=True)
@@ -236,6 +242,7 @@ def main(argv):
         rows.append(("(b) per link of the chain (ms)",
                      spread([x / c for x in chain], fmt="%.2f")))
         h = args.checks
+        per_probe = []
         for interval, seconds, windows in (("30s", args.idle, 1),
                                            ("1s", args.short_idle, 3)):
             found = idle(d, h, interval, seconds, windows)
@@ -248,6 +255,14 @@ def main(argv):
                          f"tendd wakeups over {sum(x[3] for x in found):.0f}"
                          " s", f"{probes}, {wakeups} "
                          f"({wakeups / max(probes, 1):.2f} per probe)"))
+            per_probe.append(sum(x[0] for x in found) / max(probes, 1))
+        # CPU time is counted in clock ticks (10 ms): the 30s row is near
+        # that resolution; the 1s row's cost per probe extrapolates it.
+        rows.append(("(c) tendd CPU per probe, from the 1s row (us)",
+                     f"{per_probe[1] * 1e6:.0f}"))
+        rows.append((f"(c) {h} tcp checks every 30s, extrapolated: tendd "
+                     "CPU per hour (s)",
+                     f"{per_probe[1] * h * 3600 / 30:.2f}"))
     finally:
         shutil.rmtree(d, ignore_errors=True)
     print("| measure | median (min-max) |")
