@@ -23,9 +23,9 @@ WARNINGS = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wold-style-definition -Wpointer-arith \
 	   -Wwrite-strings -Wundef -Wvla -Wimplicit-fallthrough \
 	   -Wredundant-decls -Wnull-dereference -Wcast-align
-ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) \
+ALL_CFLAGS = -std=gnu11 -pthread $(WARNINGS) $(CFLAGS) \
 	     $$(pkg-config --cflags inih) -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
-LIBS	= $$(pkg-config --libs inih) -lev
+LIBS	= $$(pkg-config --libs inih) -lev -pthread
 
 B	= build
 SAN	= $(B)/san
@@ -42,7 +42,7 @@ LIB_SRCS = src/xmalloc.c src/diag.c src/value.c src/cmdline.c \
 	   src/logqueue.c src/logsink.c src/logring.c src/events.c src/metrics.c \
 	   src/ctlclient.c src/verbs.c src/ctllog.c src/output.c src/logfile.c \
 	   src/outpipe.c src/probespec.c src/probe.c src/notifysock.c \
-	   src/readiness.c src/order.c src/taskview.c
+	   src/readiness.c src/order.c src/fdcloser.c src/taskview.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 SAN_OBJS = $(LIB_SRCS:src/%.c=$(SAN)/%.o)
 HEADERS  = $(wildcard src/*.h)

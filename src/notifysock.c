@@ -215,8 +215,9 @@ drop(pid_t pid, const char *why)
 
 /*
  * Close every fd a datagram brought (a task may send FDSTORE=1 or a
- * barrier): tendd keeps none. Sets *creds to its SCM_CREDENTIALS, if any;
- * returns how many fds there were.
+ * barrier): tendd keeps none. The close is fdcloser.c's: the last close of
+ * a file a stranger sent may wait as long as the stranger likes. Sets
+ * *creds to its SCM_CREDENTIALS, if any; returns how many fds there were.
  */
 static size_t
 control_take(struct msghdr *mh, struct ucred *creds, bool *has_creds)
@@ -234,7 +235,7 @@ control_take(struct msghdr *mh, struct ucred *creds, bool *has_creds)
 				int fd;
 				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
 				       sizeof(fd));
-				close(fd);
+				fdcloser_give(fd);
 			}
 			nfds += n;
 		} else if (c->cmsg_type == SCM_CREDENTIALS &&
@@ -294,9 +295,19 @@ datagram(const char *data, ssize_t n, struct msghdr *mh, pid_t *pid)
 	return NULL;
 }
 
+/* The fd closer has room again: read on. */
+static void
+notifysock_resume(void)
+{
+	if (ns.fd >= 0)
+		ev_io_start(EV_DEFAULT, &ns.io);
+}
+
 /*
  * Read what is queued, up to NOTIFY_BATCH datagrams: the watcher is level
  * triggered, so the loop comes back for the rest after its other work.
+ * While the fd closer has no room for a datagram's worth of fds, reading
+ * pauses: the datagrams wait in the socket.
  */
 static void
 notifysock_readable(struct ev_loop *loop, ev_io *w, int revents)
@@ -313,6 +324,11 @@ notifysock_readable(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	for (int i = 0; i < NOTIFY_BATCH; i++) {
 		struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+		if (fdcloser_room() < NOTIFY_MAX_FDS) {
+			ev_io_stop(EV_DEFAULT, &ns.io);
+			fdcloser_when_room(notifysock_resume);
+			return;
+		}
 		struct msghdr mh = {
 		    .msg_iov = &iov,
 		    .msg_iovlen = 1,

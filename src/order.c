@@ -68,9 +68,7 @@ void
 order_unlink(struct task *t)
 {
 	order_dequeue(t);
-	if (t->stop_pending)
-		order.stops_pending--;
-	t->stop_pending = false;
+	order_cancel_stop(t);
 	free(t->after);
 	free(t->before);
 	t->after = t->before = NULL;
@@ -169,18 +167,57 @@ order_stopped(const struct task *t)
 	return !t->stop_pending && t->policy.state != STATE_STOPPING;
 }
 
-/* Stop t, if it is to stop and every task after it that stops has. */
+/* t is no longer to stop in order (stopped, started again, unlinked). */
+void
+order_cancel_stop(struct task *t)
+{
+	if (!t->stop_pending)
+		return;
+	t->stop_pending = false;
+	order.stops_pending--;
+}
+
+/*
+ * Whether t has nothing for the tasks after it to need while they stop:
+ * no process, and not serving. It may stop at once.
+ */
+static bool
+order_inert(const struct task *t)
+{
+	switch (t->policy.state) {
+	case STATE_WAITING:
+	case STATE_BACKOFF:
+	case STATE_STOPPED:
+	case STATE_DONE:
+	case STATE_FAILED:
+		return t->runs == NULL;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Stop t, if it is to stop and every task after it that stops has. Until
+ * then it is held: its run's end does not restart it (policy.c).
+ */
 static void
 order_try_stop(struct task *t)
 {
 	if (!t->stop_pending)
 		return;
-	for (size_t i = 0; i < t->nbefore; i++)
+	for (size_t i = 0; !order_inert(t) && i < t->nbefore; i++)
 		if (!order_stopped(t->before[i]))
 			return;
-	t->stop_pending = false;
-	order.stops_pending--;
+	order_cancel_stop(t);
 	task_handle(t, EVENT_STOP);
+}
+
+/* The links changed (a reload): what waited to stop may stop now. */
+void
+order_retry_stops(struct task *const *tasks, size_t n)
+{
+	for (size_t i = n; order.stops_pending > 0 && i-- > 0;)
+		order_try_stop(tasks[i]);
 }
 
 /* A waiting t whose after task failed (log-only): said once. */

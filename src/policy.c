@@ -104,6 +104,11 @@ durable_restart(struct task_policy *p, const struct run_end *end)
 {
 	struct decision d = decide(0);
 
+	if (p->held) { /* a stop waits for the tasks after it: it is down */
+		p->want_up = false;
+		p->state = STATE_STOPPED;
+		return decide(0);
+	}
 	if (p->essential) { /* no restart: the daemon shuts down */
 		p->want_up = false;
 		p->state = STATE_STOPPED;

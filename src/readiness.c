@@ -159,14 +159,20 @@ readiness_begin(struct task *t, const struct run *r)
 	readiness_arm(&t->probe_timer, t->probe_delay_ms);
 }
 
-/* Run r of durable task t was spawned (t is starting). */
+/*
+ * Run r of durable task t was spawned (t is starting). The previous run's
+ * timers and probe may still be on: a zero backoff respawns within its
+ * end, before task.c has told us it left running.
+ */
 void
 readiness_spawned(struct task *t, struct run *r)
 {
+	readiness_cancel(t);
 	ev_init(&t->ready_timer, ready_timer_cb);
 	t->ready_timer.data = t;
 	ev_init(&t->probe_timer, probe_timer_cb);
 	t->probe_timer.data = t;
+	t->said_stopping = false;
 	free(t->status_text);
 	t->status_text = NULL;
 	free(t->probe_result);
@@ -198,7 +204,10 @@ readiness_reconfigured(struct task *t)
 	if (t->cfg->class != CLASS_DURABLE || t->runs == NULL)
 		return;
 	if (t->policy.state == STATE_STARTING) {
-		readiness_begin(t, t->runs);
+		if (t->cfg->ready.kind == PROBE_NONE)
+			readiness_reached(t); /* exec succeeded: ready */
+		else
+			readiness_begin(t, t->runs);
 		return;
 	}
 	if (t->policy.state != STATE_RUNNING)
@@ -243,9 +252,10 @@ readiness_notified(pid_t pgid, const struct notify_msg *m)
 		free(t->status_text);
 		t->status_text = xstrdup(m->status);
 	}
-	if (m->stopping)
+	if (m->stopping && !t->said_stopping) /* once a run: no flood */
 		log_msg(LOG_INFO, "task %s (pid %ld): stopping, it says",
 		        t->cfg->name, (long)pgid);
+	t->said_stopping |= m->stopping;
 	if (m->ready && t->policy.state == STATE_STARTING)
 		readiness_reached(t);
 	return true;

@@ -191,6 +191,7 @@ reload_apply(struct reload *rl, struct change *ch, size_t n, struct manifest *m,
 	for (size_t i = 0; i < n; i++)
 		if (ch[i].start && !supervisor_shutting_down())
 			task_handle(tasks[ch[i].index], EVENT_START);
+	order_retry_stops(tasks, ntasks); /* the tasks after them changed */
 	free(cfgs);
 }
 

@@ -218,6 +218,7 @@ static struct decision
 task_decide(struct task *t, enum task_event ev, const struct run_end *end)
 {
 	t->policy.blocked = order_blocked(t);
+	t->policy.held = t->stop_pending;
 	return policy_handle(&t->policy, ev, end);
 }
 
@@ -226,7 +227,7 @@ void
 task_handle(struct task *t, enum task_event ev)
 {
 	if (ev == EVENT_START)
-		t->stop_pending = false; /* a start overrides a stop in order */
+		order_cancel_stop(t); /* a start overrides a stop in order */
 	task_apply(t, task_decide(t, ev, NULL));
 	task_changed(t);
 }
@@ -288,6 +289,11 @@ task_log_end(const struct task *t, const struct run *r,
 		    prio,
 		    "task %s (pid %ld): %s%s%s; essential task, shutting down",
 		    t->cfg->name, (long)r->pid, why, how, after);
+	else if (!(d.actions & ACTION_ARM_BACKOFF))
+		log_msg(prio,
+		        "task %s (pid %ld): %s%s%s; not restarted: it is being "
+		        "stopped",
+		        t->cfg->name, (long)r->pid, why, how, after);
 	else {
 		describe_duration(d.delay_ms / 1000.0, delay, sizeof(delay));
 		log_msg(prio, "task %s (pid %ld): %s%s%s; restart %lu in %s",

@@ -497,6 +497,7 @@ struct task_policy {
 	unsigned long active; /* runs not yet ended, this one excluded */
 	bool blocked;         /* some after task is not ready: start waits */
 	bool failing;         /* stopped by tend as a failed run: backs off */
+	bool held;            /* its stop waits for others: no restart now */
 	int64_t backoff_min_ms;
 	int64_t backoff_max_ms;
 	int64_t healthy_after_ms;
@@ -660,6 +661,13 @@ struct notify_msg {
 
 typedef bool notify_deliver_fn(pid_t pgid, const struct notify_msg *);
 
+/* fdcloser.c: the last close of fds others sent, in a thread, off the loop. */
+#define FDCLOSER_MAX 4096
+
+size_t fdcloser_room(void);
+void fdcloser_give(int fd);
+void fdcloser_when_room(void (*cb)(void));
+
 const char *notify_parse(const char *data, size_t len, struct notify_msg *);
 int notifysock_open(notify_deliver_fn *);
 const char *notifysock_env(void);
@@ -711,6 +719,7 @@ struct task {
 	unsigned long health_failures;
 	char *probe_result;         /* the last probe's, in words */
 	unsigned long ready_serial; /* the newest run that became ready */
+	bool said_stopping;         /* STOPPING=1 logged, this run */
 	/* Why its newest failed run failed, for start's answer. */
 	char *why_failed;
 	unsigned long why_serial; /* that run's serial */
@@ -747,6 +756,8 @@ void order_link(struct task *const *, struct task_config *const *cfgs,
 void order_unlink(struct task *);
 void order_task_changed(struct task *);
 void order_stop(struct task *const *, size_t n);
+void order_cancel_stop(struct task *);
+void order_retry_stops(struct task *const *, size_t n);
 bool order_blocked(const struct task *);
 bool order_all_settled(void);
 void order_free(void);

@@ -425,15 +425,9 @@ test_exec_as_task(void **state)
 	cfg.env = env;
 	cfg.nenv = 1;
 	assert_exec(&cfg, command, 5000, true, "exit status 0");
-	/*
-	 * Under ASan, spawn.c's child, which runs on its own stack in
-	 * tendd's memory, trips a false "stack-buffer-underflow" on its way
-	 * out of a failed chdir (google/sanitizers#189) and dies of SIGABRT.
-	 */
-#ifndef __SANITIZE_ADDRESS__
+	/* Under ASan too: spawn.c's child is left out of its checks. */
 	cfg.directory = missing;
 	assert_exec(&cfg, "/bin/true", 5000, false, want);
-#endif
 	free(command);
 	free(missing);
 	free(want);
@@ -711,6 +705,13 @@ setup(void **state)
 
 	(void)state;
 	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	/*
+	 * The loop first, as tendd makes it: it watches SIGCHLD from then
+	 * on. Made by the first EV_DEFAULT after a spawn, it would miss the
+	 * exit of a child as quick as /bin/true.
+	 */
+	if (ev_default_loop(EVFLAG_SIGNALFD) == NULL)
 		return -1;
 	spec_exec(&spec, "/bin/true");
 	probe_start(&spec, &cfg, 5000, record, &a);
