@@ -21,10 +21,7 @@
     /proc/PID/status) against the probes' count.
 
 R runs (5) of (a) and (b): medians, with min-max. The figures are wall
-time on whatever else the machine runs meanwhile. The sender runs in the
-background of a shell that then execs sleep: it stays in the process table
-(unreaped) until tendd has read its datagram, as a daemon's own main
-process would. Prints a Markdown table. Needs the built tree (make all
+time on whatever else the machine runs meanwhile. Prints a Markdown table. Needs the built tree (make all
 build/tests/sdnotify); takes about 2 minutes.
 """
 import argparse
@@ -103,7 +100,7 @@ def section(name, notify=None, after=None, health=None, interval=None):
     if notify is None:
         lines += ["command = sleep 1000000"]
     else:
-        lines += [f"command = sh -c '{SDNOTIFY} READY=1 & "
+        lines += [f"command = sh -c '{SDNOTIFY} READY=1; "
                   "exec sleep 1000000'"]
     if notify:
         lines += ["ready = notify"]

@@ -4,13 +4,12 @@ client (build/tests/sdnotify) and Debian's systemd-notify; the probes
 `tcp:`, `unix:` and `exec:`; `ready_timeout`; `tendctl start` and
 `restart` that return once the task is ready; tendd's own READY=1.
 
-A sender must still be in the process table when tendd reads its datagram
-(SCM_CREDENTIALS names a pid, and tendd looks up its process group): a
-daemon's own main process is. So a one-shot client (sdnotify,
-systemd-notify) is run in the background of a shell that then execs
-sleep, which never reaps it, as a daemon's main process would be there;
-where the sender must live on, the task is notifyd (below), a small daemon
-that speaks the protocol itself.
+A sender's pid must still name it when tendd reads its datagram
+(SCM_CREDENTIALS names a pid, and tendd looks up its process group):
+sdnotify and systemd-notify wait until tendd has read theirs (BARRIER=1,
+sd_notify_barrier(3)); a daemon's own main process is there anyway.
+Where the sender must live on (its stop, SIGHUP), the task is notifyd
+(below), a small daemon that speaks the protocol itself.
 
 Every wait is bounded polling (conftest.wait_for), generous enough for
 tendd under valgrind.
@@ -145,7 +144,7 @@ def test_notify_starting_until_ready(start_tendd, run_tendctl, tmp_path,
         [task:db]
         class     = durable
         directory = {tmp_path}
-        command   = sh -c 'while [ ! -e go ]; do sleep 0.02; done; {sdnotify} READY=1 STATUS=serving & exec sleep 1000'
+        command   = sh -c 'while [ ! -e go ]; do sleep 0.02; done; {sdnotify} READY=1 STATUS=serving; exec sleep 1000'
         ready     = notify
 
         [task:plain]
@@ -174,14 +173,16 @@ def test_notify_starting_until_ready(start_tendd, run_tendctl, tmp_path,
 def test_foreign_notify_is_dropped_and_counted(start_tendd, run_tendctl,
                                                tmp_path, sdnotify):
     """READY=1 from processes outside the task's process group (this test;
-    sdnotify in a session of its own), and an oversized datagram, even from
-    the task, are dropped and counted in notify_dropped: the task stays
-    `starting`, until its own READY=1."""
+    sdnotify in a session of its own, with its BARRIER=1), and an oversized
+    datagram, even from the task, are dropped and counted in
+    notify_dropped: the task stays `starting`, until its own READY=1. The
+    fd a foreign BARRIER=1 passes is closed, not kept (sdnotify exits 0),
+    and that datagram is no drop (tendd(8))."""
     (tmp_path / "task.sh").write_text(f"""
         while [ ! -e go.big ]; do sleep 0.02; done
-        {sdnotify} READY=1 STATUS=$(head -c 5000 /dev/zero | tr '\\0' x) &
+        {sdnotify} READY=1 STATUS=$(head -c 5000 /dev/zero | tr '\\0' x)
         while [ ! -e go ]; do sleep 0.02; done
-        {sdnotify} READY=1 &
+        {sdnotify} READY=1
         exec sleep 1000
         """)
     d = start_tendd(f"""
@@ -196,33 +197,42 @@ def test_foreign_notify_is_dropped_and_counted(start_tendd, run_tendctl,
                             else None)(environ(t["pid"])),
                    what="the task's environment", details=d.tail)
     name = env["NOTIFY_SOCKET"]
-    assert status(run_tendctl, d)["daemon"]["notify_dropped"] == 0
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-        s.sendto(b"READY=1\nSTATUS=forged", address(name))
-        s.sendto(b"READY=1\n" + b"X" * 8000, address(name))
-    # Another session, alive until tendd has read it.
-    other = subprocess.Popen(
-        ["sh", "-c", f"{sdnotify} READY=1 STATUS=forged & exec sleep 1000"],
-        env={**os.environ, "NOTIFY_SOCKET": name},
-        stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for(lambda: status(run_tendctl, d)["daemon"]["notify_dropped"]
-                 >= 3, what="3 datagrams dropped", details=d.tail)
+
+    def dropped():
+        return status(run_tendctl, d)["daemon"]["notify_dropped"]
+
+    def still_starting():
         t = task_of(run_tendctl, d, "db")
         assert (t["state"], t["ready"], t["status_text"]) == (
             "starting", False, None), t
+
+    assert dropped() == 0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.sendto(b"READY=1\nSTATUS=forged", address(name))
+        s.sendto(b"READY=1\n" + b"X" * 8000, address(name))
+    wait_for(lambda: dropped() >= 2, what="2 datagrams dropped",
+             details=d.tail)
+    still_starting()
+    other = subprocess.Popen(
+        [sdnotify, "READY=1", "STATUS=forged"],
+        env={**os.environ, "NOTIFY_SOCKET": name},
+        stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert other.wait(WAIT) == 0
     finally:
         other.kill()
         other.wait()
+    # Its READY=1; its BARRIER=1 is answered, whoever sends it (tendd(8)):
+    # closing the fd tells nothing and trusts nothing.
+    assert dropped() == 3
+    still_starting()
     (tmp_path / "go.big").touch()
-    wait_for(lambda: status(run_tendctl, d)["daemon"]["notify_dropped"]
-             >= 4, what="the oversized datagram dropped", details=d.tail)
-    t = task_of(run_tendctl, d, "db")
-    assert (t["state"], t["ready"], t["status_text"]) == (
-        "starting", False, None), t
+    wait_for(lambda: dropped() >= 4, what="the oversized datagram dropped",
+             details=d.tail)
+    still_starting()
     (tmp_path / "go").touch()
     t = wait_state(run_tendctl, d, "db", "running", ready=True)
-    assert status(run_tendctl, d)["daemon"]["notify_dropped"] == 4
+    assert dropped() == 4
     assert d.terminate() == 0
 
 
@@ -235,7 +245,7 @@ def test_systemd_notify_makes_a_task_ready(start_tendd, run_tendctl):
     d = start_tendd(f"""
         [task:svc]
         class   = durable
-        command = sh -c '{tool} --ready --status=up & exec sleep 1000'
+        command = sh -c '{tool} --ready --status=up; exec sleep 1000'
         ready   = notify
         """)
     t = wait_state(run_tendctl, d, "svc", "running", ready=True)
