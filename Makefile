@@ -61,7 +61,7 @@ PYTEST	= /usr/bin/python3 -m pytest --confcutdir=tests/system
 
 .PHONY: all run check unit unit-san system lint install clean \
 	deps test-deps lint-deps bench bench-control bench-requests \
-	bench-operate valgrind
+	bench-operate bench-ready valgrind
 
 all: $(B)/tendd $(B)/tendctl
 
@@ -187,6 +187,10 @@ bench-control: all
 # Log rings' memory, output throughput, metrics latency (issue 13).
 bench-operate: all $(B)/bench/dgramsink
 	/usr/bin/python3 bench/operate.py
+
+# Readiness, start order and health checks (issue 14).
+bench-ready: all $(TEST_HELPERS)
+	/usr/bin/python3 bench/ready.py
 
 # The manifest is a configuration file: installed only where there is none,
 # never over one; its pristine copy, tend.ini.example, always.
