@@ -25,6 +25,14 @@ static struct {
 	size_t stops_pending;
 } order;
 
+static const struct engine_ops *engine;
+
+void
+order_init(const struct engine_ops *ops)
+{
+	engine = ops;
+}
+
 static int
 name_cmp(const void *a, const void *b)
 {
@@ -155,7 +163,7 @@ bool
 order_blocked(const struct task *t)
 {
 	for (size_t i = 0; i < t->nafter; i++)
-		if (!task_ready(t->after[i]))
+		if (!readiness_ready(t->after[i]))
 			return true;
 	return false;
 }
@@ -209,7 +217,7 @@ order_try_stop(struct task *t)
 		if (!order_stopped(t->before[i]))
 			return;
 	order_cancel_stop(t);
-	task_handle(t, EVENT_STOP);
+	engine->handle(t, EVENT_STOP);
 }
 
 /* The links changed (a reload): what waited to stop may stop now. */
@@ -246,8 +254,8 @@ order_visit(struct task *t)
 		struct task *b = t->before[i];
 		if (b->policy.state != STATE_WAITING)
 			continue;
-		if (task_ready(t))
-			task_handle(b, EVENT_RELEASE);
+		if (readiness_ready(t))
+			engine->handle(b, EVENT_RELEASE);
 		else
 			order_note_failed(b);
 	}
@@ -306,12 +314,12 @@ order_stop(struct task *const *tasks, size_t n)
 static bool
 order_settled(const struct task *t)
 {
-	if (task_ready(t))
+	if (readiness_ready(t))
 		return true;
 	switch (t->policy.state) {
 	case STATE_WAITING:
 		for (size_t i = 0; i < t->nafter; i++)
-			if (!task_ready(t->after[i]) &&
+			if (!readiness_ready(t->after[i]) &&
 			    order.settled[t->after[i]->order_index])
 				return true;
 		return false;

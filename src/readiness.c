@@ -7,8 +7,8 @@
  * passes. Once ready, a task with a health check is probed every
  * health_interval, counted from the end of the previous probe, so that a
  * task's probes never overlap; health_retries failures in a row fail the
- * run. The engine (task.c) is told through task_handle and task_fail_run,
- * and tells us when a task leaves starting and running.
+ * run. The engine (task.c) is told through the engine_ops it gave, and
+ * tells us when a task leaves starting and running.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,49 @@
 #define READY_PROBE_MAX_MS   2000
 
 static void readiness_probe_done(void *data, bool ok, const char *result);
+
+static const struct engine_ops *engine;
+
+void
+readiness_init(const struct engine_ops *ops)
+{
+	engine = ops;
+}
+
+/*
+ * Whether t is ready (SPEC section 8): a durable task running (past
+ * starting), a log-only task done (its run exited 0), a per-request task
+ * listening, or up without a listen key.
+ */
+bool
+readiness_ready(const struct task *t)
+{
+	switch (t->cfg->class) {
+	case CLASS_DURABLE:
+		return t->policy.state == STATE_RUNNING;
+	case CLASS_LOG_ONLY:
+		return t->policy.state == STATE_DONE;
+	case CLASS_PER_REQUEST:
+	default:
+		return t->policy.state == STATE_LISTENING ||
+		       (t->policy.state == STATE_IDLE &&
+		        !t->policy.has_listener);
+	}
+}
+
+/* t's run failed to be ready or to stay well: the engine stops it. */
+static void PRINTFLIKE(2, 3)
+    readiness_fail(struct task *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+
+	va_start(ap, fmt);
+	why = xvasprintf(fmt, ap);
+	va_end(ap);
+	engine->fail_run(t, why);
+	free(why);
+}
 
 /* Ended: no timer, no probe. Keeps the health and its counts. */
 static void
@@ -76,10 +119,10 @@ ready_timer_cb(EV_P_ ev_timer *w, int revents)
 	describe_duration((double)t->cfg->ready_timeout_ms / 1000.0, limit,
 	                  sizeof(limit));
 	if (t->probe_result != NULL)
-		task_fail_run(t, "not ready within %s (last probe: %s)", limit,
-		              t->probe_result);
+		readiness_fail(t, "not ready within %s (last probe: %s)", limit,
+		               t->probe_result);
 	else
-		task_fail_run(t, "not ready within %s", limit);
+		readiness_fail(t, "not ready within %s", limit);
 }
 
 /* Ready: running, and probed for health from now on. */
@@ -88,7 +131,7 @@ readiness_reached(struct task *t)
 {
 	readiness_cancel(t);
 	t->ready_serial = t->runs ? t->runs->serial : 0;
-	task_handle(t, EVENT_READY);
+	engine->handle(t, EVENT_READY);
 	if (t->policy.state == STATE_RUNNING &&
 	    t->cfg->health.kind != PROBE_NONE)
 		readiness_arm(&t->probe_timer, t->cfg->health_interval_ms);
@@ -110,10 +153,11 @@ readiness_health(struct task *t, bool ok, const char *result)
 		        t->cfg->name, t->health_streak, t->cfg->health_retries,
 		        result);
 		if (t->health_streak >= (unsigned long)t->cfg->health_retries) {
-			task_fail_run(t,
-			              "unhealthy: %u health checks failed in a "
-			              "row, the last: %s",
-			              t->health_streak, result);
+			readiness_fail(
+			    t,
+			    "unhealthy: %u health checks failed in a "
+			    "row, the last: %s",
+			    t->health_streak, result);
 			return;
 		}
 	}
@@ -220,45 +264,24 @@ readiness_reconfigured(struct task *t)
 		readiness_arm(&t->probe_timer, t->cfg->health_interval_ms);
 }
 
-/* The task with ready = notify whose current run leads process group pgid. */
-static struct task *
-readiness_find(pid_t pgid)
-{
-	size_t n;
-	struct task *const *tasks = supervisor_tasks(&n);
-
-	for (size_t i = 0; i < n; i++) {
-		struct task *t = tasks[i];
-		if (t->cfg->ready.kind == PROBE_NOTIFY && t->runs != NULL &&
-		    t->runs->pid == pgid && !t->runs->exec_failed)
-			return t;
-	}
-	return NULL;
-}
-
 /*
- * A message on the notify socket from a process of group pgid: whether a
- * task took it. STATUS= is kept, READY=1 ends the ready phase, STOPPING=1
- * is logged.
+ * A message on the notify socket from t's process group (supervisor.c
+ * found t). STATUS= is kept, READY=1 ends the ready phase, STOPPING=1 is
+ * logged, once a run.
  */
-bool
-readiness_notified(pid_t pgid, const struct notify_msg *m)
+void
+readiness_notified(struct task *t, const struct notify_msg *m)
 {
-	struct task *t = readiness_find(pgid);
-
-	if (t == NULL)
-		return false;
 	if (m->has_status) {
 		free(t->status_text);
 		t->status_text = xstrdup(m->status);
 	}
-	if (m->stopping && !t->said_stopping) /* once a run: no flood */
+	if (m->stopping && !t->said_stopping)
 		log_msg(LOG_INFO, "task %s (pid %ld): stopping, it says",
-		        t->cfg->name, (long)pgid);
+		        t->cfg->name, (long)t->runs->pid);
 	t->said_stopping |= m->stopping;
 	if (m->ready && t->policy.state == STATE_STARTING)
 		readiness_reached(t);
-	return true;
 }
 
 void

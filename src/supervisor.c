@@ -184,6 +184,40 @@ hup_cb(EV_P_ ev_signal *w, int revents)
 	sv.o->reload();
 }
 
+/*
+ * A notify socket's message from process group pgid: whether a task with
+ * ready = notify whose run leads that group took it.
+ */
+static bool
+supervisor_notified(pid_t pgid, const struct notify_msg *m)
+{
+	for (size_t i = 0; i < sv.ntasks; i++) {
+		struct task *t = sv.tasks[i];
+		if (t->cfg->ready.kind == PROBE_NOTIFY && t->runs != NULL &&
+		    t->runs->pid == pgid && !t->runs->exec_failed) {
+			readiness_notified(t, m);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The notify socket, once some task has ready = notify (at start, after
+ * a reload); it then stays. Without it, such a task is never ready (its
+ * ready_timeout says so), and this says why.
+ */
+static void
+supervisor_open_notify(struct task_config *const *cfgs)
+{
+	for (size_t i = 0; i < sv.ntasks; i++)
+		if ((cfgs ? cfgs[i] : sv.tasks[i]->cfg)->ready.kind ==
+		    PROBE_NOTIFY) {
+			notifysock_open(supervisor_notified);
+			return;
+		}
+}
+
 /* Whether pid is a process of tendd's own: a run's, or a probe's. */
 static bool
 supervisor_owns(pid_t pid)
@@ -320,6 +354,7 @@ supervisor_set_tasks(struct task **tasks, struct task_config *const *cfgs,
 	sv.tasks = tasks;
 	sv.ntasks = n;
 	order_link(tasks, cfgs, n);
+	supervisor_open_notify(cfgs);
 }
 
 /*
@@ -599,6 +634,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 		return 1;
 	}
 	supervisor_signals();
+	task_init();
 	ev_prepare_init(&sv.reclaim, reclaim_cb);
 	ev_prepare_start(EV_DEFAULT, &sv.reclaim);
 	ev_child_init(&sv.orphans, orphan_cb, 0, 0);
@@ -610,6 +646,7 @@ supervisor_run(struct manifest *m, const struct supervisor_options *o)
 	for (size_t i = 0; i < m->ntasks; i++)
 		sv.tasks[i] = task_new(manifest_take_task(m, i));
 	order_link(sv.tasks, NULL, sv.ntasks);
+	supervisor_open_notify(NULL);
 	events_observe(&supervisor_observer);
 	if (o->socket_open(o->socket ? o->socket : m->control_socket, m) ==
 	    -1) {

@@ -95,15 +95,13 @@ task_add_run(struct task *t, struct run *r)
 
 /*
  * The environment a task gets besides its own: NOTIFY_SOCKET for ready =
- * notify (NULL when the socket cannot be had: the task is then not ready
- * in time, and the log says why).
+ * notify (none when tendd has no notify socket, supervisor.c's: the task
+ * is then not ready in time, and the log said why).
  */
 static const struct spawn_io *
 task_spawn_io(const struct task *t, struct spawn_io *io, char **env)
 {
-	if (t->cfg->ready.kind != PROBE_NOTIFY)
-		return NULL;
-	if (notifysock_open(readiness_notified) == -1)
+	if (t->cfg->ready.kind != PROBE_NOTIFY || notifysock_env() == NULL)
 		return NULL;
 	env[0] = (char *)notifysock_env();
 	env[1] = NULL;
@@ -318,22 +316,15 @@ task_failed(struct task *t, unsigned long serial, const char *fmt, ...)
 	t->why_serial = serial;
 }
 
-/* Readiness or health failed: stop t's run, which counts as failed. */
-void
-task_fail_run(struct task *t, const char *fmt, ...)
+/* Readiness or health failed (readiness.c): stop the run, a failed one. */
+static void
+task_fail_run(struct task *t, const char *why)
 {
-	va_list ap;
-	char *why;
-
 	if (t->runs == NULL)
 		return;
-	va_start(ap, fmt);
-	why = xvasprintf(fmt, ap);
-	va_end(ap);
 	log_msg(LOG_ERR, "task %s (pid %ld): %s; stopping it", t->cfg->name,
 	        (long)t->runs->pid, why);
 	task_failed(t, t->runs->serial, "%s", why);
-	free(why);
 	task_handle(t, t->policy.state == STATE_STARTING ? EVENT_NOT_READY
 	                                                 : EVENT_UNHEALTHY);
 }
@@ -567,25 +558,18 @@ task_kill_now(struct task *t)
 		run_signal(r, SIGKILL);
 }
 
-/*
- * Whether t is ready (SPEC section 8): a durable task running (past
- * starting), a log-only task done (its run exited 0), a per-request task
- * listening, or up without a listen key.
- */
-bool
-task_ready(const struct task *t)
+/* What readiness.c and order.c report up through. */
+static const struct engine_ops task_engine_ops = {
+    .handle = task_handle,
+    .fail_run = task_fail_run,
+};
+
+/* Before the first task: give the layers below the engine its ops. */
+void
+task_init(void)
 {
-	switch (t->cfg->class) {
-	case CLASS_DURABLE:
-		return t->policy.state == STATE_RUNNING;
-	case CLASS_LOG_ONLY:
-		return t->policy.state == STATE_DONE;
-	case CLASS_PER_REQUEST:
-	default:
-		return t->policy.state == STATE_LISTENING ||
-		       (t->policy.state == STATE_IDLE &&
-		        !t->policy.has_listener);
-	}
+	readiness_init(&task_engine_ops);
+	order_init(&task_engine_ops);
 }
 
 void

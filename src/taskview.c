@@ -43,7 +43,8 @@ taskview_of(const struct task *t, double now, struct taskview *v)
 	 * A durable task is ready (ready = none) once its exec succeeded:
 	 * not while its only run is one whose exec failed.
 	 */
-	v->ready = task_ready(t) && (t->cfg->class != CLASS_DURABLE || v->up);
+	v->ready =
+	    readiness_ready(t) && (t->cfg->class != CLASS_DURABLE || v->up);
 	v->active = per_request ? t->policy.active : 0;
 	v->health = t->health;
 	v->health_failures = t->health_failures;
@@ -64,7 +65,7 @@ taskview_waiting_for(const struct taskview *v, size_t *i)
 	while (*i < v->nafter) {
 		const struct task *a = v->after[(*i)++];
 
-		if (!task_ready(a))
+		if (!readiness_ready(a))
 			return a->cfg->name;
 	}
 	return NULL;

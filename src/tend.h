@@ -739,18 +739,30 @@ bool task_can_serve(const struct task *);
 bool task_has_run_before(const struct task *, unsigned long serial);
 void task_listening(struct task *, bool);
 void task_set_shutdown(void);
-bool task_ready(const struct task *);
-void task_fail_run(struct task *, const char *fmt, ...) PRINTFLIKE(2, 3);
+void task_init(void);
 void task_free(struct task *);
 
-/* readiness.c: when a durable task is ready, and its health checks. */
+/*
+ * What readiness.c and order.c, below the engine, may ask of it: task.c's,
+ * given by task_init, as a run is given the function to call at its end.
+ */
+struct engine_ops {
+	void (*handle)(struct task *, enum task_event);
+	void (*fail_run)(struct task *,
+	                 const char *why); /* not ready, unwell */
+};
+
+/* readiness.c: when a task is ready, and a durable task's health checks. */
+void readiness_init(const struct engine_ops *);
+bool readiness_ready(const struct task *);
 void readiness_spawned(struct task *, struct run *);
 void readiness_stopped(struct task *);
 void readiness_reconfigured(struct task *);
-bool readiness_notified(pid_t pgid, const struct notify_msg *);
+void readiness_notified(struct task *, const struct notify_msg *);
 void readiness_free(struct task *);
 
 /* order.c: after = (SPEC section 8): release in order, stop in reverse. */
+void order_init(const struct engine_ops *);
 void order_link(struct task *const *, struct task_config *const *cfgs,
                 size_t n);
 void order_unlink(struct task *);

@@ -184,7 +184,7 @@ client_say_state(struct client *c, const struct task *t)
 	buf_addf(&b, "%s %s", t->cfg->name, policy_state_name(t->policy.state));
 	for (size_t i = 0, n = 0;
 	     t->policy.state == STATE_WAITING && i < t->nafter; i++)
-		if (!task_ready(t->after[i]))
+		if (!readiness_ready(t->after[i]))
 			buf_addf(&b, "%s%s", n++ ? ", " : " (for ",
 			         t->after[i]->cfg->name);
 	if (t->policy.state == STATE_WAITING && order_blocked(t))
