@@ -5,6 +5,7 @@
  * Problems are found in several passes; they are kept in line order.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "tend.h"
 
@@ -48,4 +49,20 @@ diag_free(struct diag *d)
 	free(d->items);
 	d->items = NULL;
 	d->count = d->cap = 0;
+}
+
+/* Append the problems of from (another file's) to to, leaving from empty. */
+void
+diag_move(struct diag *to, struct diag *from)
+{
+	for (size_t i = 0; i < from->count; i++) {
+		if (to->count == to->cap) {
+			to->cap = to->cap ? to->cap * 2 : 8;
+			to->items = xreallocarray(to->items, to->cap,
+			                          sizeof(*to->items));
+		}
+		to->items[to->count++] = from->items[i];
+	}
+	free(from->items);
+	memset(from, 0, sizeof(*from));
 }

@@ -588,6 +588,7 @@ static const struct global_key {
     {"pid_file", key_pid_file},
     {"subreaper", key_subreaper},
     {"stop_timeout", key_global_stop_timeout},
+    {"include", NULL}, /* repeatable: include.c, from global_build */
 };
 
 #define NGLOBAL_KEYS (sizeof(global_keys) / sizeof(*global_keys))
@@ -651,12 +652,24 @@ task_config_free(struct task_config *t)
 	probespec_free(&t->health);
 }
 
+/* One file read: the manifest (0) or an included file (include = ). */
+struct source {
+	const char *path;
+	struct inifile ini;
+	struct diag diag; /* its problems, in its line order */
+};
+
 /* Parsing state shared by the section handlers. */
 struct build {
-	const char *file;
+	const char *file; /* file, ini and diag: of the source being built */
 	const struct inifile *ini;
 	struct manifest *m;
 	struct diag *diag;
+	struct source *src; /* the manifest, then the included files */
+	size_t nsrc;
+	size_t cur;               /* the source being built */
+	struct include_files inc; /* what the manifest's include keys name */
+	size_t *task_src;         /* of each task kept: its source */
 	size_t *names;    /* open addressing: task index + 1, 0 when free */
 	size_t names_cap; /* a power of two, over twice the sections */
 	int *sections;    /* of each task kept: its section's index */
@@ -688,6 +701,37 @@ name_find(struct build *b, const char *name, bool add)
 	if (add)
 		b->names[i] = b->m->ntasks + 1;
 	return NULL;
+}
+
+/* Room in the name hash for n tasks, keeping it under half full. */
+static void
+names_reserve(struct build *b, size_t n)
+{
+	size_t cap = b->names_cap, i;
+
+	while (cap <= 2 * n)
+		cap = cap ? cap * 2 : 16;
+	if (cap == b->names_cap)
+		return;
+	free(b->names);
+	b->names = xcalloc(cap, sizeof(*b->names));
+	b->names_cap = cap;
+	for (size_t t = 0; t < b->m->ntasks; t++) {
+		i = name_hash(b->m->tasks[t].name) & (cap - 1);
+		while (b->names[i])
+			i = (i + 1) & (cap - 1);
+		b->names[i] = t + 1;
+	}
+}
+
+/* Make source i the one problems and entries are of. */
+static void
+build_enter(struct build *b, size_t i)
+{
+	b->cur = i;
+	b->file = b->src[i].path;
+	b->ini = &b->src[i].ini;
+	b->diag = &b->src[i].diag;
 }
 
 static bool
@@ -880,9 +924,15 @@ task_build(struct build *b, int section, const char *name)
 		keep = false;
 	}
 	if (keep && (first = name_find(b, name, false)) != NULL) {
-		diag_add(b->diag, b->file, s->line,
-		         "duplicate task '%s' (first at line %d)", name,
-		         first->line);
+		size_t at = b->task_src[first - m->tasks];
+		if (at == b->cur)
+			diag_add(b->diag, b->file, s->line,
+			         "duplicate task '%s' (first at line %d)", name,
+			         first->line);
+		else
+			diag_add(b->diag, b->file, s->line,
+			         "task %s: already defined at %s:%d", name,
+			         b->src[at].path, first->line);
 		keep = false;
 	}
 	task_defaults(&t, name, s->line);
@@ -917,7 +967,10 @@ task_build(struct build *b, int section, const char *name)
 		    xreallocarray(m->tasks, b->tasks_cap, sizeof(*m->tasks));
 		b->sections = xreallocarray(b->sections, b->tasks_cap,
 		                            sizeof(*b->sections));
+		b->task_src = xreallocarray(b->task_src, b->tasks_cap,
+		                            sizeof(*b->task_src));
 	}
+	b->task_src[m->ntasks] = b->cur;
 	b->sections[m->ntasks] = section;
 	m->tasks[m->ntasks++] = t;
 }
@@ -950,6 +1003,12 @@ global_build(struct build *b, int section)
 				break;
 		if (k == NGLOBAL_KEYS) {
 			global_unknown(b, e);
+			continue;
+		}
+		if (global_keys[k].parse == NULL) {
+			if (e->value != NULL)
+				include_expand(&b->inc, e->value, b->file,
+				               e->line, b->diag);
 			continue;
 		}
 		if (first_line[k]) {
@@ -1040,6 +1099,7 @@ graph_build(struct build *b, struct graph *g)
 	for (size_t i = 0; i < m->ntasks; i++) {
 		const struct task_config *t = &m->tasks[i];
 		g->first[i] = e;
+		build_enter(b, b->task_src[i]);
 		for (size_t j = 0; j < t->nafter; j++) {
 			if ((to = name_find(b, t->after[j], false)) != NULL)
 				g->dep[e++] = (size_t)(to - m->tasks);
@@ -1070,6 +1130,7 @@ cycle_report(struct build *b, const size_t *path, size_t len)
 	for (size_t k = 0; k <= len; k++)
 		buf_addf(&text, "%s%s", k ? " -> " : "",
 		         tasks[path[(start + k) % len]].name);
+	build_enter(b, b->task_src[path[start]]);
 	diag_add(
 	    b->diag, b->file,
 	    after_line_of(b, path[start], tasks[path[(start + 1) % len]].name),
@@ -1153,11 +1214,24 @@ manifest_check_after(struct build *b)
 	free(g.dep);
 }
 
+/* A section an included file may not hold: it has tasks only. */
 static void
-manifest_build(struct build *b)
+section_not_included(struct build *b, const struct ini_section *s)
+{
+	diag_add(b->diag, b->file, s->line,
+	         "[%s] in an included file, which holds [task:NAME] sections "
+	         "only",
+	         s->name);
+}
+
+/* Build the sections of source i. */
+static void
+manifest_build(struct build *b, size_t src)
 {
 	int tend_line = 0;
 
+	build_enter(b, src);
+	names_reserve(b, b->m->ntasks + b->ini->nsections);
 	for (size_t i = 0; i < b->ini->nentries; i++)
 		if (b->ini->entries[i].section < 0)
 			diag_add(b->diag, b->file, b->ini->entries[i].line,
@@ -1165,7 +1239,11 @@ manifest_build(struct build *b)
 			         b->ini->entries[i].key);
 	for (size_t i = 0; i < b->ini->nsections; i++) {
 		const struct ini_section *s = &b->ini->sections[i];
-		if (strcmp(s->name, "tend") == 0) {
+		if (strncmp(s->name, "task:", 5) == 0)
+			task_build(b, (int)i, s->name + 5);
+		else if (src > 0)
+			section_not_included(b, s);
+		else if (strcmp(s->name, "tend") == 0) {
 			if (tend_line)
 				diag_add(
 				    b->diag, b->file, s->line,
@@ -1174,11 +1252,37 @@ manifest_build(struct build *b)
 				    tend_line);
 			global_build(b, (int)i); /* checked all the same */
 			tend_line = tend_line ? tend_line : s->line;
-		} else if (strncmp(s->name, "task:", 5) == 0)
-			task_build(b, (int)i, s->name + 5);
-		else
+		} else
 			section_unknown(b, s);
 	}
+}
+
+/* Read and build the files the include keys named, after the manifest. */
+static void
+manifest_includes(struct build *b, const char *const *keys)
+{
+	FILE *fp;
+
+	b->src = xreallocarray(b->src, 1 + b->inc.n, sizeof(*b->src));
+	memset(b->src + 1, 0, b->inc.n * sizeof(*b->src));
+	for (size_t i = 0; i < b->inc.n; i++) {
+		struct source *src = &b->src[b->nsrc++];
+		src->path = b->inc.files[i].path;
+		if ((fp = fopen(src->path, "re")) == NULL) {
+			diag_add(&src->diag, src->path, 0, "cannot open: %s",
+			         strerror(errno));
+			continue;
+		}
+		inifile_read(fp, src->path, keys, &src->ini, &src->diag);
+		fclose(fp);
+		manifest_build(b, b->nsrc - 1);
+	}
+}
+
+/* What needs every file read: inherited defaults, the after graph. */
+static void
+manifest_finish(struct build *b)
+{
 	for (size_t i = 0; i < b->m->ntasks; i++)
 		if (b->m->tasks[i].stop_timeout_ms == STOP_TIMEOUT_INHERIT)
 			b->m->tasks[i].stop_timeout_ms = b->m->stop_timeout_ms;
@@ -1186,15 +1290,15 @@ manifest_build(struct build *b)
 }
 
 /*
- * Read a manifest from fp; path names it in messages. Returns 0, or -1 with
- * every problem in diag. m is filled either way and must be freed.
+ * Read a manifest from fp, then the files its include keys name; path
+ * names it in messages. Returns 0, or -1 with every problem in diag, file
+ * by file. m is filled either way and must be freed.
  */
 int
 manifest_read(FILE *fp, const char *path, struct manifest *m, struct diag *diag)
 {
 	const char *keys[NTASK_KEYS + NGLOBAL_KEYS + 1];
-	struct inifile ini;
-	struct build b = {.file = path, .ini = &ini, .m = m, .diag = diag};
+	struct build b = {.m = m};
 	size_t before = diag->count, n = 0;
 
 	for (size_t i = 0; i < NTASK_KEYS; i++)
@@ -1203,14 +1307,23 @@ manifest_read(FILE *fp, const char *path, struct manifest *m, struct diag *diag)
 		keys[n++] = global_keys[i].name;
 	keys[n] = NULL;
 	manifest_defaults(m, path);
-	inifile_read(fp, path, keys, &ini, diag);
-	while (b.names_cap <= 2 * ini.nsections)
-		b.names_cap = b.names_cap ? b.names_cap * 2 : 16;
-	b.names = xcalloc(b.names_cap, sizeof(*b.names));
-	manifest_build(&b);
+	include_init(&b.inc, fp);
+	b.src = xcalloc(1, sizeof(*b.src));
+	b.src[0].path = path;
+	b.nsrc = 1;
+	inifile_read(fp, path, keys, &b.src[0].ini, &b.src[0].diag);
+	manifest_build(&b, 0);
+	manifest_includes(&b, keys);
+	manifest_finish(&b);
+	for (size_t i = 0; i < b.nsrc; i++) {
+		diag_move(diag, &b.src[i].diag);
+		inifile_free(&b.src[i].ini);
+	}
+	free(b.src);
 	free(b.names);
 	free(b.sections);
-	inifile_free(&ini);
+	free(b.task_src);
+	include_free(&b.inc);
 	return diag->count == before ? 0 : -1;
 }
 

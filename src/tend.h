@@ -49,6 +49,7 @@ struct diag {
 void diag_add(struct diag *, const char *file, int line, const char *fmt, ...)
     PRINTFLIKE(4, 5);
 void diag_print(const struct diag *, FILE *);
+void diag_move(struct diag *to, struct diag *from);
 void diag_free(struct diag *);
 
 /* value.c: scalar values of the manifest; each returns NULL or why not. */
@@ -117,6 +118,28 @@ struct inifile {
 int inifile_read(FILE *, const char *filename, const char *const *keys,
                  struct inifile *, struct diag *);
 void inifile_free(struct inifile *);
+
+/* include.c: the files that include = GLOB names, each once, in order. */
+#define INCLUDE_FILES_MAX 1000 /* included files of one manifest */
+
+struct include_file {
+	char *path; /* as the glob matched it */
+	dev_t dev;
+	ino_t ino;
+};
+
+struct include_files {
+	struct include_file *files; /* in reading order */
+	size_t n;
+	bool has_main; /* the manifest's own file, never included */
+	dev_t main_dev;
+	ino_t main_ino;
+};
+
+void include_init(struct include_files *, FILE *main);
+int include_expand(struct include_files *, const char *pattern,
+                   const char *file, int line, struct diag *);
+void include_free(struct include_files *);
 
 /* manifest.c: the manifest, validated. */
 enum task_class {
