@@ -62,7 +62,7 @@ PYTEST	= /usr/bin/python3 -m pytest --confcutdir=tests/system
 
 .PHONY: all run check unit unit-san system lint install clean \
 	deps test-deps lint-deps bench bench-control bench-requests \
-	bench-operate bench-ready valgrind
+	bench-operate bench-ready bench-keys valgrind
 
 all: $(B)/tendd $(B)/tendctl
 
@@ -180,6 +180,9 @@ bench-requests: all $(B)/bench/hello $(B)/bench/vforkd $(B)/bench/loadgen \
 		$(B)/bench/spawncost
 	$(call apt_install,xinetd ucspi-tcp)
 	/usr/bin/python3 bench/requests.py
+
+bench-keys: all $(B)/bench/hello $(B)/bench/loadgen
+	/usr/bin/python3 bench/keys.py
 
 bench-control: all
 	$(call apt_install,supervisor runit)
