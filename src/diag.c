@@ -3,42 +3,77 @@
  * not only the first, each already formatted as "FILE:LINE: message" so
  * that tendd --check, tendd's start-up and a reload print the same text.
  * Problems are found in several passes; they are kept in line order.
+ * Notes ("FILE:LINE: note: ...") are kept apart: they say something worth
+ * knowing about a valid manifest, and never make it invalid.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tend.h"
 
-void
-diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
+static void diag_insert(struct diag_item **, size_t *, size_t *, const char *,
+                        int, const char *, const char *, va_list)
+    PRINTFLIKE(7, 0);
+
+/* Insert a formatted message into *items (of *count, room for *cap). */
+static void
+diag_insert(struct diag_item **items, size_t *count, size_t *cap,
+            const char *file, int line, const char *prefix, const char *fmt,
+            va_list ap)
 {
-	va_list ap;
-	char *msg;
+	char *msg = xvasprintf(fmt, ap);
 	size_t at;
 
-	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	if (d->count == d->cap) {
-		d->cap = d->cap ? d->cap * 2 : 8;
-		d->items = xreallocarray(d->items, d->cap, sizeof(*d->items));
+	if (*count == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		*items = xreallocarray(*items, *cap, sizeof(**items));
 	}
-	for (at = d->count; at > 0 && d->items[at - 1].line > line; at--)
-		d->items[at] = d->items[at - 1];
-	d->items[at].line = line;
+	for (at = *count; at > 0 && (*items)[at - 1].line > line; at--)
+		(*items)[at] = (*items)[at - 1];
+	(*items)[at].line = line;
 	if (line > 0)
-		d->items[at].text = xasprintf("%s:%d: %s", file, line, msg);
+		(*items)[at].text =
+		    xasprintf("%s:%d: %s%s", file, line, prefix, msg);
 	else
-		d->items[at].text = xasprintf("%s: %s", file, msg);
-	d->count++;
+		(*items)[at].text = xasprintf("%s: %s%s", file, prefix, msg);
+	(*count)++;
 	free(msg);
 }
 
 void
+diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_insert(&d->items, &d->count, &d->cap, file, line, "", fmt, ap);
+	va_end(ap);
+}
+
+void
+diag_note(struct diag *d, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_insert(&d->notes, &d->nnotes, &d->notes_cap, file, line,
+	            "note: ", fmt, ap);
+	va_end(ap);
+}
+
+/* Problems and notes, merged in line order (a problem first). */
+void
 diag_print(const struct diag *d, FILE *fp)
 {
-	for (size_t i = 0; i < d->count; i++)
-		fprintf(fp, "%s\n", d->items[i].text);
+	size_t i = 0, j = 0;
+
+	while (i < d->count || j < d->nnotes) {
+		if (j == d->nnotes ||
+		    (i < d->count && d->items[i].line <= d->notes[j].line))
+			fprintf(fp, "%s\n", d->items[i++].text);
+		else
+			fprintf(fp, "%s\n", d->notes[j++].text);
+	}
 }
 
 void
@@ -46,9 +81,12 @@ diag_free(struct diag *d)
 {
 	for (size_t i = 0; i < d->count; i++)
 		free(d->items[i].text);
+	for (size_t i = 0; i < d->nnotes; i++)
+		free(d->notes[i].text);
 	free(d->items);
-	d->items = NULL;
-	d->count = d->cap = 0;
+	free(d->notes);
+	d->items = d->notes = NULL;
+	d->count = d->cap = d->nnotes = d->notes_cap = 0;
 }
 
 /* Append the problems of from (another file's) to to, leaving from empty. */

@@ -10,18 +10,26 @@
  *  - it parses section headers itself, whole, and hands libinih "[s]" so
  *    that libinih still ends the previous key's continuation lines;
  *  - it blanks comment lines, whatever their length;
- *  - a key or continuation line too long for libinih's buffer is reported,
- *    and libinih sees only its "KEY =" part, so the key is known but its
- *    value is marked lost (NULL) and never used, never truncated;
+ *  - it gives libinih at most a buffer's worth of a key line (from its
+ *    first non-blank) and maps what libinih split back onto the whole line:
+ *    the key is libinih's, the value starts after the '=' or ':' libinih
+ *    found, and runs to the end of the whole line, so a value of any length
+ *    (up to INIFILE_VALUE_MAX) is taken whole, never split or truncated;
+ *  - a continuation line is handed over the same way, as " " and its text;
+ *  - a line longer than INIFILE_VALUE_MAX is reported, and its value (or
+ *    the value it continues) is marked lost (NULL), never used;
  *  - a key line for which libinih never calls the handler is one libinih
  *    rejected (no '=' or ':'), and is reported with its line;
  *  - a key with a blank inside is a line whose '=' is missing and that
  *    libinih split at a later ':', as in "listen tcp:1.2.3.4:80".
  *
- * libinih still does what it is for: splitting KEY = VALUE, inline comments
- * (" ;"), and continuation lines (an indented line continues the value of
- * the key above it; we join the pieces with one space, up to
- * INIFILE_VALUE_MAX bytes: a longer value is refused, not truncated).
+ * Inline comments follow libinih's rule (a ';' after a blank), applied to
+ * the whole line, except that in command a ';' inside quotes or after a
+ * backslash is part of the value (as cmdline.c reads quotes); a comment
+ * cut from a command or env value is noted (diag_note), so that
+ * "-exec echo {} ;" is never cut silently. An indented line continues the
+ * value of the key above it; we join the pieces with one space, up to
+ * INIFILE_VALUE_MAX bytes: a longer value is refused, not truncated.
  */
 #include <errno.h>
 #include <ini.h>
@@ -52,6 +60,28 @@ enum line_kind {
 
 #define SECTION_BROKEN (-2) /* after a malformed header: drop its keys */
 
+#define NOTE_SHOWN 60 /* bytes of a cut comment shown in a note */
+
+/* Where a scan of a value stands among quotes, as cmdline.c reads them. */
+enum quote {
+	QUOTE_NONE,
+	QUOTE_SINGLE,
+	QUOTE_DOUBLE,
+};
+
+/*
+ * Keys whose comments are noted: a ' ;' that ends a command or an env value
+ * is more often a typo than a comment. In command, quotes and backslashes
+ * also protect a ';' (sh -c 'a ; b'), as they do when it is split.
+ */
+static const struct value_rule {
+	const char *key;
+	bool quotes;
+} value_rules[] = {
+    {"command", true},
+    {"env", false},
+};
+
 struct reader {
 	FILE *fp;
 	const char *filename;
@@ -59,6 +89,10 @@ struct reader {
 	struct diag *diag;
 	char *buf; /* the current physical line, without its newline */
 	size_t bufcap;
+	const char *start; /* its first non-blank */
+	const char *given; /* what libinih was given of it: its line buffer */
+	size_t given_len;  /* bytes of it given */
+	bool cut;          /* libinih was given only the start of it */
 	int lineno;
 	enum line_kind kind;
 	bool too_long;           /* the current line's value is lost */
@@ -69,6 +103,8 @@ struct reader {
 	long last_entry;  /* the entry continuation lines extend, or -1 */
 	size_t value_len; /* of its value, which has room for value_cap */
 	size_t value_cap;
+	const struct value_rule *rule; /* of its key, or NULL */
+	enum quote quote;              /* at the end of its value so far */
 };
 
 static bool
@@ -138,6 +174,13 @@ inifile_rejected(const struct reader *r)
 	const char *line = r->buf;
 	size_t len;
 
+	if (r->cut) {
+		diag_add(r->diag, r->filename, r->lineno,
+		         "expected KEY = VALUE, with the '=' within the first "
+		         "%zu bytes",
+		         r->given_len);
+		return;
+	}
 	if (r->lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
 		line += 3;
 	len = strcspn(line, " \t\r\f\v");
@@ -153,6 +196,28 @@ inifile_rejected(const struct reader *r)
 }
 
 /*
+ * Give libinih in str (num bytes) what it should see of the key or
+ * continuation line in r: from its first non-blank, as much as fits.
+ */
+static void
+inifile_give(struct reader *r, char *str, int num)
+{
+	size_t room = num > 3 ? (size_t)num - 3 : 0; /* for \r\n\0 */
+	size_t at = 0, len = strlen(r->start);
+
+	if (r->kind == LINE_CONTINUATION && room > 0)
+		str[at++] =
+		    ' '; /* libinih knows a continuation by its indent */
+	r->cut = len > room - at;
+	if (r->cut)
+		len = room - at;
+	memcpy(str + at, r->start, len);
+	memcpy(str + at + len, "\n", 2);
+	r->given = str;
+	r->given_len = len;
+}
+
+/*
  * Check that libinih handled the previous line, read the next one whole and
  * give libinih what it should see of it in str (num bytes).
  */
@@ -160,9 +225,8 @@ static char *
 inifile_next(char *str, int num, void *stream)
 {
 	struct reader *r = stream;
-	size_t limit = num > 3 ? (size_t)num - 3 : 0; /* room for \r\n\0 */
 	ssize_t len;
-	char *line, *sep;
+	char *line;
 
 	if (r->kind == LINE_KEY && !r->handled && !r->too_long)
 		inifile_rejected(r);
@@ -175,7 +239,7 @@ inifile_next(char *str, int num, void *stream)
 		return NULL;
 	}
 	r->lineno++;
-	r->handled = r->too_long = false;
+	r->handled = r->too_long = r->cut = false;
 	line = r->buf;
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		line[--len] = '\0';
@@ -186,8 +250,15 @@ inifile_next(char *str, int num, void *stream)
 		         "line contains a NUL byte");
 		line[0] = '\0';
 	}
-
+	r->start = line + strspn(line, " \t\r\f\v");
 	r->kind = inifile_classify(r, line);
+	if (len > INIFILE_VALUE_MAX) {
+		r->too_long = true;
+		diag_add(r->diag, r->filename, r->lineno,
+		         "line too long (%zd bytes; at most %d, %d KiB)", len,
+		         INIFILE_VALUE_MAX, INIFILE_VALUE_MAX / 1024);
+	}
+
 	switch (r->kind) {
 	case LINE_BLANK:
 	case LINE_COMMENT:
@@ -195,56 +266,137 @@ inifile_next(char *str, int num, void *stream)
 		return str;
 	case LINE_SECTION:
 		inifile_section(r, line);
+		if (r->too_long)
+			r->section = SECTION_BROKEN;
 		r->have_key = false;
 		strcpy(str, "[s]\n");
 		return str;
-	case LINE_KEY:
 	case LINE_CONTINUATION:
+		if (r->too_long) {
+			if (r->last_entry >= 0) {
+				free(r->ini->entries[r->last_entry].value);
+				r->ini->entries[r->last_entry].value = NULL;
+			}
+			strcpy(str, "\n");
+			return str;
+		}
+		break;
+	case LINE_KEY:
 		break;
 	}
-	if ((size_t)len <= limit) {
-		snprintf(str, (size_t)num, "%s\n", line);
-		return str;
-	}
-
-	r->too_long = true;
-	diag_add(
-	    r->diag, r->filename, r->lineno,
-	    "line too long (%zd bytes; libinih takes %zu): continue the value "
-	    "on indented lines",
-	    len, limit);
-	if (r->kind == LINE_CONTINUATION) {
-		if (r->last_entry >= 0) {
-			free(r->ini->entries[r->last_entry].value);
-			r->ini->entries[r->last_entry].value = NULL;
-		}
-		strcpy(str, "\n");
-		return str;
-	}
-	/* Give libinih the key alone, so the key is still known. */
-	sep = strpbrk(line, "=:");
-	if (sep != NULL && (size_t)(sep - line) < limit)
-		snprintf(str, (size_t)num, "%.*s\n", (int)(sep - line + 1),
-		         line);
-	else
-		strcpy(str, "\n");
+	inifile_give(r, str, num);
 	return str;
 }
 
-/* Cut an inline comment (";" after a blank), as libinih does on key lines. */
-static void
-inifile_cut_comment(char *value)
+/*
+ * Where the comment in s starts (a ';' after a blank), or its end. With
+ * quotes, a ';' inside quotes or after a backslash is no comment; *q is
+ * where quotes stand at the start of s and at the end of what was scanned.
+ */
+static const char *
+inifile_comment(const char *s, bool quotes, enum quote *q)
 {
-	char *p, *end;
+	bool after_blank = false;
 
-	for (p = value; *p; p++)
-		if (*p == ';' && p > value && inifile_blank(p[-1])) {
-			*p = '\0';
+	for (; *s; s++) {
+		if (*q == QUOTE_NONE && *s == ';' && after_blank)
+			return s;
+		after_blank = false;
+		if (!quotes) {
+			after_blank = inifile_blank(*s);
+			continue;
+		}
+		switch (*q) {
+		case QUOTE_NONE:
+			if (*s == '\\' && s[1] != '\0')
+				s++;
+			else if (*s == '\'')
+				*q = QUOTE_SINGLE;
+			else if (*s == '"')
+				*q = QUOTE_DOUBLE;
+			else
+				after_blank = inifile_blank(*s);
+			break;
+		case QUOTE_SINGLE:
+			if (*s == '\'')
+				*q = QUOTE_NONE;
+			break;
+		case QUOTE_DOUBLE:
+			if (*s == '\\' && s[1] != '\0' &&
+			    strchr("\\\"$`", s[1]))
+				s++;
+			else if (*s == '"')
+				*q = QUOTE_NONE;
 			break;
 		}
-	for (end = value + strlen(value);
-	     end > value && inifile_blank(end[-1]);)
-		*--end = '\0';
+	}
+	return s;
+}
+
+/* The rule for key, or NULL. */
+static const struct value_rule *
+inifile_rule(const char *key)
+{
+	for (size_t i = 0; i < sizeof(value_rules) / sizeof(*value_rules); i++)
+		if (strcmp(key, value_rules[i].key) == 0)
+			return &value_rules[i];
+	return NULL;
+}
+
+/*
+ * The length of text without its comment, if any, and trailing blanks; a
+ * comment cut from the value of a key with a rule is noted.
+ */
+static size_t
+inifile_cut(struct reader *r, const char *key, const char *text)
+{
+	const struct value_rule *rule = r->rule;
+	const char *end =
+	    inifile_comment(text, rule != NULL && rule->quotes, &r->quote);
+	size_t shown;
+
+	if (*end != '\0' && rule != NULL) {
+		for (shown = strlen(end); inifile_blank(end[shown - 1]);)
+			shown--;
+		diag_note(r->diag, r->filename, r->lineno,
+		          "%s: text after ' ;' is a comment, not part of the "
+		          "value: '%.*s%s'%s",
+		          key, (int)(shown > NOTE_SHOWN ? NOTE_SHOWN : shown),
+		          end, shown > NOTE_SHOWN ? "..." : "",
+		          rule->quotes ? " (to keep it, quote it or write \\;)"
+		                       : "");
+	}
+	while (end > text && inifile_blank(end[-1]))
+		end--;
+	return (size_t)(end - text);
+}
+
+/*
+ * The value of the key line libinih split at name: whatever follows the
+ * '=' or ':' after name on the whole line, without its comment.
+ */
+static char *
+inifile_value(struct reader *r, const char *name, const char *value)
+{
+	size_t at = (size_t)(name - r->given);
+	const char *sep, *from;
+	size_t len;
+	char *v;
+
+	if (name < r->given || at > strlen(r->start))
+		return xstrdup(value); /* not in our line: cannot happen */
+	for (sep = r->start + at + strlen(name); inifile_blank(*sep); sep++)
+		;
+	if (*sep != '=' && *sep != ':')
+		return xstrdup(value);
+	len = inifile_cut(r, name, sep + 1);
+	for (from = sep + 1; from < sep + 1 + len && inifile_blank(*from);)
+		from++;
+	len -= (size_t)(from - (sep + 1));
+	v = xmalloc(len + 1);
+	memcpy(v, from, len);
+	v[len] = '\0';
+	return v;
 }
 
 /*
@@ -301,16 +453,16 @@ inifile_append(struct reader *r, struct ini_entry *e, const char *piece,
 }
 
 static void
-inifile_continue(struct reader *r, const char *value)
+inifile_continue(struct reader *r)
 {
+	const char *piece = r->start;
 	struct ini_entry *e;
 	const char *key;
-	char *piece;
 
 	if (r->last_entry < 0 || r->ini->entries[r->last_entry].value == NULL)
 		return;
 	e = &r->ini->entries[r->last_entry];
-	if ((key = inifile_indented_key(r, value)) != NULL) {
+	if ((key = inifile_indented_key(r, piece)) != NULL) {
 		diag_add(
 		    r->diag, r->filename, r->lineno,
 		    "indented line continues the value of '%s'; to set '%s', "
@@ -320,10 +472,7 @@ inifile_continue(struct reader *r, const char *value)
 		e->value = NULL;
 		return;
 	}
-	piece = xstrdup(value);
-	inifile_cut_comment(piece);
-	inifile_append(r, e, piece, strlen(piece));
-	free(piece);
+	inifile_append(r, e, piece, inifile_cut(r, e->key, piece));
 }
 
 static int
@@ -337,7 +486,7 @@ inifile_handler(void *user, const char *section, const char *name,
 	(void)section; /* truncated by libinih; r->section is whole */
 	r->handled = true;
 	if (r->kind == LINE_CONTINUATION) {
-		inifile_continue(r, value);
+		inifile_continue(r);
 		return 1;
 	}
 	r->have_key = true;
@@ -360,7 +509,9 @@ inifile_handler(void *user, const char *section, const char *name,
 	e = &ini->entries[ini->nentries];
 	e->section = r->section;
 	e->key = xstrdup(name);
-	e->value = r->too_long ? NULL : xstrdup(value);
+	r->rule = inifile_rule(name);
+	r->quote = QUOTE_NONE;
+	e->value = r->too_long ? NULL : inifile_value(r, name, value);
 	r->value_len = e->value ? strlen(e->value) : 0;
 	r->value_cap = r->value_len + 1;
 	e->line = r->lineno;

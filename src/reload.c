@@ -210,9 +210,13 @@ reload_manifest(bool dry_run, reload_say_fn *say, void *ctx,
 	struct manifest m;
 	struct change *ch;
 	size_t n;
+	int rc;
 
 	*serial = 0;
-	if (manifest_load(supervisor_manifest()->path, &m, errors) == -1) {
+	rc = manifest_load(supervisor_manifest()->path, &m, errors);
+	for (size_t i = 0; i < errors->nnotes; i++)
+		log_msg(LOG_WARNING, "reload: %s", errors->notes[i].text);
+	if (rc == -1) {
 		for (size_t i = 0; i < errors->count; i++)
 			log_msg(LOG_ERR, "reload: %s", errors->items[i].text);
 		log_msg(LOG_ERR, "reload: %zu problem%s: nothing changed",

@@ -44,9 +44,14 @@ struct diag {
 	struct diag_item *items; /* in line order */
 	size_t count;
 	size_t cap;
+	struct diag_item *notes; /* not problems: the manifest is valid */
+	size_t nnotes;
+	size_t notes_cap;
 };
 
 void diag_add(struct diag *, const char *file, int line, const char *fmt, ...)
+    PRINTFLIKE(4, 5);
+void diag_note(struct diag *, const char *file, int line, const char *fmt, ...)
     PRINTFLIKE(4, 5);
 void diag_print(const struct diag *, FILE *);
 void diag_move(struct diag *to, struct diag *from);

@@ -1,5 +1,6 @@
 """Manifest defects of issue 12 (SPEC section 3): continuation lines joined in
-linear time and capped at 64 KiB, and messages that say what is wrong.
+linear time and capped at 64 KiB, and messages that say what is wrong; and of
+issue 15: a long value on one line, read in linear time too.
 """
 
 import time
@@ -58,6 +59,24 @@ def test_many_long_values_are_checked_quickly(run_tendd, tmp_path):
     assert r.stderr.splitlines() == [
         f"{path}:{sum(1 for _ in open(path))}: unknown key 'bogus' in task "
         f"t39"], r
+
+
+def test_many_long_lines_are_checked_quickly(run_tendd, tmp_path):
+    """40 tasks, each with a 60 KiB command on one line (far over libinih's
+    200-byte buffer): accepted, and as quickly as continued values."""
+    path = tmp_path / "lines.ini"
+    with open(path, "w") as f:
+        for t in range(40):
+            f.write(f"[task:t{t}]\nclass = durable\nautostart = no\n"
+                    f"command = /bin/echo {'b ' * (30 * 1024)}\n")
+    r = run_tendd("--check", "-f", path, timeout=QUICK)
+    assert (r.returncode, r.stderr) == (0, ""), r
+    with open(path, "a") as f:
+        f.write("bogus = 1\n")
+    r = run_tendd("--check", "-f", path, timeout=QUICK)
+    assert r.returncode == 1, r
+    assert r.stderr.splitlines() == [f"{path}:161: unknown key 'bogus' in "
+                                     f"task t39"], r
 
 
 def test_reload_of_huge_value_does_not_block_status(

@@ -28,9 +28,6 @@
 #define OUTPUT_USAGE "not syslog, null, inherit, console or file:PATH"
 #define SIZE_USAGE   "not a size (a number, then K, M or G)"
 
-/* What libinih's 200-byte line buffer takes of a line (see inifile.c). */
-#define INIH_LINE 197
-
 /* A task of class class with a command, then extra (lines 4 and on). */
 #define TASK(class, extra) \
 	"[task:t]\nclass = " class "\ncommand = /bin/true\n" extra
@@ -1299,7 +1296,7 @@ test_backoff_order(void **state)
 	manifest_free(&m);
 }
 
-/* libinih's edges. */
+/* Line length: up to INIFILE_VALUE_MAX bytes, whatever libinih's buffer. */
 
 /* A key line of exactly len bytes: "command = /bin/echo xxx...". */
 static char *
@@ -1311,19 +1308,73 @@ command_line(size_t len)
 	return line;
 }
 
+/* text is valid, with exactly the notes of want (NULL-terminated). */
+static void
+parse_notes(const char *text, struct manifest *m, const char *const *want)
+{
+	struct diag d;
+	size_t n = 0;
+
+	if (parse(text, m, &d) != 0) {
+		dump(&d);
+		fail_msg("manifest rejected");
+	}
+	for (; want[n] != NULL; n++) {
+		if (n >= d.nnotes)
+			fail_msg("no note #%zu, want \"%s\"", n, want[n]);
+		assert_string_equal(d.notes[n].text, want[n]);
+	}
+	if (d.nnotes != n)
+		fail_msg("%zu notes (first: %s), want %zu", d.nnotes,
+		         d.notes[0].text, n);
+	diag_free(&d);
+}
+
+#define NOTES(text, m, ...) \
+	parse_notes(text, m, (const char *const[]){__VA_ARGS__, NULL})
+
 static void
 test_long_line(void **state)
 {
 	struct manifest m;
-	struct diag d;
 	char *line = command_line(250), *text;
 
 	(void)state;
+	/* longer than libinih's buffer: taken whole, not split in two */
+	text = xasprintf("[task:a]\nclass = durable\n%s\numask = 077\n", line);
+	parse_ok(text, &m);
+	ARGV(&m.tasks[0], "/bin/echo", line + 20);
+	assert_int_equal(m.tasks[0].umask, 077);
+	manifest_free(&m);
+	free(text);
+	free(line);
+}
+
+static void
+test_long_line_boundary(void **state)
+{
+	struct manifest m;
+	struct diag d;
+	char *line, *text;
+
+	(void)state;
+	/* the longest line, read whole, with a CRLF ending not counted */
+	line = command_line(INIFILE_VALUE_MAX);
+	text = xasprintf("[task:a]\r\nclass = durable\r\n%s\r\n", line);
+	parse_ok(text, &m);
+	ARGV(&m.tasks[0], "/bin/echo", line + 20);
+	assert_int_equal(strlen(m.tasks[0].argv[1]), INIFILE_VALUE_MAX - 20);
+	manifest_free(&m);
+	free(text);
+	free(line);
+
+	/* one byte more is refused, the value never used, never cut */
+	line = command_line(INIFILE_VALUE_MAX + 1);
 	text = xasprintf("[task:a]\nclass = durable\n%s\n", line);
 	assert_int_equal(parse(text, &m, &d), -1);
 	assert_diags(&d, (const char *const[]){
-	                     "test.ini:3: line too long (250 bytes; libinih "
-	                     "takes 197): continue the value on indented lines",
+	                     "test.ini:3: line too long (65537 bytes; at most "
+	                     "65536, 64 KiB)",
 	                     NULL});
 	/* the key is known (no "missing command"), its value never used */
 	assert_int_equal(m.ntasks, 1);
@@ -1335,45 +1386,9 @@ test_long_line(void **state)
 }
 
 static void
-test_long_line_boundary(void **state)
-{
-	struct manifest m;
-	char *line, *text;
-
-	(void)state;
-	/* the longest line libinih takes, read whole */
-	line = command_line(INIH_LINE);
-	text = xasprintf("[task:a]\nclass = durable\n%s\n", line);
-	parse_ok(text, &m);
-	ARGV(&m.tasks[0], "/bin/echo", line + 20);
-	assert_int_equal(strlen(m.tasks[0].argv[1]), INIH_LINE - 20);
-	manifest_free(&m);
-	free(text);
-	free(line);
-
-	/* 200 bytes cannot fit libinih's 200-byte buffer with a NUL */
-	line = command_line(200);
-	text = xasprintf("[task:a]\nclass = durable\n%s\n", line);
-	check_error_fmt(text, "test.ini:3: line too long (200 bytes; libinih "
-	                      "takes 197): continue the value on indented "
-	                      "lines");
-	free(text);
-	free(line);
-
-	/* with a CRLF line ending, only the line's own bytes count */
-	line = command_line(INIH_LINE);
-	text = xasprintf("[task:a]\r\nclass = durable\r\n%s\r\n", line);
-	parse_ok(text, &m);
-	ARGV(&m.tasks[0], "/bin/echo", line + 20);
-	manifest_free(&m);
-	free(text);
-	free(line);
-}
-
-static void
 test_long_line_numbers(void **state)
 {
-	char *line = command_line(1000), *text;
+	char *line = command_line(70000), *text;
 
 	(void)state;
 	/* later lines keep their numbers: nothing is read as a new line */
@@ -1381,8 +1396,7 @@ test_long_line_numbers(void **state)
 	                 "umask = 999\n\n[tend]\n",
 	                 line);
 	ERRORS(text,
-	       "test.ini:7: line too long (1000 bytes; libinih takes 197): "
-	       "continue the value on indented lines",
+	       "test.ini:7: line too long (70000 bytes; at most 65536, 64 KiB)",
 	       "test.ini:8: umask = 999: not an octal mode from 0 to 0777",
 	       "test.ini:10: duplicate section [tend] (first at line 1)");
 	free(text);
@@ -1394,7 +1408,7 @@ test_long_line_in_tend(void **state)
 {
 	struct manifest m;
 	struct diag d;
-	char *path = repeat('p', 300), *text;
+	char *path = repeat('p', 70000), *text;
 	char *sock = proto_default_socket();
 
 	(void)state;
@@ -1402,8 +1416,8 @@ test_long_line_in_tend(void **state)
 	text = xasprintf("[tend]\ncontrol_socket = %s\n", path);
 	assert_int_equal(parse(text, &m, &d), -1);
 	assert_diags(&d, (const char *const[]){
-	                     "test.ini:2: line too long (317 bytes; libinih "
-	                     "takes 197): continue the value on indented lines",
+	                     "test.ini:2: line too long (70017 bytes; at most "
+	                     "65536, 64 KiB)",
 	                     NULL});
 	assert_string_equal(m.control_socket, sock); /* untouched */
 	diag_free(&d);
@@ -1419,31 +1433,19 @@ test_long_key(void **state)
 	char *key = repeat('k', 250), *text;
 
 	(void)state;
-	/* no '=' within what libinih takes: only the length is reported */
+	/* libinih must find the '=' in what it is given of the line */
 	text = xasprintf("[task:a]\nclass = durable\ncommand = /bin/true\n"
 	                 "%s = 1\n",
 	                 key);
-	check_error_fmt(
-	    text, "test.ini:4: line too long (254 bytes; libinih takes 197): "
-	          "continue the value on indented lines");
+	check_error_fmt(text, "test.ini:4: expected KEY = VALUE, with the '=' "
+	                      "within the first 197 bytes");
 	free(text);
-	/* a long line that is not a key = value line is reported once */
-	text = xasprintf("[task:a]\nclass = durable\ncommand = /bin/true\n"
-	                 "%s\n",
-	                 key);
-	check_error_fmt(
-	    text, "test.ini:4: line too long (250 bytes; libinih takes 197): "
-	          "continue the value on indented lines");
-	free(text);
-	/* the key of a long line is still checked */
+	/* the key of a long line is checked */
 	memcpy(key, "bogus = ", 8);
 	text = xasprintf("[task:a]\nclass = durable\ncommand = /bin/true\n"
 	                 "%s\n",
 	                 key);
-	ERRORS(text,
-	       "test.ini:4: line too long (250 bytes; libinih takes 197): "
-	       "continue the value on indented lines",
-	       "test.ini:4: unknown key 'bogus' in task a");
+	ERRORS(text, "test.ini:4: unknown key 'bogus' in task a");
 	free(text);
 	free(key);
 }
@@ -1452,25 +1454,32 @@ static void
 test_long_continuation_line(void **state)
 {
 	struct manifest m;
-	struct diag d;
-	char *piece = repeat('y', 240), *text;
+	char *piece = repeat('y', 240), *text, *want;
 
 	(void)state;
+	piece[0] = piece[1] = ' ';
+	text = xasprintf("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	                 "env = A=a\n%s\n  b\numask = 0\n",
+	                 piece);
+	parse_ok(text, &m);
+	want = xasprintf("A=a %s b", piece + 2);
+	assert_string_equal(m.tasks[0].env[0], want);
+	assert_int_equal(m.tasks[0].umask, 0);
+	manifest_free(&m);
+	free(want);
+	free(text);
+
+	/* past the limit, the whole value is lost, not the part before */
+	free(piece);
+	piece = repeat('y', 70000);
 	piece[0] = piece[1] = ' ';
 	text =
 	    xasprintf("[task:a]\nclass = durable\ncommand = /bin/echo a\n%s\n"
 	              "  b\numask = 0\n",
 	              piece);
-	assert_int_equal(parse(text, &m, &d), -1);
-	assert_diags(&d, (const char *const[]){
-	                     "test.ini:4: line too long (240 bytes; libinih "
-	                     "takes 197): continue the value on indented lines",
-	                     NULL});
-	/* the whole value is lost, not the part before the long piece */
-	assert_null(m.tasks[0].argv);
-	assert_int_equal(m.tasks[0].umask, 0);
-	diag_free(&d);
-	manifest_free(&m);
+	ERRORS(
+	    text,
+	    "test.ini:4: line too long (70000 bytes; at most 65536, 64 KiB)");
 	free(text);
 	free(piece);
 }
@@ -1479,24 +1488,45 @@ static void
 test_long_line_then_continuation(void **state)
 {
 	struct manifest m;
-	struct diag d;
 	char *line = command_line(300), *text;
 
 	(void)state;
 	text = xasprintf("[task:a]\nclass = durable\n%s\n  more words\n"
 	                 "umask = 077\n",
 	                 line);
-	assert_int_equal(parse(text, &m, &d), -1);
-	assert_diags(&d, (const char *const[]){
-	                     "test.ini:3: line too long (300 bytes; libinih "
-	                     "takes 197): continue the value on indented lines",
-	                     NULL});
-	assert_null(m.tasks[0].argv);
+	parse_ok(text, &m);
+	ARGV(&m.tasks[0], "/bin/echo", line + 20, "more", "words");
 	assert_int_equal(m.tasks[0].umask, 077);
-	diag_free(&d);
 	manifest_free(&m);
 	free(text);
 	free(line);
+}
+
+static void
+test_long_env_value(void **state)
+{
+	struct manifest m;
+	char *cp = repeat('j', 60 * 1024), *text, *want;
+
+	(void)state;
+	for (size_t i = 50; i < 60 * 1024; i += 50)
+		cp[i] = ':';
+	/* a 60 KiB CLASSPATH on one line, its ';' without blank kept */
+	cp[100] = ';';
+	text = xasprintf("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	                 "env = CLASSPATH=%s ; the jars\nenv = B=1\n",
+	                 cp);
+	want = xasprintf("CLASSPATH=%s", cp);
+	NOTES(text, &m,
+	      "test.ini:4: note: env: text after ' ;' is a comment, not part "
+	      "of the value: '; the jars'");
+	assert_int_equal(m.tasks[0].nenv, 2);
+	assert_string_equal(m.tasks[0].env[0], want);
+	assert_string_equal(m.tasks[0].env[1], "B=1");
+	manifest_free(&m);
+	free(want);
+	free(text);
+	free(cp);
 }
 
 static void
@@ -1506,20 +1536,14 @@ test_long_comment_and_header(void **state)
 	char *junk = repeat('c', 500), *name = repeat('n', 300), *text;
 
 	(void)state;
+	/* a long comment after a value is cut, whatever its length */
 	text = xasprintf(";%s\n#%s\n   ;%s\n[task:a] ;%s\nclass = durable ;%s\n"
-	                 "command = /bin/true\n  ; %s\n",
-	                 junk, junk, junk, junk, junk, junk);
-	/* a key line with a long comment is still a long line */
-	check_error_fmt(
-	    text, "test.ini:5: line too long (517 bytes; libinih takes 197): "
-	          "continue the value on indented lines");
-	free(text);
-	text = xasprintf(";%s\n#%s\n   ;%s\n[task:a] ;%s\nclass = durable\n"
 	                 "command = /bin/true\n  ; %s\n\t# %s\n",
-	                 junk, junk, junk, junk, junk, junk);
+	                 junk, junk, junk, junk, junk, junk, junk);
 	parse_ok(text, &m);
 	assert_int_equal(m.ntasks, 1);
 	assert_string_equal(m.tasks[0].name, "a");
+	assert_int_equal(m.tasks[0].class, CLASS_DURABLE);
 	ARGV(&m.tasks[0], "/bin/true");
 	manifest_free(&m);
 	free(text);
@@ -1672,13 +1696,85 @@ test_inline_comment(void **state)
 static void
 test_inline_comment_in_quotes(void **state)
 {
+	struct manifest m;
+
 	(void)state;
-	/* libinih cuts the value before the quotes can protect the ';' */
-	ERRORS(
-	    "[task:a]\nclass = durable\ncommand = /bin/echo \"a ;b\"\n",
-	    "test.ini:3: command = /bin/echo \"a: unterminated double quote");
-	ERRORS("[task:a]\nclass = durable\ncommand = /bin/echo 'a ;b'\n",
-	       "test.ini:3: command = /bin/echo 'a: unterminated single quote");
+	/* in command, quotes and backslashes keep a ' ;', as sh would */
+	NOTES("[task:a]\nclass = durable\n"
+	      "command = /bin/sh -c 'echo a ; echo b' \"x ;y\" z\\ ;w \\;\n",
+	      &m, NULL);
+	ARGV(&m.tasks[0], "/bin/sh", "-c", "echo a ; echo b", "x ;y", "z ;w",
+	     ";");
+	manifest_free(&m);
+	/* inside double quotes \" does not end them; '\'' ends single */
+	NOTES("[task:a]\nclass = durable\n"
+	      "command = /bin/echo \"a\\\" ;b\" 'c\\' ;d\n",
+	      &m,
+	      "test.ini:3: note: command: text after ' ;' is a comment, not "
+	      "part of the value: ';d' (to keep it, quote it or write \\;)");
+	ARGV(&m.tasks[0], "/bin/echo", "a\" ;b", "c\\");
+	manifest_free(&m);
+	/* a quote open at the end of a line stays open on the next */
+	NOTES("[task:a]\nclass = durable\ncommand = /bin/echo 'a ;b\n"
+	      "   c ;d' e ; f\n",
+	      &m,
+	      "test.ini:4: note: command: text after ' ;' is a comment, not "
+	      "part of the value: '; f' (to keep it, quote it or write \\;)");
+	ARGV(&m.tasks[0], "/bin/echo", "a ;b c ;d", "e");
+	manifest_free(&m);
+	/* elsewhere quotes do not protect: env is taken as written */
+	NOTES("[task:a]\nclass = durable\ncommand = /bin/true\n"
+	      "env = A='x ;y'\n",
+	      &m,
+	      "test.ini:4: note: env: text after ' ;' is a comment, not part "
+	      "of the value: ';y''");
+	assert_string_equal(m.tasks[0].env[0], "A='x");
+	manifest_free(&m);
+	/* an unterminated quote keeps the rest of the line */
+	ERRORS("[task:a]\nclass = durable\ncommand = /bin/echo 'a ;b\n",
+	       "test.ini:3: command = /bin/echo 'a ;b: unterminated single "
+	       "quote");
+}
+
+static void
+test_comment_notes(void **state)
+{
+	struct manifest m;
+	char *long_comment = repeat('c', 100), *text;
+
+	(void)state;
+	/* "-exec ... {} ;" is cut: noted, on the line of the piece */
+	NOTES("[task:a]\nclass = durable\n"
+	      "command = /usr/bin/find /x -exec echo {} ;\n"
+	      "env = A=1 ;one\nenv = B=2\n  3 ; three  \n"
+	      "directory = / ; no note: not a command or env\n"
+	      "stop_signal = TERM ; nor here\n",
+	      &m,
+	      "test.ini:3: note: command: text after ' ;' is a comment, not "
+	      "part of the value: ';' (to keep it, quote it or write \\;)",
+	      "test.ini:4: note: env: text after ' ;' is a comment, not part "
+	      "of the value: ';one'",
+	      "test.ini:6: note: env: text after ' ;' is a comment, not part "
+	      "of the value: '; three'");
+	ARGV(&m.tasks[0], "/usr/bin/find", "/x", "-exec", "echo", "{}");
+	assert_string_equal(m.tasks[0].env[0], "A=1");
+	assert_string_equal(m.tasks[0].env[1], "B=2 3");
+	manifest_free(&m);
+	/* a long comment is shown in part */
+	text = xasprintf("[task:a]\nclass = durable\ncommand = /bin/true ;%s\n",
+	                 long_comment);
+	NOTES(text, &m,
+	      "test.ini:3: note: command: text after ' ;' is a comment, not "
+	      "part of the value: ';ccccccccccccccccccccccccccccccccccccccccccc"
+	      "cccccccccccccccc...' (to keep it, quote it or write \\;)");
+	manifest_free(&m);
+	free(text);
+	free(long_comment);
+	/* no note without a comment, or for a whole comment line */
+	NOTES("[task:a]\nclass = durable\ncommand = /bin/echo a;b\n"
+	      "  ; c\nenv = A=;\n",
+	      &m, NULL);
+	manifest_free(&m);
 }
 
 static void
@@ -1815,7 +1911,7 @@ test_indented_key(void **state)
 static void
 test_several_errors(void **state)
 {
-	char *line = command_line(220), *text;
+	char *line = command_line(70000), *text;
 
 	(void)state;
 	text = xasprintf("stray = 1\n"                 /* 1 */
@@ -1846,8 +1942,8 @@ test_several_errors(void **state)
 	       "test.ini:6: expected KEY = VALUE, a [section] or a comment",
 	       "test.ini:7: unknown section [bogus]: expected [tend] or "
 	       "[task:NAME]",
-	       "test.ini:10: line too long (220 bytes; libinih takes 197): "
-	       "continue the value on indented lines",
+	       "test.ini:10: line too long (70000 bytes; at most 65536, 64 "
+	       "KiB)",
 	       "test.ini:11: umask = 8: not an octal mode from 0 to 0777",
 	       "test.ini:12: duplicate key 'umask' (first at line 11)",
 	       "test.ini:13: task c: missing required key 'command'",
@@ -2059,11 +2155,18 @@ test_diag_order_and_print(void **state)
 
 	diag_add(&d, "f", 2, "b");
 	diag_add(&d, "f", 1, "a");
+	/* notes are no problems, printed among them in line order */
+	diag_note(&d, "f", 3, "c");
+	diag_note(&d, "f", 2, "%s", "b2");
+	diag_note(&d, "f", 0, "z");
+	assert_int_equal(d.count, 2);
+	assert_int_equal(d.nnotes, 3);
 	fp = open_memstream(&buf, &len);
 	assert_non_null(fp);
 	diag_print(&d, fp);
 	fclose(fp);
-	assert_string_equal(buf, "f:1: a\nf:2: b\n");
+	assert_string_equal(buf, "f: note: z\nf:1: a\nf:2: b\nf:2: note: b2\n"
+	                         "f:3: note: c\n");
 	free(buf);
 	diag_free(&d);
 }
@@ -2628,12 +2731,14 @@ main(void)
 	    cmocka_unit_test(test_long_key),
 	    cmocka_unit_test(test_long_continuation_line),
 	    cmocka_unit_test(test_long_line_then_continuation),
+	    cmocka_unit_test(test_long_env_value),
 	    cmocka_unit_test(test_long_comment_and_header),
 	    cmocka_unit_test(test_continued_long_command),
 	    cmocka_unit_test(test_continuation_cap),
 	    cmocka_unit_test(test_continuation_cap_then_more),
 	    cmocka_unit_test(test_inline_comment),
 	    cmocka_unit_test(test_inline_comment_in_quotes),
+	    cmocka_unit_test(test_comment_notes),
 	    cmocka_unit_test(test_semicolon_without_blank),
 	    cmocka_unit_test(test_continuation_lines),
 	    cmocka_unit_test(test_continuation_joins_one_space),
