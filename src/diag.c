@@ -11,15 +11,18 @@
 
 #include "tend.h"
 
-static void diag_insert(struct diag_item **, size_t *, size_t *, const char *,
-                        int, const char *, const char *, va_list)
-    PRINTFLIKE(7, 0);
+static void diag_insert(struct diag_item **, size_t *, size_t *, unsigned,
+                        const char *, int, const char *, const char *, va_list)
+    PRINTFLIKE(8, 0);
 
-/* Insert a formatted message into *items (of *count, room for *cap). */
+/*
+ * Insert a formatted message into *items (of *count, room for *cap), in
+ * line order among those of the last file, number nfile.
+ */
 static void
 diag_insert(struct diag_item **items, size_t *count, size_t *cap,
-            const char *file, int line, const char *prefix, const char *fmt,
-            va_list ap)
+            unsigned nfile, const char *file, int line, const char *prefix,
+            const char *fmt, va_list ap)
 {
 	char *msg = xvasprintf(fmt, ap);
 	size_t at;
@@ -28,8 +31,11 @@ diag_insert(struct diag_item **items, size_t *count, size_t *cap,
 		*cap = *cap ? *cap * 2 : 8;
 		*items = xreallocarray(*items, *cap, sizeof(**items));
 	}
-	for (at = *count; at > 0 && (*items)[at - 1].line > line; at--)
+	for (at = *count; at > 0 && (*items)[at - 1].file == nfile &&
+	                  (*items)[at - 1].line > line;
+	     at--)
 		(*items)[at] = (*items)[at - 1];
+	(*items)[at].file = nfile;
 	(*items)[at].line = line;
 	if (line > 0)
 		(*items)[at].text =
@@ -46,7 +52,8 @@ diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	diag_insert(&d->items, &d->count, &d->cap, file, line, "", fmt, ap);
+	diag_insert(&d->items, &d->count, &d->cap, d->files, file, line, "",
+	            fmt, ap);
 	va_end(ap);
 }
 
@@ -56,7 +63,7 @@ diag_note(struct diag *d, const char *file, int line, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	diag_insert(&d->notes, &d->nnotes, &d->notes_cap, file, line,
+	diag_insert(&d->notes, &d->nnotes, &d->notes_cap, d->files, file, line,
 	            "note: ", fmt, ap);
 	va_end(ap);
 }
@@ -68,8 +75,10 @@ diag_print(const struct diag *d, FILE *fp)
 	size_t i = 0, j = 0;
 
 	while (i < d->count || j < d->nnotes) {
-		if (j == d->nnotes ||
-		    (i < d->count && d->items[i].line <= d->notes[j].line))
+		const struct diag_item *p = &d->items[i], *n = &d->notes[j];
+		if (j == d->nnotes || (i < d->count && (p->file < n->file ||
+		                                        (p->file == n->file &&
+		                                         p->line <= n->line))))
 			fprintf(fp, "%s\n", d->items[i++].text);
 		else
 			fprintf(fp, "%s\n", d->notes[j++].text);
@@ -87,20 +96,38 @@ diag_free(struct diag *d)
 	free(d->notes);
 	d->items = d->notes = NULL;
 	d->count = d->cap = d->nnotes = d->notes_cap = 0;
+	d->files = 0;
 }
 
-/* Append the problems of from (another file's) to to, leaving from empty. */
+/* Append from's items to *items (of *count, room for *cap) as file's. */
+static void
+diag_append(struct diag_item **items, size_t *count, size_t *cap,
+            const struct diag_item *from, size_t n, unsigned file)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (*count == *cap) {
+			*cap = *cap ? *cap * 2 : 8;
+			*items = xreallocarray(*items, *cap, sizeof(**items));
+		}
+		(*items)[*count] = from[i];
+		(*items)[(*count)++].file = file;
+	}
+}
+
+/*
+ * Append the problems and notes of from (another file's) to to, after
+ * everything of the files before, leaving from empty.
+ */
 void
 diag_move(struct diag *to, struct diag *from)
 {
-	for (size_t i = 0; i < from->count; i++) {
-		if (to->count == to->cap) {
-			to->cap = to->cap ? to->cap * 2 : 8;
-			to->items = xreallocarray(to->items, to->cap,
-			                          sizeof(*to->items));
-		}
-		to->items[to->count++] = from->items[i];
-	}
+	unsigned file = ++to->files;
+
+	diag_append(&to->items, &to->count, &to->cap, from->items, from->count,
+	            file);
+	diag_append(&to->notes, &to->nnotes, &to->notes_cap, from->notes,
+	            from->nnotes, file);
 	free(from->items);
+	free(from->notes);
 	memset(from, 0, sizeof(*from));
 }

@@ -36,17 +36,19 @@ char *xvasprintf(const char *, va_list) PRINTFLIKE(1, 0);
 
 /* diag.c: problems found in a manifest, each "FILE:LINE: message". */
 struct diag_item {
-	int line; /* 0: about the whole file */
+	unsigned file; /* 0: the first file; diag_move numbers the next */
+	int line;      /* 0: about the whole file */
 	char *text;
 };
 
 struct diag {
-	struct diag_item *items; /* in line order */
+	struct diag_item *items; /* in file, then line order */
 	size_t count;
 	size_t cap;
 	struct diag_item *notes; /* not problems: the manifest is valid */
 	size_t nnotes;
 	size_t notes_cap;
+	unsigned files; /* files moved in: the last one's number */
 };
 
 void diag_add(struct diag *, const char *file, int line, const char *fmt, ...)
