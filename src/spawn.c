@@ -413,8 +413,9 @@ child_fail(int status_fd, int step, int err)
 
 /*
  * In the child, before it gives up its ids: raising a hard limit, lowering
- * nice or oom_score_adj may need privileges that setuid drops. The vfork
- * child's oom_score_adj is its own: the kernel leaves tendd's alone.
+ * nice or oom_score_adj may need privileges that setuid drops. The limits
+ * last: a low limit_nofile would leave no fd for /proc. The vfork child's
+ * oom_score_adj is its own: the kernel leaves tendd's alone.
  */
 static void CHILD_CODE
 child_resources(const struct plan *p)
@@ -423,6 +424,18 @@ child_resources(const struct plan *p)
 	ssize_t w;
 	int fd;
 
+	if (p->set_oom) {
+		fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (fd == -1)
+			child_fail(p->status_fd, STEP_OOM_SCORE_ADJ, errno);
+		w = write(fd, p->oom, p->oom_len);
+		if (w != (ssize_t)p->oom_len)
+			child_fail(p->status_fd, STEP_OOM_SCORE_ADJ,
+			           w == -1 ? errno : EIO);
+		close(fd);
+	}
+	if (p->set_nice && setpriority(PRIO_PROCESS, 0, p->nice) == -1)
+		child_fail(p->status_fd, STEP_NICE, errno);
 	for (int i = 0; i < NLIMITS; i++) {
 		if (!p->limits[i].set)
 			continue;
@@ -431,18 +444,6 @@ child_resources(const struct plan *p)
 		if (setrlimit(limits[i].resource, &rl) == -1)
 			child_fail_which(p->status_fd, STEP_RLIMIT, i, errno);
 	}
-	if (p->set_nice && setpriority(PRIO_PROCESS, 0, p->nice) == -1)
-		child_fail(p->status_fd, STEP_NICE, errno);
-	if (!p->set_oom)
-		return;
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd == -1)
-		child_fail(p->status_fd, STEP_OOM_SCORE_ADJ, errno);
-	w = write(fd, p->oom, p->oom_len);
-	if (w != (ssize_t)p->oom_len)
-		child_fail(p->status_fd, STEP_OOM_SCORE_ADJ,
-		           w == -1 ? errno : EIO);
-	close(fd);
 }
 
 /* In the child: libc's own signals, which tendd found ignored, reset. */
