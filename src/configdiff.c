@@ -46,6 +46,22 @@ same_listen(const struct endpoint *a, const struct endpoint *b)
 	return a->kind == b->kind && same_string(a->text, b->text);
 }
 
+/* Issue 15's process keys: env_file, limit_*, nice, oom_score_adj. */
+static bool
+same_resources(const struct task_config *a, const struct task_config *b)
+{
+	for (int i = 0; i < NLIMITS; i++)
+		if (a->limits[i].set != b->limits[i].set ||
+		    (a->limits[i].set &&
+		     (a->limits[i].soft != b->limits[i].soft ||
+		      a->limits[i].hard != b->limits[i].hard)))
+			return false;
+	return same_strings(a->env_files, b->env_files) &&
+	       a->has_nice == b->has_nice && a->nice == b->nice &&
+	       a->has_oom_score_adj == b->has_oom_score_adj &&
+	       a->oom_score_adj == b->oom_score_adj;
+}
+
 /* What a process is started with: a change means a new process. */
 static bool
 same_process(const struct task_config *a, const struct task_config *b)
@@ -58,7 +74,7 @@ same_process(const struct task_config *a, const struct task_config *b)
 	       a->umask == b->umask && same_strings(a->env, b->env) &&
 	       a->clear_env == b->clear_env && a->out == b->out &&
 	       a->err == b->err && same_string(a->out_path, b->out_path) &&
-	       same_string(a->err_path, b->err_path);
+	       same_string(a->err_path, b->err_path) && same_resources(a, b);
 }
 
 /*

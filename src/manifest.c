@@ -175,6 +175,75 @@ key_clear_env(struct task_config *t, const char *v)
 	return value_bool(v, &t->clear_env);
 }
 
+/* Issue 15, process keys: env_file, limit_*, nice, oom_score_adj. */
+
+/* env_file = [-]PATH: read at each spawn (envfile.c), so only kept here. */
+static const char *
+key_env_file(struct task_config *t, const char *v)
+{
+	if (v[v[0] == '-'] != '/')
+		return "not an absolute path (with - before it: may be "
+		       "missing)";
+	for (size_t i = 0; i < t->nenv_files; i++)
+		if (strcmp(t->env_files[i], v) == 0)
+			return "file listed twice";
+	t->env_files = xreallocarray(t->env_files, t->nenv_files + 2,
+	                             sizeof(*t->env_files));
+	t->env_files[t->nenv_files++] = xstrdup(v);
+	t->env_files[t->nenv_files] = NULL;
+	return NULL;
+}
+
+static const char *
+manifest_limit(struct task_config *t, const char *v, enum task_limit_id id,
+               enum limit_kind kind)
+{
+	struct task_limit *l = &t->limits[id];
+	const char *why = value_limit(v, kind, &l->soft, &l->hard);
+
+	l->set = why == NULL;
+	return why;
+}
+
+#define LIMIT_KEY(name, id, kind)                                  \
+	static const char *key_limit_##name(struct task_config *t, \
+	                                    const char *v)         \
+	{                                                          \
+		return manifest_limit(t, v, id, kind);             \
+	}
+LIMIT_KEY(nofile, LIMIT_NOFILE, LIMIT_COUNT)
+LIMIT_KEY(nproc, LIMIT_NPROC, LIMIT_COUNT)
+LIMIT_KEY(core, LIMIT_CORE, LIMIT_BYTES)
+LIMIT_KEY(as, LIMIT_AS, LIMIT_BYTES)
+LIMIT_KEY(cpu, LIMIT_CPU, LIMIT_SECONDS)
+LIMIT_KEY(fsize, LIMIT_FSIZE, LIMIT_BYTES)
+LIMIT_KEY(memlock, LIMIT_MEMLOCK, LIMIT_BYTES)
+LIMIT_KEY(stack, LIMIT_STACK, LIMIT_BYTES)
+
+static const char *
+key_nice(struct task_config *t, const char *v)
+{
+	long n;
+
+	if (value_signed(v, -20, 19, &n) != NULL)
+		return "not a number from -20 to 19";
+	t->nice = (int)n;
+	t->has_nice = true;
+	return NULL;
+}
+
+static const char *
+key_oom_score_adj(struct task_config *t, const char *v)
+{
+	long n;
+
+	if (value_signed(v, -1000, 1000, &n) != NULL)
+		return "not a number from -1000 to 1000";
+	t->oom_score_adj = (int)n;
+	t->has_oom_score_adj = true;
+	return NULL;
+}
+
 /* syslog | null | inherit | console | file:PATH, PATH absolute. */
 static const char *
 manifest_output(const char *v, enum output_mode *mode, char **path)
@@ -446,6 +515,18 @@ enum task_key_id {
 	KEY_LISTEN,
 	KEY_MAX_INSTANCES,
 	KEY_TIMEOUT,
+	/* issue 15, process keys */
+	KEY_ENV_FILE,
+	KEY_LIMIT_NOFILE,
+	KEY_LIMIT_NPROC,
+	KEY_LIMIT_CORE,
+	KEY_LIMIT_AS,
+	KEY_LIMIT_CPU,
+	KEY_LIMIT_FSIZE,
+	KEY_LIMIT_MEMLOCK,
+	KEY_LIMIT_STACK,
+	KEY_NICE,
+	KEY_OOM_SCORE_ADJ,
 	NTASK_KEYS
 };
 
@@ -483,6 +564,17 @@ static const struct task_key {
     [KEY_LISTEN] = {"listen", PER_REQUEST, key_listen},
     [KEY_MAX_INSTANCES] = {"max_instances", PER_REQUEST, key_max_instances},
     [KEY_TIMEOUT] = {"timeout", PER_REQUEST, key_timeout},
+    [KEY_ENV_FILE] = {"env_file", ALL_CLASSES, key_env_file},
+    [KEY_LIMIT_NOFILE] = {"limit_nofile", ALL_CLASSES, key_limit_nofile},
+    [KEY_LIMIT_NPROC] = {"limit_nproc", ALL_CLASSES, key_limit_nproc},
+    [KEY_LIMIT_CORE] = {"limit_core", ALL_CLASSES, key_limit_core},
+    [KEY_LIMIT_AS] = {"limit_as", ALL_CLASSES, key_limit_as},
+    [KEY_LIMIT_CPU] = {"limit_cpu", ALL_CLASSES, key_limit_cpu},
+    [KEY_LIMIT_FSIZE] = {"limit_fsize", ALL_CLASSES, key_limit_fsize},
+    [KEY_LIMIT_MEMLOCK] = {"limit_memlock", ALL_CLASSES, key_limit_memlock},
+    [KEY_LIMIT_STACK] = {"limit_stack", ALL_CLASSES, key_limit_stack},
+    [KEY_NICE] = {"nice", ALL_CLASSES, key_nice},
+    [KEY_OOM_SCORE_ADJ] = {"oom_score_adj", ALL_CLASSES, key_oom_score_adj},
 };
 
 /* Global keys. */
@@ -642,6 +734,9 @@ task_config_free(struct task_config *t)
 	for (size_t i = 0; i < t->nenv; i++)
 		free(t->env[i]);
 	free(t->env);
+	for (size_t i = 0; i < t->nenv_files; i++)
+		free(t->env_files[i]);
+	free(t->env_files);
 	endpoint_free(&t->listen);
 	for (size_t i = 0; i < t->nafter; i++)
 		free(t->after[i]);
@@ -845,7 +940,8 @@ task_apply(struct build *b, struct task_config *t, const struct ini_entry *e,
 		return;
 	}
 	idx = (size_t)(k - task_keys);
-	if (first_line[idx] && idx != KEY_ENV && idx != KEY_AFTER) {
+	if (first_line[idx] && idx != KEY_ENV && idx != KEY_AFTER &&
+	    idx != KEY_ENV_FILE) {
 		diag_add(b->diag, b->file, e->line,
 		         "duplicate key '%s' (first at line %d)", e->key,
 		         first_line[idx]);

@@ -279,6 +279,7 @@ probe_exec(struct probe *p, const struct probe_spec *spec,
 	live_processes++;
 	p->exec_failed = sp.exec_failed;
 	p->failure = sp.failure;
+	free(sp.why); /* the step and errno say enough for a probe */
 	p->argv0 = xstrdup(spec->argv[0]);
 	if (cfg->directory)
 		p->directory = xstrdup(cfg->directory);

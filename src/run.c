@@ -95,11 +95,18 @@ run_describe_failure(const struct task_config *cfg,
                      const struct spawn_failure *f)
 {
 	const char *what = "";
+	char value[16];
 
 	if (f->step == STEP_EXEC)
 		what = cfg->argv[0];
 	else if (f->step == STEP_CHDIR)
 		what = cfg->directory ? cfg->directory : "/";
+	else if (f->step == STEP_RLIMIT)
+		what = spawn_limit_name(f->which);
+	else if (f->step == STEP_NICE || f->step == STEP_OOM_SCORE_ADJ)
+		what = value;
+	snprintf(value, sizeof(value), "%d",
+	         f->step == STEP_NICE ? cfg->nice : cfg->oom_score_adj);
 	return xasprintf("cannot %s%s%s: %s", spawn_step_name(f->step),
 	                 *what ? " " : "", what, strerror(f->err));
 }
@@ -138,8 +145,13 @@ run_start(struct task *t, const struct spawn_io *io, run_ended_fn *ended)
 	r->child.data = r;
 	ev_child_start(EV_DEFAULT, &r->child);
 	r->exec_failed = sp.exec_failed;
-	if (sp.exec_failed)
+	if (sp.exec_failed && sp.why != NULL)
+		r->failed =
+		    sp.why; /* an env file: only tendd knows the words */
+	else if (sp.exec_failed)
 		r->failed = run_describe_failure(t->cfg, &sp.failure);
+	else
+		free(sp.why);
 	outpipe_open(r, &r->out, sp.out_fd, LOG_INFO, t->cfg->out, out_file);
 	outpipe_open(r, &r->err, sp.err_fd, LOG_WARNING, t->cfg->err, err_file);
 	ev_init(&r->kill, kill_cb);

@@ -25,10 +25,18 @@
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static const char *step_names[] = {
-    [STEP_SETSID] = "setsid",       [STEP_DUP2] = "dup2",
-    [STEP_UMASK] = "umask",         [STEP_CHDIR] = "chdir",
-    [STEP_SETGROUPS] = "setgroups", [STEP_SETGID] = "setgid",
-    [STEP_SETUID] = "setuid",       [STEP_EXEC] = "exec",
+    [STEP_SETSID] = "setsid",
+    [STEP_DUP2] = "dup2",
+    [STEP_UMASK] = "umask",
+    [STEP_CHDIR] = "chdir",
+    [STEP_SETGROUPS] = "setgroups",
+    [STEP_SETGID] = "setgid",
+    [STEP_SETUID] = "setuid",
+    [STEP_ENV_FILE] = "read env file",
+    [STEP_RLIMIT] = "setrlimit",
+    [STEP_NICE] = "set nice",
+    [STEP_OOM_SCORE_ADJ] = "set oom_score_adj",
+    [STEP_EXEC] = "exec",
 };
 
 const char *
@@ -37,6 +45,29 @@ spawn_step_name(int step)
 	if (step < 0 || step > STEP_EXEC)
 		return "spawn";
 	return step_names[step];
+}
+
+/* The limit_* keys: the name after "limit_", and what setrlimit takes. */
+static const struct {
+	const char *name;
+	int resource;
+} limits[NLIMITS] = {
+    [LIMIT_NOFILE] = {"nofile", RLIMIT_NOFILE},
+    [LIMIT_NPROC] = {"nproc", RLIMIT_NPROC},
+    [LIMIT_CORE] = {"core", RLIMIT_CORE},
+    [LIMIT_AS] = {"as", RLIMIT_AS},
+    [LIMIT_CPU] = {"cpu", RLIMIT_CPU},
+    [LIMIT_FSIZE] = {"fsize", RLIMIT_FSIZE},
+    [LIMIT_MEMLOCK] = {"memlock", RLIMIT_MEMLOCK},
+    [LIMIT_STACK] = {"stack", RLIMIT_STACK},
+};
+
+const char *
+spawn_limit_name(int which)
+{
+	if (which < 0 || which >= NLIMITS)
+		return "?";
+	return limits[which].name;
 }
 
 /* All the child will use, built before fork. */
@@ -54,6 +85,17 @@ struct plan {
 	gid_t gid;
 	const gid_t *groups; /* the config's */
 	int ngroups;
+	const struct task_limit *limits; /* the config's, NLIMITS of them */
+	bool set_nice;
+	int nice;
+	bool set_oom;
+	char oom[16]; /* oom_score_adj, as written to /proc */
+	size_t oom_len;
+	struct envlist env_files; /* their entries, in order */
+	char **env_texts; /* the files' buffers the entries point into */
+	size_t nenv_texts;
+	char *why;   /* an env file's failure, or NULL */
+	int env_err; /* with why: its errno */
 	int status_fd;
 };
 
@@ -221,15 +263,34 @@ plan_inherits(const char *entry)
 }
 
 /*
- * The environment: tendd's own unless clear_env, then the task's env keys,
- * TEND_TASK (written into tend_task, TEND_TASK_SIZE bytes of the caller's)
- * and extra. Entries point into their owners; only the array is ours
- * (freed with plan_free).
+ * The env files, read now, at each spawn: a changed file takes effect at
+ * the next start. The first that fails stops the others: p->why says why.
+ */
+static void
+plan_env_files(struct plan *p, const struct task_config *cfg)
+{
+	if (cfg->nenv_files == 0)
+		return;
+	p->env_texts = xcalloc(cfg->nenv_files, sizeof(*p->env_texts));
+	p->nenv_texts = cfg->nenv_files;
+	for (size_t i = 0; i < cfg->nenv_files && p->why == NULL; i++)
+		p->why = envfile_load(cfg->env_files[i], &p->env_files,
+		                      &p->env_texts[i]);
+	p->env_err = errno;
+}
+
+/*
+ * The environment: tendd's own unless clear_env, then the env files'
+ * entries, the task's env keys, TEND_TASK (written into tend_task,
+ * TEND_TASK_SIZE bytes of the caller's) and extra, each replacing an
+ * earlier entry of its name. Entries point into their owners; only the
+ * array is ours (freed with plan_free).
  */
 static char **
-plan_env(const struct task_config *cfg, char *const *extra, char *tend_task)
+plan_env(const struct task_config *cfg, const struct envlist *files,
+         char *const *extra, char *tend_task)
 {
-	size_t n = 0, max = cfg->nenv + 2, i;
+	size_t n = 0, max = cfg->nenv + files->n + 2, i;
 	char **env;
 
 	for (i = 0; !cfg->clear_env && environ[i]; i++)
@@ -240,6 +301,8 @@ plan_env(const struct task_config *cfg, char *const *extra, char *tend_task)
 	for (i = 0; !cfg->clear_env && environ[i]; i++)
 		if (plan_inherits(environ[i]))
 			env[n++] = environ[i]; /* one entry a key already */
+	for (i = 0; i < files->n; i++)
+		env_put(env, &n, files->v[i]);
 	for (i = 0; i < cfg->nenv; i++)
 		env_put(env, &n, cfg->env[i]);
 	/* Copied, not formatted: this runs for every connection. */
@@ -281,6 +344,19 @@ plan_paths(const char *prog, char *const *envp)
 	return paths;
 }
 
+/* Limits, nice and oom_score_adj: all but the system calls, done now. */
+static void
+plan_resources(struct plan *p, const struct task_config *cfg)
+{
+	p->limits = cfg->limits;
+	p->set_nice = cfg->has_nice;
+	p->nice = cfg->nice;
+	p->set_oom = cfg->has_oom_score_adj;
+	if (p->set_oom)
+		p->oom_len = (size_t)snprintf(p->oom, sizeof(p->oom), "%d\n",
+		                              cfg->oom_score_adj);
+}
+
 /* The ids to take: the groups were resolved when the manifest loaded. */
 static void
 plan_ids(struct plan *p, const struct task_config *cfg)
@@ -302,6 +378,11 @@ plan_free(struct plan *p)
 		free(p->paths[i]);
 	free(p->paths);
 	free(p->envp);
+	for (size_t i = 0; p->env_texts && i < p->nenv_texts; i++)
+		free(p->env_texts[i]);
+	free(p->env_texts);
+	envlist_free(&p->env_files);
+	free(p->why);
 }
 
 /*
@@ -314,14 +395,55 @@ plan_free(struct plan *p)
 #define CHILD_CODE __attribute__((no_sanitize_address))
 
 static void CHILD_CODE __attribute__((noreturn))
-child_fail(int status_fd, int step, int err)
+child_fail_which(int status_fd, int step, int which, int err)
 {
-	struct spawn_failure f = {.step = step, .err = err};
+	struct spawn_failure f = {.step = step, .err = err, .which = which};
 	ssize_t w;
 
 	w = write(status_fd, &f, sizeof(f));
 	(void)w;
 	_exit(127);
+}
+
+static void CHILD_CODE __attribute__((noreturn))
+child_fail(int status_fd, int step, int err)
+{
+	child_fail_which(status_fd, step, 0, err);
+}
+
+/*
+ * In the child, before it gives up its ids: raising a hard limit, lowering
+ * nice or oom_score_adj may need privileges that setuid drops. The limits
+ * last: a low limit_nofile would leave no fd for /proc. The vfork child's
+ * oom_score_adj is its own: the kernel leaves tendd's alone.
+ */
+static void CHILD_CODE
+child_resources(const struct plan *p)
+{
+	struct rlimit rl;
+	ssize_t w;
+	int fd;
+
+	if (p->set_oom) {
+		fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (fd == -1)
+			child_fail(p->status_fd, STEP_OOM_SCORE_ADJ, errno);
+		w = write(fd, p->oom, p->oom_len);
+		if (w != (ssize_t)p->oom_len)
+			child_fail(p->status_fd, STEP_OOM_SCORE_ADJ,
+			           w == -1 ? errno : EIO);
+		close(fd);
+	}
+	if (p->set_nice && setpriority(PRIO_PROCESS, 0, p->nice) == -1)
+		child_fail(p->status_fd, STEP_NICE, errno);
+	for (int i = 0; i < NLIMITS; i++) {
+		if (!p->limits[i].set)
+			continue;
+		rl.rlim_cur = p->limits[i].soft;
+		rl.rlim_max = p->limits[i].hard;
+		if (setrlimit(limits[i].resource, &rl) == -1)
+			child_fail_which(p->status_fd, STEP_RLIMIT, i, errno);
+	}
 }
 
 /* In the child: libc's own signals, which tendd found ignored, reset. */
@@ -358,6 +480,9 @@ child_exec(void *arg)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (setsid() == -1)
 		child_fail(p->status_fd, STEP_SETSID, errno);
+	/* An env file failed in tendd: report it as any step's failure. */
+	if (p->why != NULL)
+		child_fail(p->status_fd, STEP_ENV_FILE, p->env_err);
 	for (int fd = 0; fd < 3; fd++)
 		if (p->fd[fd] != fd && dup2(p->fd[fd], fd) == -1)
 			child_fail(p->status_fd, STEP_DUP2, errno);
@@ -365,6 +490,7 @@ child_exec(void *arg)
 		umask(p->umask);
 	if (p->directory != NULL && chdir(p->directory) == -1)
 		child_fail(p->status_fd, STEP_CHDIR, errno);
+	child_resources(p);
 	/*
 	 * Raw system calls: libc's wrappers may coordinate with other threads
 	 * through memory the child shares with tendd.
@@ -383,7 +509,8 @@ child_exec(void *arg)
 		if (syscall(SYS_setgid, p->gid) == -1)
 			child_fail(p->status_fd, STEP_SETGID, errno);
 	}
-	if (child_nofile_set)
+	/* tendd's raised NOFILE is its own; limit_nofile, set above, wins. */
+	if (child_nofile_set && !p->limits[LIMIT_NOFILE].set)
 		setrlimit(RLIMIT_NOFILE, &child_nofile);
 	for (size_t i = 0; p->paths[i]; i++) {
 		execve(p->paths[i], p->argv, p->envp);
@@ -508,9 +635,12 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 	int saved;
 	pid_t pid;
 
-	p.envp = plan_env(cfg, io ? io->extra_env : NULL, tend_task);
+	plan_env_files(&p, cfg);
+	p.envp =
+	    plan_env(cfg, &p.env_files, io ? io->extra_env : NULL, tend_task);
 	p.paths = plan_paths(cfg->argv[0], p.envp);
 	plan_ids(&p, cfg);
+	plan_resources(&p, cfg);
 	p.fd[0] = io && io->in >= 0 ? io->in : spawn_devnull();
 	p.fd[1] = io && io->out >= 0 ? io->out
 	                             : spawn_output(cfg, cfg->out, 1, opipe);
@@ -534,6 +664,8 @@ spawn_process(const struct task_config *cfg, const struct spawn_io *io,
 		close(epipe[1]);
 	out->pid = pid;
 	out->exec_failed = spawn_read_status(parent.status[0], &out->failure);
+	out->why = p.why;
+	p.why = NULL;
 	out->out_fd = opipe[0];
 	out->err_fd = epipe[0];
 	plan_free(&p);

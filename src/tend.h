@@ -65,6 +65,17 @@ char *value_duration_text(int64_t ms, char *buf, size_t size);
 const char *value_bool(const char *, bool *);
 const char *value_mode(const char *, mode_t *);
 const char *value_count(const char *, long min, long max, long *);
+const char *value_signed(const char *, long min, long max, long *);
+
+/* What a resource limit counts: its units in the manifest. */
+enum limit_kind {
+	LIMIT_COUNT,   /* a bare number */
+	LIMIT_BYTES,   /* a number, then K, M or G */
+	LIMIT_SECONDS, /* a bare number, or a duration of whole seconds */
+};
+
+const char *value_limit(const char *, enum limit_kind, rlim_t *soft,
+                        rlim_t *hard);
 
 /* cmdline.c: split a command like a POSIX shell splits words. */
 const char *cmdline_split(const char *, char ***argv, int *argc);
@@ -188,6 +199,24 @@ bool probespec_same(const struct probe_spec *, const struct probe_spec *);
 void probespec_free(struct probe_spec *);
 #define LOG_BACKUPS_MAX 1000
 
+/* The limit_* keys, in the order of the manifest's table. */
+enum task_limit_id {
+	LIMIT_NOFILE,
+	LIMIT_NPROC,
+	LIMIT_CORE,
+	LIMIT_AS,
+	LIMIT_CPU,
+	LIMIT_FSIZE,
+	LIMIT_MEMLOCK,
+	LIMIT_STACK,
+	NLIMITS
+};
+
+struct task_limit {
+	bool set;
+	rlim_t soft, hard; /* RLIM_INFINITY: unlimited */
+};
+
 struct task_config {
 	char name[TASK_NAME_MAX + 1];
 	int line; /* of the [task:NAME] header */
@@ -231,6 +260,14 @@ struct task_config {
 	int64_t health_interval_ms;
 	int64_t health_timeout_ms; /* also each ready probe's */
 	long health_retries;
+	/* issue 15, process keys: env_file, limit_*, nice, oom_score_adj */
+	char **env_files; /* "[-]PATH" as written, NULL-terminated, or NULL */
+	size_t nenv_files;
+	struct task_limit limits[NLIMITS];
+	bool has_nice;
+	int nice;
+	bool has_oom_score_adj;
+	int oom_score_adj;
 };
 
 struct manifest {
@@ -442,6 +479,18 @@ enum fds_way {
 
 enum fds_way fds_cloexec_from(int low, enum fds_way way);
 
+/* envfile.c: the KEY=VALUE files of env_file, read at each spawn. */
+#define ENVFILE_MAX (1024 * 1024) /* bytes of one file */
+
+struct envlist {
+	char **v; /* "KEY=VALUE", NULL-terminated once n > 0 */
+	size_t n, cap;
+};
+
+const char *envfile_parse(char *text, struct envlist *, int *line);
+char *envfile_load(const char *spec, struct envlist *, char **text);
+void envlist_free(struct envlist *);
+
 /* spawn.c: fork and exec one process of a task. */
 enum spawn_step {
 	STEP_SETSID,
@@ -451,6 +500,10 @@ enum spawn_step {
 	STEP_SETGROUPS,
 	STEP_SETGID,
 	STEP_SETUID,
+	STEP_ENV_FILE,      /* found in tendd: spawned.why says more */
+	STEP_RLIMIT,        /* which: the task_limit_id */
+	STEP_NICE,          /* setpriority */
+	STEP_OOM_SCORE_ADJ, /* /proc/self/oom_score_adj */
 	STEP_EXEC,
 };
 
@@ -458,6 +511,7 @@ enum spawn_step {
 struct spawn_failure {
 	int step;
 	int err;
+	int which; /* STEP_RLIMIT: which limit */
 };
 
 struct spawn_io {
@@ -470,6 +524,7 @@ struct spawned {
 	pid_t pid;
 	bool exec_failed; /* the child will exit 127; failure says why */
 	struct spawn_failure failure;
+	char *why;  /* a failure found before clone, in words, or NULL */
 	int out_fd; /* read end of the stdout pipe, or -1 */
 	int err_fd; /* read end of the stderr pipe, or -1 */
 };
@@ -477,6 +532,7 @@ struct spawned {
 int spawn_process(const struct task_config *, const struct spawn_io *,
                   struct spawned *);
 const char *spawn_step_name(int step);
+const char *spawn_limit_name(int which);
 void spawn_set_child_nofile(const struct rlimit *);
 
 /* policy.c: the task state machine's decisions, pure (no libev, no I/O). */

@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,5 +150,140 @@ value_count(const char *s, long min, long max, long *n)
 	if (errno == ERANGE || v < min || v > max)
 		return "out of range";
 	*n = v;
+	return NULL;
+}
+
+/* Parse a decimal integer, with an optional sign, between min and max. */
+const char *
+value_signed(const char *s, long min, long max, long *n)
+{
+	const char *digits = s + (*s == '-' || *s == '+');
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)*digits))
+		return "not a whole number";
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0')
+		return "not a whole number";
+	if (errno == ERANGE || v < min || v > max)
+		return "out of range";
+	*n = v;
+	return NULL;
+}
+
+/* The largest limit written as a number: RLIM_INFINITY is "unlimited". */
+#define LIMIT_MAX ((rlim_t)INT64_MAX)
+
+/* A byte size: digits, then an optional K, M or G (powers of 1024). */
+static const char *
+limit_bytes(const char *s, rlim_t *n)
+{
+	static const char units[] = "KMG";
+	const char *p = s, *u;
+	rlim_t v = 0;
+
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (LIMIT_MAX - 9) / 10)
+			return "too large";
+		v = v * 10 + (rlim_t)(*p - '0');
+	}
+	if (p == s)
+		return "not a size (a number, then K, M or G)";
+	if (*p != '\0') {
+		if (p[1] != '\0' || (u = strchr(units, toupper(*p))) == NULL)
+			return "not a size (a number, then K, M or G)";
+		for (ptrdiff_t i = 0; i <= u - units; i++) {
+			if (v > LIMIT_MAX / 1024)
+				return "too large";
+			v *= 1024;
+		}
+	}
+	*n = v;
+	return NULL;
+}
+
+/* A count: digits only. */
+static const char *
+limit_count(const char *s, rlim_t *n)
+{
+	const char *p = s;
+	rlim_t v = 0;
+
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (LIMIT_MAX - 9) / 10)
+			return "too large";
+		v = v * 10 + (rlim_t)(*p - '0');
+	}
+	if (p == s || *p != '\0')
+		return "not a whole number";
+	*n = v;
+	return NULL;
+}
+
+/* Seconds of CPU: a bare number, or a duration of whole seconds. */
+static const char *
+limit_seconds(const char *s, rlim_t *n)
+{
+	int64_t ms;
+
+	if (limit_count(s, n) == NULL)
+		return NULL;
+	if (value_duration(s, &ms) != NULL)
+		return "not seconds (a number, or like 90s, 5m, 1h)";
+	if (ms % 1000 != 0)
+		return "finer than a second";
+	*n = (rlim_t)(ms / 1000);
+	return NULL;
+}
+
+/* One side of a limit: "unlimited" (or "infinity"), else by kind. */
+static const char *
+limit_side(const char *s, enum limit_kind kind, rlim_t *n)
+{
+	if (strcmp(s, "unlimited") == 0 || strcmp(s, "infinity") == 0) {
+		*n = RLIM_INFINITY;
+		return NULL;
+	}
+	switch (kind) {
+	case LIMIT_BYTES:
+		return limit_bytes(s, n);
+	case LIMIT_SECONDS:
+		return limit_seconds(s, n);
+	case LIMIT_COUNT:
+	default:
+		return limit_count(s, n);
+	}
+}
+
+/*
+ * Parse a resource limit: "N" (soft and hard), "SOFT:HARD", each side a
+ * value of kind or "unlimited"; the soft limit may not be above the hard.
+ */
+const char *
+value_limit(const char *s, enum limit_kind kind, rlim_t *soft, rlim_t *hard)
+{
+	const char *colon = strchr(s, ':'), *why;
+	char left[64];
+	rlim_t a, b;
+
+	if (colon == NULL) {
+		if ((why = limit_side(s, kind, &a)) != NULL)
+			return why;
+		*soft = *hard = a;
+		return NULL;
+	}
+	if ((size_t)(colon - s) >= sizeof(left))
+		return "soft limit too long";
+	memcpy(left, s, (size_t)(colon - s));
+	left[colon - s] = '\0';
+	if ((why = limit_side(left, kind, &a)) != NULL ||
+	    (why = limit_side(colon + 1, kind, &b)) != NULL)
+		return why;
+	if (a > b) /* RLIM_INFINITY is the largest rlim_t */
+		return "soft limit above the hard limit";
+	*soft = a;
+	*hard = b;
 	return NULL;
 }

@@ -371,6 +371,134 @@ test_count(void **state)
 	assert_int_equal(n, 77);
 }
 
+/* s is a limit of the given kind, soft:hard. */
+static void
+assert_limit(const char *s, enum limit_kind kind, rlim_t soft, rlim_t hard)
+{
+	rlim_t a = 42, b = 42;
+	const char *why = value_limit(s, kind, &a, &b);
+
+	if (why != NULL)
+		fail_msg("value_limit(\"%s\"): %s", s, why);
+	if (a != soft || b != hard)
+		fail_msg("value_limit(\"%s\") = %llu:%llu, want %llu:%llu", s,
+		         (unsigned long long)a, (unsigned long long)b,
+		         (unsigned long long)soft, (unsigned long long)hard);
+}
+
+/* s is no limit of the kind, for the reason want; nothing is set. */
+static void
+assert_not_limit(const char *s, enum limit_kind kind, const char *want)
+{
+	rlim_t a = 42, b = 42;
+	const char *why = value_limit(s, kind, &a, &b);
+
+	if (why == NULL)
+		fail_msg("value_limit(\"%s\") accepted", s);
+	assert_string_equal(why, want);
+	assert_true(a == 42 && b == 42);
+}
+
+static void
+test_limit_forms(void **state)
+{
+	(void)state;
+	assert_limit("1024", LIMIT_COUNT, 1024, 1024);
+	assert_limit("0", LIMIT_COUNT, 0, 0);
+	assert_limit("100:200", LIMIT_COUNT, 100, 200);
+	assert_limit("unlimited", LIMIT_COUNT, RLIM_INFINITY, RLIM_INFINITY);
+	assert_limit("infinity", LIMIT_BYTES, RLIM_INFINITY, RLIM_INFINITY);
+	assert_limit("5:unlimited", LIMIT_COUNT, 5, RLIM_INFINITY);
+	assert_limit("unlimited:unlimited", LIMIT_COUNT, RLIM_INFINITY,
+	             RLIM_INFINITY);
+	assert_limit("7:7", LIMIT_COUNT, 7, 7);
+}
+
+static void
+test_limit_sizes(void **state)
+{
+	(void)state;
+	assert_limit("512", LIMIT_BYTES, 512, 512);
+	assert_limit("64K", LIMIT_BYTES, 64 << 10, 64 << 10);
+	assert_limit("64k", LIMIT_BYTES, 64 << 10, 64 << 10);
+	assert_limit("10M:1G", LIMIT_BYTES, 10 << 20, (rlim_t)1 << 30);
+	assert_limit("4G:unlimited", LIMIT_BYTES, (rlim_t)4 << 30,
+	             RLIM_INFINITY);
+	assert_limit("8388608G", LIMIT_BYTES, (rlim_t)1 << 53, (rlim_t)1 << 53);
+	assert_not_limit("1T", LIMIT_BYTES,
+	                 "not a size (a number, then K, M or G)");
+	assert_not_limit("1KB", LIMIT_BYTES,
+	                 "not a size (a number, then K, M or G)");
+	assert_not_limit("K", LIMIT_BYTES,
+	                 "not a size (a number, then K, M or G)");
+	assert_not_limit("99999999999G", LIMIT_BYTES, "too large");
+	assert_not_limit("99999999999999999999", LIMIT_BYTES, "too large");
+	/* A count takes no unit. */
+	assert_not_limit("1K", LIMIT_COUNT, "not a whole number");
+}
+
+static void
+test_limit_seconds(void **state)
+{
+	(void)state;
+	assert_limit("90", LIMIT_SECONDS, 90, 90);
+	assert_limit("90s:1h", LIMIT_SECONDS, 90, 3600);
+	assert_limit("5m", LIMIT_SECONDS, 300, 300);
+	assert_limit("100000000", LIMIT_SECONDS, 100000000, 100000000);
+	assert_limit("1:unlimited", LIMIT_SECONDS, 1, RLIM_INFINITY);
+	assert_not_limit("1.5s", LIMIT_SECONDS, "finer than a second");
+	assert_not_limit("250ms", LIMIT_SECONDS, "finer than a second");
+	assert_not_limit("1x", LIMIT_SECONDS,
+	                 "not seconds (a number, or like 90s, 5m, 1h)");
+}
+
+static void
+test_limit_malformed(void **state)
+{
+	(void)state;
+	assert_not_limit("200:100", LIMIT_COUNT,
+	                 "soft limit above the hard limit");
+	assert_not_limit("unlimited:100", LIMIT_COUNT,
+	                 "soft limit above the hard limit");
+	assert_not_limit("", LIMIT_COUNT, "not a whole number");
+	assert_not_limit(":", LIMIT_COUNT, "not a whole number");
+	assert_not_limit("1:", LIMIT_COUNT, "not a whole number");
+	assert_not_limit(":1", LIMIT_COUNT, "not a whole number");
+	assert_not_limit("1:2:3", LIMIT_COUNT, "not a whole number");
+	assert_not_limit("-1", LIMIT_COUNT, "not a whole number");
+	assert_not_limit(" 1", LIMIT_COUNT, "not a whole number");
+	assert_not_limit("Unlimited", LIMIT_COUNT, "not a whole number");
+}
+
+static void
+test_signed(void **state)
+{
+	long n = 77;
+
+	(void)state;
+	assert_null(value_signed("-20", -20, 19, &n));
+	assert_int_equal(n, -20);
+	assert_null(value_signed("19", -20, 19, &n));
+	assert_int_equal(n, 19);
+	assert_null(value_signed("+3", -20, 19, &n));
+	assert_int_equal(n, 3);
+	assert_null(value_signed("0", -20, 19, &n));
+	assert_int_equal(n, 0);
+	n = 77;
+	assert_string_equal(value_signed("-21", -20, 19, &n), "out of range");
+	assert_string_equal(value_signed("20", -20, 19, &n), "out of range");
+	assert_string_equal(value_signed("-", -20, 19, &n),
+	                    "not a whole number");
+	assert_string_equal(value_signed("--1", -20, 19, &n),
+	                    "not a whole number");
+	assert_string_equal(value_signed("1e3", -1000, 1000, &n),
+	                    "not a whole number");
+	assert_string_equal(value_signed("", -1, 1, &n), "not a whole number");
+	assert_string_equal(value_signed("99999999999999999999", -1, 1, &n),
+	                    "out of range");
+	assert_int_equal(n, 77);
+}
+
 int
 main(void)
 {
@@ -390,6 +518,11 @@ main(void)
 	    cmocka_unit_test(test_bool),
 	    cmocka_unit_test(test_mode),
 	    cmocka_unit_test(test_count),
+	    cmocka_unit_test(test_limit_forms),
+	    cmocka_unit_test(test_limit_sizes),
+	    cmocka_unit_test(test_limit_seconds),
+	    cmocka_unit_test(test_limit_malformed),
+	    cmocka_unit_test(test_signed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
