@@ -149,6 +149,8 @@ def test_default_mode_lets_everyone_in(start_tendd, run_tendctl, sock_dir):
     kind, reply, pid = as_nobody(path)
     assert (kind, reply) == ("reply", f"{NOBODY} {NOBODY} {pid}")
     assert not [n for n in os.listdir(sock_dir) if n.startswith(".tendd-")]
+    assert d.terminate() == 0
+    assert not os.path.lexists(path)
 
 
 def test_given_mode_user_group(start_tendd, run_tendctl, sock_dir):
@@ -183,6 +185,7 @@ def test_given_mode_user_group(start_tendd, run_tendctl, sock_dir):
     assert as_nobody(b)[:2] == ("error", "13")  # EACCES
     with unix_client(b) as s:
         assert read_to_eof(s) == f"0 0 {os.getpid()}\n".encode()
+    assert d.terminate() == 0
 
 
 def test_symlink_at_the_path_is_replaced(start_tendd, run_tendctl, sock_dir,
@@ -214,6 +217,8 @@ def test_regular_file_at_the_path_is_kept(start_tendd, sock_dir):
     d = start_tendd(unix_task(path))
     d.wait_log(r"^task u: cannot listen on unix:.*: File exists; retrying",
                level="err")
+    assert path.read_text() == "data\n"
+    assert d.terminate() == 0
     assert path.read_text() == "data\n"
 
 
@@ -282,6 +287,7 @@ def test_tcp_cap_per_address(start_tendd, run_tendctl):
     assert release(two, other, again) == [b"done\n"] * 3
     t = task_of(run_tendctl, d, "t")
     assert (t["requests"], t["failures"], t["refused"]) == (4, 0, 1)
+    assert d.terminate() == 0
 
 
 def test_refusals_logged_once_a_second(start_tendd, run_tendctl):
@@ -318,6 +324,7 @@ def test_refusals_logged_once_a_second(start_tendd, run_tendctl):
     assert all(b - a > 0.5 for a, b in zip(times, times[1:])), times
     assert task_of(run_tendctl, d, "t")["refused"] == burst
     release(holder)
+    assert d.terminate() == 0
 
 
 def test_unix_cap_per_uid(start_tendd, run_tendctl, sock_dir):
@@ -334,6 +341,7 @@ def test_unix_cap_per_uid(start_tendd, run_tendctl, sock_dir):
     t = task_of(run_tendctl, d, "u")
     assert t["refused"] == 1
     assert release(holder) == [b"done\n"]
+    assert d.terminate() == 0
 
 
 def as_nobody_holding(path):
@@ -366,7 +374,6 @@ def test_reload_max_per_source_in_place(start_tendd, run_tendctl,
     d = start_tendd(path)
     wait_state(run_tendctl, d, "t", "listening")
     holder = held(tcp_client(port))
-    pid = task_of(run_tendctl, d, "t")
     assert closed_at_once(tcp_client(port))
     write_manifest(text.replace("max_per_source = 1", "max_per_source = 2"))
     r = ctl(run_tendctl, d, "reload")
@@ -374,8 +381,9 @@ def test_reload_max_per_source_in_place(start_tendd, run_tendctl,
     second = held(tcp_client(port))  # the running one still counts
     assert closed_at_once(tcp_client(port))
     t = task_of(run_tendctl, d, "t")
-    assert (t["active"], t["refused"]) == (2, 2), (t, pid)
+    assert (t["active"], t["refused"]) == (2, 2), t
     assert release(holder, second) == [b"done\n"] * 2
+    assert d.terminate() == 0
 
 
 def test_reload_listen_mode_reopens(start_tendd, run_tendctl, write_manifest,
@@ -399,3 +407,4 @@ def test_reload_listen_mode_reopens(start_tendd, run_tendctl, write_manifest,
     with unix_client(sock) as s:
         assert held(s)
         assert release(s, holder) == [b"done\n"] * 2
+    assert d.terminate() == 0
