@@ -43,7 +43,7 @@ LIB_SRCS = src/xmalloc.c src/diag.c src/value.c src/cmdline.c \
 	   src/ctlclient.c src/verbs.c src/ctllog.c src/output.c src/logfile.c \
 	   src/outpipe.c src/probespec.c src/probe.c src/notifysock.c \
 	   src/readiness.c src/order.c src/fdcloser.c src/taskview.c \
-	   src/include.c src/envfile.c
+	   src/include.c src/envfile.c src/sockfile.c src/sources.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 SAN_OBJS = $(LIB_SRCS:src/%.c=$(SAN)/%.o)
 HEADERS  = $(wildcard src/*.h)

@@ -39,11 +39,20 @@ same_groups(const struct task_config *a, const struct task_config *b)
 	               (size_t)a->ngroups * sizeof(*a->groups)) == 0);
 }
 
-/* The listen keys name the same socket: compared as written. */
+/*
+ * The listen keys name the same socket, compared as written, made the
+ * same way (listen_mode, listen_user, listen_group: restarting keys).
+ */
 static bool
-same_listen(const struct endpoint *a, const struct endpoint *b)
+same_listen(const struct task_config *a, const struct task_config *b)
 {
-	return a->kind == b->kind && same_string(a->text, b->text);
+	return a->listen.kind == b->listen.kind &&
+	       same_string(a->listen.text, b->listen.text) &&
+	       a->listen_mode == b->listen_mode &&
+	       a->has_listen_user == b->has_listen_user &&
+	       a->listen_uid == b->listen_uid &&
+	       a->has_listen_group == b->has_listen_group &&
+	       a->listen_gid == b->listen_gid;
 }
 
 /* Issue 15's process keys: env_file, limit_*, nice, oom_score_adj. */
@@ -124,6 +133,7 @@ same_policy(const struct task_config *a, const struct task_config *b)
 	       a->backoff_max_ms == b->backoff_max_ms &&
 	       a->healthy_after_ms == b->healthy_after_ms &&
 	       a->max_instances == b->max_instances &&
+	       a->max_per_source == b->max_per_source &&
 	       a->timeout_ms == b->timeout_ms &&
 	       a->log_max_size == b->log_max_size &&
 	       a->log_backups == b->log_backups && same_readiness(a, b);
@@ -139,7 +149,7 @@ config_diff(const struct task_config *old, const struct task_config *new)
 		changes |= CONFIG_CLASS;
 	if (!same_process(old, new))
 		changes |= CONFIG_PROCESS;
-	if (!same_listen(&old->listen, &new->listen))
+	if (!same_listen(old, new))
 		changes |= CONFIG_LISTEN;
 	if (!same_policy(old, new))
 		changes |= CONFIG_POLICY;

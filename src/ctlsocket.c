@@ -6,12 +6,9 @@
  * and bind. The lock file stays when tendd exits: removing it would let a
  * third tendd lock a new file while a second holds the unlinked one.
  *
- * The socket is bound in a private directory made beside the final path
- * (mode 0700, ours: nobody else can swap anything inside it), given its
- * mode and group there, listening, and then renamed over the final path.
- * So no chmod or chown ever goes through a path that another user could
- * replace with a symlink (rename replaces a symlink, never its target), and
- * when a reload re-makes the socket, the path never lacks one.
+ * The socket file itself is sockfile.c's: made with its mode and group in
+ * a private directory and renamed over the path, so a reload that makes it
+ * again never leaves the path without one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,62 +95,6 @@ ctlsocket_probe(const char *path)
 	return 0;
 }
 
-/* The directory of path, where the private one is made. */
-static char *
-ctlsocket_tmpdir_template(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup(".tendd-XXXXXX");
-	return xasprintf("%.*s/.tendd-XXXXXX", (int)(slash - path), path);
-}
-
-/* A private directory beside path: its fd, its name in tmpl; or -1. */
-static int
-ctlsocket_tmpdir(char *tmpl)
-{
-	struct stat st;
-	int dfd;
-
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	/* Ours, and closed to others, or someone swapped it already. */
-	dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd == -1 || fstat(dfd, &st) == -1 || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0) {
-		if (dfd != -1)
-			close(dfd);
-		rmdir(tmpl); /* ours, or not a directory: then it fails */
-		errno = EPERM;
-		return -1;
-	}
-	return dfd;
-}
-
-/*
- * Bind fd to the name "s" in the directory dfd (named tmpdir), with mode:
- * through /proc/self/fd, which names dfd itself; without /proc, through
- * tmpdir, which the fchmodat that follows then finds or fails on.
- */
-static int
-ctlsocket_bind_in(int fd, int dfd, const char *tmpdir, mode_t mode)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	mode_t old = umask((mode_t)(~mode & 0777));
-	int rc;
-
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/s", dfd);
-	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	if (rc == -1 && errno == ENOENT &&
-	    strlen(tmpdir) + 2 < sizeof(sun.sun_path)) {
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", tmpdir);
-		rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	}
-	umask(old);
-	return rc;
-}
-
 /*
  * A listening socket with m's mode and group, renamed over path; its
  * device and inode in s. Returns the fd, or -1 (errno set).
@@ -162,38 +103,14 @@ static int
 ctlsocket_make(struct ctlsocket *s, const char *path, const struct manifest *m)
 {
 	gid_t gid = m->has_socket_group ? m->socket_gid : getegid();
-	char *tmpdir = ctlsocket_tmpdir_template(path);
 	struct stat st;
-	int dfd, fd = -1, saved;
+	int fd = sockfile_make(path, m->socket_mode, (uid_t)-1, gid,
+	                       CTLSOCKET_BACKLOG, &st);
 
-	if ((dfd = ctlsocket_tmpdir(tmpdir)) == -1) {
-		saved = errno;
-		free(tmpdir);
-		errno = saved;
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1 || ctlsocket_bind_in(fd, dfd, tmpdir, m->socket_mode) ||
-	    fchownat(dfd, "s", (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    fchmodat(dfd, "s", m->socket_mode, 0) == -1 ||
-	    fstatat(dfd, "s", &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    listen(fd, CTLSOCKET_BACKLOG) == -1 ||
-	    renameat(dfd, "s", AT_FDCWD, path) == -1) {
-		saved = errno;
-		unlinkat(dfd, "s", 0);
-		if (fd != -1)
-			close(fd);
-		fd = -1;
-		errno = saved;
-	} else {
+	if (fd != -1) {
 		s->dev = st.st_dev;
 		s->ino = st.st_ino;
 	}
-	saved = errno;
-	close(dfd);
-	rmdir(tmpdir);
-	free(tmpdir);
-	errno = saved;
 	return fd;
 }
 

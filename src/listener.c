@@ -10,6 +10,12 @@
  * A connection accepted but not served for want of fds (the spawn failed)
  * is held, never closed unserved: accepting stops until it is served, on
  * the timer or as soon as an instance ends and gives fds back.
+ *
+ * A unix socket file is sockfile.c's, made with listen_mode, listen_user
+ * and listen_group before it is renamed into place. A client (tcp: an
+ * address; unix: a uid) that runs max_per_source instances already has its
+ * next connection accepted and closed at once: never queued, where it
+ * would hold up every other client.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +36,7 @@
 #define LISTEN_BACKLOG SOMAXCONN
 #define RETRY_MIN      0.1 /* seconds */
 #define RETRY_MAX      10.0
+#define REFUSED_EVERY  1.0 /* seconds between refusal lines, at least */
 
 static void listener_accept_cb(EV_P_ ev_io *, int);
 
@@ -105,20 +112,28 @@ listener_unlock(struct listener *l)
 }
 
 /*
- * Under the lock, a unix socket file left by an earlier run is replaced;
- * one that a program other than tendd listens on is EADDRINUSE, as a tcp
- * port would be. The kernel says whether anyone listens; only a kernel
- * without unix_diag makes us ask by connecting.
+ * Under the lock, whether a unix socket's path may be taken: nothing is
+ * there, a symlink (the rename replaces the link, never its target), or a
+ * socket file left by an earlier run. One that a program other than tendd
+ * listens on is EADDRINUSE, as a tcp port would be; any other file is
+ * EEXIST, never replaced. The kernel says whether anyone listens; only a
+ * kernel without unix_diag makes us ask by connecting.
  */
 static int
-listener_unix_stale(const struct endpoint *ep)
+listener_unix_free(const struct endpoint *ep)
 {
 	const struct sockaddr_un *sun = (const void *)&ep->addr;
 	struct stat st;
 	int fd, rc;
 
-	if (lstat(sun->sun_path, &st) == -1 || !S_ISSOCK(st.st_mode))
-		return 0; /* nothing, or not a socket: bind says what */
+	if (lstat(sun->sun_path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (S_ISLNK(st.st_mode))
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
 	if ((rc = sockdiag_unix_listening(&st)) == -1) {
 		/* Non-blocking: a full backlog must not stall us. */
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -133,39 +148,57 @@ listener_unix_stale(const struct endpoint *ep)
 		errno = EADDRINUSE;
 		return -1;
 	}
-	return unlink(sun->sun_path) == -1 && errno != ENOENT ? -1 : 0;
+	return 0;
+}
+
+/* A unix socket at cfg's listen path, its file made as cfg says. */
+static int
+listener_bind_unix(struct listener *l, const struct task_config *cfg)
+{
+	const char *path =
+	    ((const struct sockaddr_un *)&cfg->listen.addr)->sun_path;
+	uid_t uid = cfg->has_listen_user ? cfg->listen_uid : (uid_t)-1;
+	gid_t gid = cfg->has_listen_group ? cfg->listen_gid : (gid_t)-1;
+	struct stat st;
+	int fd, saved;
+
+	if (listener_lock(l, path) == -1)
+		return -1;
+	if (listener_unix_free(&cfg->listen) == -1 ||
+	    (fd = sockfile_make(path, cfg->listen_mode, uid, gid,
+	                        LISTEN_BACKLOG, &st)) == -1) {
+		saved = errno;
+		listener_unlock(l);
+		errno = saved;
+		return -1;
+	}
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	return fd;
 }
 
 /* Bind and listen; returns the fd or -1 with errno set. */
 static int
-listener_bind(struct listener *l, const struct endpoint *ep)
+listener_bind(struct listener *l, const struct task_config *cfg)
 {
+	const struct endpoint *ep = &cfg->listen;
 	int fd, one = 1, saved;
 
-	if (ep->kind == ENDPOINT_UNIX &&
-	    listener_lock(
-	        l, ((const struct sockaddr_un *)&ep->addr)->sun_path) == -1)
-		return -1;
+	if (ep->kind == ENDPOINT_UNIX)
+		return listener_bind_unix(l, cfg);
 	fd = socket(ep->addr.ss_family,
 	            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
-		goto fail;
-	if (ep->kind == ENDPOINT_TCP &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
-		goto fail;
-	if (ep->kind == ENDPOINT_UNIX && listener_unix_stale(ep) == -1)
-		goto fail;
-	if (bind(fd, (const struct sockaddr *)&ep->addr, ep->addrlen) == -1 ||
-	    listen(fd, LISTEN_BACKLOG) == -1)
-		goto fail;
-	return fd;
-fail:
-	saved = errno;
-	if (fd >= 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, (const struct sockaddr *)&ep->addr, ep->addrlen) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		saved = errno;
 		close(fd);
-	listener_unlock(l);
-	errno = saved;
-	return -1;
+		errno = saved;
+		return -1;
+	}
+	return fd;
 }
 
 /* Try to bind; on failure log and retry later. Returns 0 once listening. */
@@ -173,7 +206,7 @@ static int
 listener_try_open(struct listener *l)
 {
 	struct task *t = l->task;
-	int fd = listener_bind(l, &t->cfg->listen);
+	int fd = listener_bind(l, t->cfg);
 
 	if (fd == -1) {
 		log_msg(LOG_ERR, "task %s: cannot listen on %s: %s; retrying",
@@ -209,18 +242,126 @@ listener_remote_env(const struct sockaddr_storage *ss, char *addr, size_t asz,
 	         ntohs(v4 ? sin->sin_port : sin6->sin6_port));
 }
 
-/* One connection: one instance. Returns false when the listener paused. */
+/* Who a connection's client is, and what its instance is told of it. */
+struct listener_peer {
+	struct source source;
+	char vars[3][64];
+	char *env[4]; /* NULL-terminated */
+};
+
+/*
+ * The client of connection fd (ss: its address): TEND_REMOTE_ADDR and
+ * TEND_REMOTE_PORT (tcp), or the peer's credentials (unix), taken when it
+ * connected: TEND_REMOTE_UID, TEND_REMOTE_GID, TEND_REMOTE_PID.
+ */
+static void
+listener_peer(const struct listener *l, int fd,
+              const struct sockaddr_storage *ss, struct listener_peer *p)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	memset(p, 0, sizeof(*p));
+	if (l->task->cfg->listen.kind == ENDPOINT_TCP) {
+		source_of_addr(&p->source, ss);
+		listener_remote_env(ss, p->vars[0], sizeof(p->vars[0]),
+		                    p->vars[1], sizeof(p->vars[1]));
+		p->env[0] = p->vars[0];
+		p->env[1] = p->vars[1];
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return; /* no client known: not capped */
+	source_of_uid(&p->source, cred.uid);
+	snprintf(p->vars[0], sizeof(p->vars[0]), "TEND_REMOTE_UID=%u",
+	         (unsigned)cred.uid);
+	snprintf(p->vars[1], sizeof(p->vars[1]), "TEND_REMOTE_GID=%u",
+	         (unsigned)cred.gid);
+	snprintf(p->vars[2], sizeof(p->vars[2]), "TEND_REMOTE_PID=%ld",
+	         (long)cred.pid);
+	for (int i = 0; i < 3; i++)
+		p->env[i] = p->vars[i];
+}
+
+/* Log the refusals not yet logged, in one line. */
+static void
+listener_refused_say(struct listener *l)
+{
+	const struct task_config *cfg = l->task->cfg;
+	char who[SOURCE_TEXT_MAX];
+
+	source_text(&l->refused_last, who, sizeof(who));
+	if (l->refused_since == 1)
+		log_msg(LOG_WARNING,
+		        "task %s: refused a connection from %s: "
+		        "max_per_source (%ld) reached",
+		        cfg->name, who, cfg->max_per_source);
+	else if (l->refused_since > 1)
+		log_msg(LOG_WARNING,
+		        "task %s: refused %lu connections since the last line: "
+		        "max_per_source (%ld) reached, the last from %s",
+		        cfg->name, l->refused_since, cfg->max_per_source, who);
+	l->refused_since = 0;
+	l->refused_logged = clock_now();
+}
+
+static void
+listener_refused_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)EV_A;
+	(void)revents;
+	listener_refused_say(w->data);
+}
+
+/*
+ * Whether client s may have one more instance. If not, the refusal is
+ * counted, and logged now or, within REFUSED_EVERY of the last line, in
+ * the line the timer writes once that is over: a burst costs one line a
+ * second, and every refusal is in one.
+ */
+static bool
+listener_admit(struct listener *l, const struct source *s)
+{
+	struct task *t = l->task;
+	double now, due;
+
+	if (t->cfg->max_per_source == 0 ||
+	    sources_count(&t->sources, s) <
+	        (unsigned long)t->cfg->max_per_source)
+		return true;
+	t->refused++;
+	l->refused_since++;
+	l->refused_last = *s;
+	if (ev_is_active(&l->refused_timer))
+		return false; /* its line is due already */
+	now = clock_now();
+	due = l->refused_logged + REFUSED_EVERY;
+	if (now >= due)
+		listener_refused_say(l);
+	else {
+		ev_timer_set(&l->refused_timer, due - now, 0.);
+		ev_timer_start(EV_DEFAULT, &l->refused_timer);
+	}
+	return false;
+}
+
+/*
+ * One connection: one instance, unless its client is at max_per_source
+ * (then closed at once). A held connection was admitted already. Returns
+ * false when the listener paused.
+ */
 static bool
 listener_serve(struct listener *l, int fd, const struct sockaddr_storage *ss)
 {
-	char addr[64], port[32];
-	char *env[3] = {NULL, NULL, NULL};
-	struct spawn_io io = {.in = fd, .out = fd, .extra_env = env};
+	struct listener_peer p;
+	struct spawn_io io = {.in = fd, .out = fd};
 
-	if (l->task->cfg->listen.kind == ENDPOINT_TCP) {
-		listener_remote_env(ss, addr, sizeof(addr), port, sizeof(port));
-		env[0] = addr;
-		env[1] = port;
+	listener_peer(l, fd, ss, &p);
+	io.extra_env = p.env;
+	io.source = &p.source;
+	if (ss != &l->held_addr && !listener_admit(l, &p.source)) {
+		close(fd);
+		return true;
 	}
 	if (l->ops->serve(l->task, &io) == NULL) {
 		/* Out of fds (or processes): keep it, accept no more. */
@@ -322,8 +463,26 @@ listener_open(struct task *t, const struct listener_ops *ops)
 	l->lock_fd = -1;
 	ev_init(&l->retry, listener_retry_cb);
 	l->retry.data = l;
+	ev_init(&l->refused_timer, listener_refused_cb);
+	l->refused_timer.data = l;
+	l->refused_logged = clock_now() - REFUSED_EVERY;
 	listener_try_open(l);
 	return l;
+}
+
+/* Remove a unix socket file if it is still the one made, not a newcomer. */
+static void
+listener_unlink(const struct listener *l)
+{
+	const char *path;
+	struct stat st;
+
+	if (l->task->cfg->listen.kind != ENDPOINT_UNIX)
+		return;
+	path =
+	    ((const struct sockaddr_un *)&l->task->cfg->listen.addr)->sun_path;
+	if (lstat(path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+		unlink(path);
 }
 
 void
@@ -332,15 +491,14 @@ listener_close(struct listener *l)
 	if (l == NULL)
 		return;
 	ev_timer_stop(EV_DEFAULT, &l->retry);
+	ev_timer_stop(EV_DEFAULT, &l->refused_timer);
+	listener_refused_say(l); /* what the timer had yet to say */
 	if (l->held_fd >= 0)
 		close(l->held_fd); /* stopped before it could be served */
 	if (l->io.fd >= 0) {
 		ev_io_stop(EV_DEFAULT, &l->io);
 		close(l->io.fd);
-		if (l->task->cfg->listen.kind == ENDPOINT_UNIX)
-			unlink(((const struct sockaddr_un *)&l->task->cfg
-			            ->listen.addr)
-			           ->sun_path);
+		listener_unlink(l);
 	}
 	listener_unlock(l); /* after the socket is gone */
 	l->ops->listening(l->task, false);

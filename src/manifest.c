@@ -389,6 +389,50 @@ key_max_instances(struct task_config *t, const char *v)
 	return NULL;
 }
 
+/* listen_mode, listen_user, listen_group: the unix socket file (issue 15). */
+static const char *
+key_listen_mode(struct task_config *t, const char *v)
+{
+	return value_mode(v, &t->listen_mode);
+}
+
+static const char *
+key_listen_user(struct task_config *t, const char *v)
+{
+	struct passwd *pw;
+	long n;
+
+	if (manifest_number(v, &n))
+		t->listen_uid = (uid_t)n;
+	else if ((pw = getpwnam(v)) != NULL)
+		t->listen_uid = pw->pw_uid;
+	else
+		return "no such user";
+	t->has_listen_user = true;
+	return NULL;
+}
+
+static const char *
+key_listen_group(struct task_config *t, const char *v)
+{
+	struct task_config scratch = {.has_group = false};
+	const char *why = key_group(&scratch, v);
+
+	if (why == NULL) {
+		t->listen_gid = scratch.gid;
+		t->has_listen_group = true;
+	}
+	return why;
+}
+
+static const char *
+key_max_per_source(struct task_config *t, const char *v)
+{
+	if (value_count(v, 0, INSTANCES_MAX, &t->max_per_source) != NULL)
+		return "not a number from 0 to 100000";
+	return NULL;
+}
+
 static const char *
 key_timeout(struct task_config *t, const char *v)
 {
@@ -527,6 +571,10 @@ enum task_key_id {
 	KEY_LIMIT_STACK,
 	KEY_NICE,
 	KEY_OOM_SCORE_ADJ,
+	KEY_LISTEN_MODE,
+	KEY_LISTEN_USER,
+	KEY_LISTEN_GROUP,
+	KEY_MAX_PER_SOURCE,
 	NTASK_KEYS
 };
 
@@ -575,6 +623,10 @@ static const struct task_key {
     [KEY_LIMIT_STACK] = {"limit_stack", ALL_CLASSES, key_limit_stack},
     [KEY_NICE] = {"nice", ALL_CLASSES, key_nice},
     [KEY_OOM_SCORE_ADJ] = {"oom_score_adj", ALL_CLASSES, key_oom_score_adj},
+    [KEY_LISTEN_MODE] = {"listen_mode", PER_REQUEST, key_listen_mode},
+    [KEY_LISTEN_USER] = {"listen_user", PER_REQUEST, key_listen_user},
+    [KEY_LISTEN_GROUP] = {"listen_group", PER_REQUEST, key_listen_group},
+    [KEY_MAX_PER_SOURCE] = {"max_per_source", PER_REQUEST, key_max_per_source},
 };
 
 /* Global keys. */
@@ -716,6 +768,7 @@ task_defaults(struct task_config *t, const char *name, int line)
 	t->backoff_max_ms = 60 * 1000;
 	t->healthy_after_ms = 300 * 1000;
 	t->max_instances = 64;
+	t->listen_mode = 0666;
 	t->ready_timeout_ms = 60 * 1000;
 	t->health_interval_ms = 30 * 1000;
 	t->health_timeout_ms = 5 * 1000;
@@ -748,7 +801,7 @@ task_config_free(struct task_config *t)
 }
 
 /* One file read: the manifest (0) or an included file (include = ). */
-struct source {
+struct mfile {
 	const char *path;
 	struct inifile ini;
 	struct diag diag; /* its problems, in its line order */
@@ -760,7 +813,7 @@ struct build {
 	const struct inifile *ini;
 	struct manifest *m;
 	struct diag *diag;
-	struct source *src; /* the manifest, then the included files */
+	struct mfile *src; /* the manifest, then the included files */
 	size_t nsrc;
 	size_t cur;               /* the source being built */
 	struct include_files inc; /* what the manifest's include keys name */
@@ -969,10 +1022,30 @@ task_apply(struct build *b, struct task_config *t, const struct ini_entry *e,
 		t->after_line = e->line;
 }
 
+/* The listen_* keys name a socket file: a unix listen's only. */
+static void
+task_check_listen(struct build *b, const struct task_config *t,
+                  const int *first_line)
+{
+	static const int keys[] = {KEY_LISTEN_MODE, KEY_LISTEN_USER,
+	                           KEY_LISTEN_GROUP};
+
+	if (t->class != CLASS_PER_REQUEST || t->listen.kind == ENDPOINT_UNIX ||
+	    (first_line[KEY_LISTEN] && t->listen.kind == ENDPOINT_NONE))
+		return; /* said already: the class, or a bad listen */
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+		if (first_line[keys[i]])
+			diag_add(b->diag, b->file, first_line[keys[i]],
+			         "%s applies to a unix listen socket only "
+			         "(listen = unix:PATH)",
+			         task_keys[keys[i]].name);
+}
+
 /* Checks that need the whole task. */
 static void
 task_check(struct build *b, struct task_config *t, const int *first_line)
 {
+	task_check_listen(b, t, first_line);
 	if (!first_line[KEY_COMMAND])
 		diag_add(b->diag, b->file, t->line,
 		         "task %s: missing required key 'command'", t->name);
@@ -1362,7 +1435,7 @@ manifest_includes(struct build *b, const char *const *keys)
 	b->src = xreallocarray(b->src, 1 + b->inc.n, sizeof(*b->src));
 	memset(b->src + 1, 0, b->inc.n * sizeof(*b->src));
 	for (size_t i = 0; i < b->inc.n; i++) {
-		struct source *src = &b->src[b->nsrc++];
+		struct mfile *src = &b->src[b->nsrc++];
 		src->path = b->inc.files[i].path;
 		if ((fp = fopen(src->path, "re")) == NULL) {
 			diag_add(&src->diag, src->path, 0, "cannot open: %s",

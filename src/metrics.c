@@ -133,13 +133,11 @@ value_active(const struct task *t, const struct taskview *v)
 	return (double)v->active;
 }
 
-/* Nothing refuses a connection yet (max_per_source comes later): 0. */
 static double
 value_refused(const struct task *t, const struct taskview *v)
 {
-	(void)t;
 	(void)v;
-	return 0.0;
+	return (double)t->refused;
 }
 
 static double
@@ -191,7 +189,8 @@ static const struct family families[] = {
      "Per-request instances that ended abnormally.", value_failures, false},
     {"tend_task_active", "gauge", "Per-request instances running.",
      value_active, false},
-    {"tend_task_refused_total", "counter", "Per-request connections refused.",
+    {"tend_task_refused_total", "counter",
+     "Per-request connections refused: their client was at max_per_source.",
      value_refused, false},
     {"tend_task_ready", "gauge",
      "1 when the task is ready: durable, its ready condition holds; log-only, "

@@ -214,6 +214,7 @@ static const struct json_field task_fields[] = {
     {"active", "active", JSON_NUMBER},
     {"requests", "requests", JSON_NUMBER},
     {"failures", "failures", JSON_NUMBER},
+    {"refused", "refused", JSON_NUMBER},
     {"ready", "ready", JSON_BOOL},
     {"waiting_for", "waiting_for", JSON_STRINGS},
     {"status_text", "status_text", JSON_STRING},

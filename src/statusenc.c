@@ -83,6 +83,7 @@ statusenc_task(struct buf *b, const struct task *t, ev_tstamp now)
 	proto_add_num(b, "active", (long long)v.active);
 	proto_add_num(b, "requests", (long long)t->requests);
 	proto_add_num(b, "failures", (long long)t->failures);
+	proto_add_num(b, "refused", (long long)t->refused);
 	statusenc_readiness(b, &v);
 	proto_end(b);
 }

@@ -338,6 +338,7 @@ task_remove_run(struct task *t, struct run *r)
 		if (*p == r) {
 			*p = r->next_in_task;
 			t->policy.active--;
+			sources_remove(&t->sources, &r->source);
 			return;
 		}
 }
@@ -430,6 +431,10 @@ task_serve(struct task *t, const struct spawn_io *io)
 	if (r != NULL) {
 		t->requests++;
 		task_add_run(t, r);
+		if (io != NULL && io->source != NULL) {
+			r->source = *io->source;
+			sources_add(&t->sources, &r->source);
+		}
 	}
 	return r;
 }
@@ -581,6 +586,7 @@ task_free(struct task *t)
 	free(t->why_failed);
 	listener_close(t->listener);
 	logring_free(&t->ring);
+	sources_free(&t->sources);
 	task_config_free(t->cfg);
 	free(t->cfg);
 	free(t);

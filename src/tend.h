@@ -268,6 +268,13 @@ struct task_config {
 	int nice;
 	bool has_oom_score_adj;
 	int oom_score_adj;
+	/* Issue 15, listen: the unix socket file, and the per-client cap. */
+	mode_t listen_mode; /* default 0666 */
+	bool has_listen_user;
+	uid_t listen_uid;
+	bool has_listen_group;
+	gid_t listen_gid;
+	long max_per_source; /* 0: no cap */
 };
 
 struct manifest {
@@ -514,10 +521,13 @@ struct spawn_failure {
 	int which; /* STEP_RLIMIT: which limit */
 };
 
+struct source;
+
 struct spawn_io {
 	int in;           /* stdin, or -1 for /dev/null */
 	int out;          /* stdout, or -1 for the task's stdout key */
 	char **extra_env; /* NULL-terminated "KEY=VALUE", or NULL */
+	const struct source *source; /* a connection's client, or NULL */
 };
 
 struct spawned {
@@ -534,6 +544,43 @@ int spawn_process(const struct task_config *, const struct spawn_io *,
 const char *spawn_step_name(int step);
 const char *spawn_limit_name(int which);
 void spawn_set_child_nofile(const struct rlimit *);
+
+/*
+ * sources.c: how many instances of a per-request task each client runs
+ * (max_per_source): a hash of the clients that run one, no bigger than
+ * the instances running.
+ */
+enum source_kind {
+	SOURCE_NONE, /* no client: tendctl run */
+	SOURCE_ADDR, /* tcp: the address, IPv4 as v4-mapped IPv6 */
+	SOURCE_UID,  /* unix: the peer's uid */
+};
+
+struct source {
+	int kind;
+	unsigned char id[16]; /* the address, or the uid; zero-padded */
+};
+
+struct source_slot {
+	struct source src;
+	unsigned long count; /* 0: a free slot */
+};
+
+struct sources {
+	struct source_slot *slots; /* NULL while no client runs one */
+	size_t cap;                /* a power of two */
+	size_t used;
+};
+
+#define SOURCE_TEXT_MAX 64
+
+void source_of_addr(struct source *, const struct sockaddr_storage *);
+void source_of_uid(struct source *, uid_t);
+char *source_text(const struct source *, char *buf, size_t size);
+unsigned long sources_count(const struct sources *, const struct source *);
+void sources_add(struct sources *, const struct source *);
+void sources_remove(struct sources *, const struct source *);
+void sources_free(struct sources *);
 
 /* policy.c: the task state machine's decisions, pure (no libev, no I/O). */
 enum task_state {
@@ -648,6 +695,7 @@ struct run {
 	char *failed;  /* with exec_failed: "cannot STEP WHAT: ERROR" */
 	bool stopping; /* tend signalled it */
 	int wstatus;
+	struct source source; /* per-request: its client, for max_per_source */
 	struct run *next_in_task;
 	struct run *prev_all, *next_all; /* every run, for orphan checks */
 	struct run *next_dead;           /* ended, waiting to be freed */
@@ -688,6 +736,10 @@ void outpipe_close(struct run_output *);
 struct stat;
 int sockdiag_unix_listening(const struct stat *);
 
+/* sockfile.c: a unix socket file made with its mode and owner, renamed in. */
+int sockfile_make(const char *path, mode_t, uid_t, gid_t, int backlog,
+                  struct stat *);
+
 /* listener.c: a per-request task's socket. */
 struct listener_ops { /* its task's, which the listener serves */
 	bool (*can_serve)(const struct task *);
@@ -705,6 +757,12 @@ struct listener {
 	struct sockaddr_storage held_addr;
 	int lock_fd;     /* unix: the flock on lock_path, or -1 */
 	char *lock_path; /* PATH.lock beside the socket */
+	dev_t dev;       /* unix: the socket file made, to remove only it */
+	ino_t ino;
+	ev_timer refused_timer;      /* the next refusal line, when due */
+	ev_tstamp refused_logged;    /* clock_now() at the last line */
+	unsigned long refused_since; /* refusals not yet in a line */
+	struct source refused_last;  /* the client of the last one */
 };
 
 struct listener *listener_open(struct task *, const struct listener_ops *);
@@ -779,6 +837,8 @@ struct task {
 	double last_started; /* of the newest run, on clock_now() */
 	unsigned long requests;
 	unsigned long failures;
+	unsigned long refused;     /* connections over max_per_source */
+	struct sources sources;    /* its running instances, per client */
 	struct listener *listener; /* per-request with listen, once started */
 	bool retired; /* removed by a reload: freed once its runs end */
 	unsigned long reload_serial; /* the last reload that stopped it */

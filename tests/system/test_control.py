@@ -41,7 +41,7 @@ DAEMON_KEYS = ["pid", "version", "manifest", "uptime_s", "log_dropped",
                "notify_dropped"]
 TASK_KEYS = ["name", "class", "state", "pid", "uptime_s", "restarts",
              "next_start_in_s", "last_exit", "active", "requests", "failures",
-             "ready", "waiting_for", "status_text", "health",
+             "refused", "ready", "waiting_for", "status_text", "health",
              "health_failures"]
 DURATION = re.compile(r"\d+ms|\d+\.\ds|\d+m\d\ds|\d+h\d\dm|\d+d\d\dh")
 
@@ -155,7 +155,7 @@ def check_json_shape(doc):
             (list(le) == ["code"] and is_count(le["code"])) or
             (list(le) == ["signal", "core"] and isinstance(le["signal"], str)
              and isinstance(le["core"], bool)))), t
-        for k in ("active", "requests", "failures"):
+        for k in ("active", "requests", "failures", "refused"):
             assert is_count(t[k]), t
             if t["class"] != "per-request":
                 assert t[k] == 0, t

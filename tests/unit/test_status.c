@@ -254,7 +254,7 @@ spec_keys(const char **last_exit_keys, size_t n)
 		buf_addf(&b,
 		         "3:name 3:class 3:state 3:pid 3:uptime_s "
 		         "3:restarts 3:next_start_in_s 3:last_exit %s"
-		         "3:active 3:requests 3:failures 3:ready "
+		         "3:active 3:requests 3:failures 3:refused 3:ready "
 		         "3:waiting_for 3:status_text 3:health "
 		         "3:health_failures ",
 		         last_exit_keys[i]);
@@ -302,14 +302,16 @@ test_json_running_durable(void **state)
 	            "pid", "42", "uptime", "3.200", "restarts", "2", "code",
 	            "1", "active", "0", "requests", "0", "failures", "0",
 	            NULL));
-	assert_json(&d, t, 1, le,
-	            DAEMON_JSON "{\"name\": \"web\", \"class\": \"durable\", "
-	                        "\"state\": \"running\", \"pid\": 42, "
-	                        "\"uptime_s\": 3.200, \"restarts\": 2, "
-	                        "\"next_start_in_s\": null, "
-	                        "\"last_exit\": {\"code\": 1}, \"active\": 0, "
-	                        "\"requests\": 0, \"failures\": 0" NO_READY
-	                        "}]}\n");
+	assert_json(
+	    &d, t, 1, le,
+	    DAEMON_JSON
+	    "{\"name\": \"web\", \"class\": \"durable\", "
+	    "\"state\": \"running\", \"pid\": 42, "
+	    "\"uptime_s\": 3.200, \"restarts\": 2, "
+	    "\"next_start_in_s\": null, "
+	    "\"last_exit\": {\"code\": 1}, \"active\": 0, "
+	    "\"requests\": 0, \"failures\": 0, \"refused\": null" NO_READY
+	    "}]}\n");
 	free_msgs(&d, t, 1);
 }
 
@@ -326,15 +328,17 @@ test_json_backoff_signal_core(void **state)
 	            "restarts", "3", "next_start", "2.000", "signal", "SIGSEGV",
 	            "signo", "11", "core", "1", "active", "0", "requests", "0",
 	            "failures", "0", NULL));
-	assert_json(&d, t, 1, le,
-	            DAEMON_JSON "{\"name\": \"api\", \"class\": \"durable\", "
-	                        "\"state\": \"backoff\", \"pid\": null, "
-	                        "\"uptime_s\": null, \"restarts\": 3, "
-	                        "\"next_start_in_s\": 2.000, "
-	                        "\"last_exit\": {\"signal\": \"SIGSEGV\", "
-	                        "\"core\": true}, \"active\": 0, "
-	                        "\"requests\": 0, \"failures\": 0" NO_READY
-	                        "}]}\n");
+	assert_json(
+	    &d, t, 1, le,
+	    DAEMON_JSON
+	    "{\"name\": \"api\", \"class\": \"durable\", "
+	    "\"state\": \"backoff\", \"pid\": null, "
+	    "\"uptime_s\": null, \"restarts\": 3, "
+	    "\"next_start_in_s\": 2.000, "
+	    "\"last_exit\": {\"signal\": \"SIGSEGV\", "
+	    "\"core\": true}, \"active\": 0, "
+	    "\"requests\": 0, \"failures\": 0, \"refused\": null" NO_READY
+	    "}]}\n");
 	free_msgs(&d, t, 1);
 }
 
@@ -350,15 +354,17 @@ test_json_signal_without_core(void **state)
 	         KV("name", "web", "class", "durable", "state", "stopped",
 	            "restarts", "0", "signal", "SIGTERM", "signo", "15",
 	            "active", "0", "requests", "0", "failures", "0", NULL));
-	assert_json(&d, t, 1, le,
-	            DAEMON_JSON "{\"name\": \"web\", \"class\": \"durable\", "
-	                        "\"state\": \"stopped\", \"pid\": null, "
-	                        "\"uptime_s\": null, \"restarts\": 0, "
-	                        "\"next_start_in_s\": null, "
-	                        "\"last_exit\": {\"signal\": \"SIGTERM\", "
-	                        "\"core\": false}, \"active\": 0, "
-	                        "\"requests\": 0, \"failures\": 0" NO_READY
-	                        "}]}\n");
+	assert_json(
+	    &d, t, 1, le,
+	    DAEMON_JSON
+	    "{\"name\": \"web\", \"class\": \"durable\", "
+	    "\"state\": \"stopped\", \"pid\": null, "
+	    "\"uptime_s\": null, \"restarts\": 0, "
+	    "\"next_start_in_s\": null, "
+	    "\"last_exit\": {\"signal\": \"SIGTERM\", "
+	    "\"core\": false}, \"active\": 0, "
+	    "\"requests\": 0, \"failures\": 0, \"refused\": null" NO_READY
+	    "}]}\n");
 	free_msgs(&d, t, 1);
 }
 
@@ -388,17 +394,20 @@ test_json_per_request_and_several(void **state)
 	    "{\"name\": \"echo\", \"class\": \"per-request\", "
 	    "\"state\": \"listening\", \"pid\": null, \"uptime_s\": null, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, \"last_exit\": null, "
-	    "\"active\": 3, \"requests\": 120, \"failures\": 4" NO_READY "},\n"
+	    "\"active\": 3, \"requests\": 120, \"failures\": 4, \"refused\": "
+	    "null" NO_READY "},\n"
 	    "  {\"name\": \"batch\", \"class\": \"log-only\", "
 	    "\"state\": \"done\", \"pid\": null, \"uptime_s\": null, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, "
 	    "\"last_exit\": {\"code\": 0}, "
-	    "\"active\": 0, \"requests\": 0, \"failures\": 0" NO_READY "},\n"
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0, \"refused\": "
+	    "null" NO_READY "},\n"
 	    "  {\"name\": \"cgi\", \"class\": \"per-request\", "
 	    "\"state\": \"idle\", \"pid\": null, \"uptime_s\": null, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, "
 	    "\"last_exit\": {\"signal\": \"unnamed\", \"core\": false}, "
-	    "\"active\": 0, \"requests\": 7, \"failures\": 7" NO_READY "}]}\n");
+	    "\"active\": 0, \"requests\": 7, \"failures\": 7, \"refused\": "
+	    "null" NO_READY "}]}\n");
 	free_msgs(&d, t, 3);
 }
 
@@ -433,7 +442,7 @@ test_json_missing_fields(void **state)
 	            "\"uptime_s\": null, \"restarts\": null, "
 	            "\"next_start_in_s\": null, \"last_exit\": null, "
 	            "\"active\": null, \"requests\": null, "
-	            "\"failures\": null" NO_READY "}]}\n");
+	            "\"failures\": null, \"refused\": null" NO_READY "}]}\n");
 	free_msgs(&d, t, 1);
 
 	/* Empty or non-numeric figures. */
@@ -474,8 +483,8 @@ test_json_escaping(void **state)
 	            "\"durable\", \"state\": \"running\", \"pid\": 7, "
 	            "\"uptime_s\": 0.010, \"restarts\": 0, "
 	            "\"next_start_in_s\": null, \"last_exit\": {\"code\": -1}, "
-	            "\"active\": 0, \"requests\": 0, \"failures\": 0" NO_READY
-	            "}]}\n");
+	            "\"active\": 0, \"requests\": 0, \"failures\": 0, "
+	            "\"refused\": null" NO_READY "}]}\n");
 	free_msgs(&d, t, 1);
 }
 
@@ -515,28 +524,32 @@ test_json_readiness(void **state)
 	    "{\"name\": \"web\", \"class\": \"durable\", "
 	    "\"state\": \"starting\", \"pid\": 42, \"uptime_s\": 0.500, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, \"last_exit\": null, "
-	    "\"active\": 0, \"requests\": 0, \"failures\": 0, "
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0, \"refused\": "
+	    "null, "
 	    "\"ready\": false, \"waiting_for\": [], "
 	    "\"status_text\": \"loading 3/7\", \"health\": null, "
 	    "\"health_failures\": 0},\n"
 	    "  {\"name\": \"app\", \"class\": \"durable\", "
 	    "\"state\": \"waiting\", \"pid\": null, \"uptime_s\": null, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, \"last_exit\": null, "
-	    "\"active\": 0, \"requests\": 0, \"failures\": 0, "
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0, \"refused\": "
+	    "null, "
 	    "\"ready\": false, \"waiting_for\": [\"db\", \"migrate\"], "
 	    "\"status_text\": null, \"health\": null, "
 	    "\"health_failures\": 0},\n"
 	    "  {\"name\": \"api\", \"class\": \"durable\", "
 	    "\"state\": \"running\", \"pid\": 43, \"uptime_s\": 60.000, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, \"last_exit\": null, "
-	    "\"active\": 0, \"requests\": 0, \"failures\": 0, "
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0, \"refused\": "
+	    "null, "
 	    "\"ready\": true, \"waiting_for\": [], \"status_text\": null, "
 	    "\"health\": \"failing\", \"health_failures\": 7},\n"
 	    "  {\"name\": \"migrate\", \"class\": \"log-only\", "
 	    "\"state\": \"waiting\", \"pid\": null, \"uptime_s\": null, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, "
 	    "\"last_exit\": {\"code\": 0}, "
-	    "\"active\": 0, \"requests\": 0, \"failures\": 0, "
+	    "\"active\": 0, \"requests\": 0, \"failures\": 0, \"refused\": "
+	    "null, "
 	    "\"ready\": false, \"waiting_for\": [\"db\"], "
 	    "\"status_text\": null, \"health\": null, "
 	    "\"health_failures\": 0}]}\n");
@@ -1245,7 +1258,7 @@ test_round_trip_readiness(void **state)
 	         "\"waiting\", \"pid\": null, \"uptime_s\": null, "
 	         "\"restarts\": 0, \"next_start_in_s\": null, "
 	         "\"last_exit\": null, \"active\": 0, \"requests\": 0, "
-	         "\"failures\": 0, \"ready\": false, "
+	         "\"failures\": 0, \"refused\": 0, \"ready\": false, "
 	         "\"waiting_for\": [\"db\", \"migrate\"], "
 	         "\"status_text\": null, \"health\": null, "
 	         "\"health_failures\": 0}"));
@@ -1255,7 +1268,8 @@ test_round_trip_readiness(void **state)
 	    "\"running\", \"pid\": 4242, \"uptime_s\": 60.000, "
 	    "\"restarts\": 0, \"next_start_in_s\": null, "
 	    "\"last_exit\": null, \"active\": 0, \"requests\": 0, "
-	    "\"failures\": 0, \"ready\": true, \"waiting_for\": [], "
+	    "\"failures\": 0, \"refused\": 0, \"ready\": true, "
+	    "\"waiting_for\": [], "
 	    "\"status_text\": \"up \\\"1\\\"\\u0001 caf\xc3\xa9 \\ufffd\", "
 	    "\"health\": \"failing\", \"health_failures\": 3}"));
 	free(out);
