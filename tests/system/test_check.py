@@ -102,7 +102,9 @@ def test_good_manifest_with_bom_is_accepted(run_tendd, tmp_path):
 COMMON_KEYS = {
     "class", "command", "directory", "user", "group", "umask", "env",
     "clear_env", "stdout", "stderr", "stop_signal", "stop_timeout",
-    "log_max_size", "log_backups", "after",
+    "log_max_size", "log_backups", "after", "env_file", "limit_nofile",
+    "limit_nproc", "limit_core", "limit_as", "limit_cpu", "limit_fsize",
+    "limit_memlock", "limit_stack", "nice", "oom_score_adj",
 }
 CLASS_KEYS = {
     "durable": COMMON_KEYS | {"autostart", "essential", "backoff_min",
@@ -110,11 +112,13 @@ CLASS_KEYS = {
                               "ready_timeout", "health", "health_interval",
                               "health_timeout", "health_retries"},
     "log-only": COMMON_KEYS | {"autostart", "essential"},
-    "per-request": COMMON_KEYS | {"listen", "max_instances", "timeout"},
+    "per-request": COMMON_KEYS | {"listen", "max_instances", "timeout",
+                                  "listen_mode", "listen_user",
+                                  "listen_group", "max_per_source"},
 }
 GLOBAL_KEYS = {
     "control_socket", "socket_mode", "socket_group", "syslog_ident",
-    "syslog_facility", "pid_file", "subreaper", "stop_timeout",
+    "syslog_facility", "pid_file", "subreaper", "stop_timeout", "include",
 }
 
 
