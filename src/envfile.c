@@ -53,26 +53,24 @@ struct cursor {
 	int line;
 };
 
-/* '...': every byte as it is, newlines too. */
-static const char *
+/*
+ * '...': every byte as it is, newlines too. A quote left open at the end
+ * of the file ends there, as systemd takes it.
+ */
+static void
 parse_single(struct cursor *c)
 {
-	for (c->r++; *c->r != '\''; *c->w++ = *c->r++) {
-		if (*c->r == '\0')
-			return "unterminated single quote";
+	for (c->r++; *c->r != '\'' && *c->r != '\0'; *c->w++ = *c->r++)
 		c->line += *c->r == '\n';
-	}
-	c->r++;
-	return NULL;
+	if (*c->r == '\'')
+		c->r++;
 }
 
 /* "...": \" \\ \$ \` stand for the byte, backslash-newline for nothing. */
-static const char *
+static void
 parse_double(struct cursor *c)
 {
-	for (c->r++; *c->r != '"';) {
-		if (*c->r == '\0')
-			return "unterminated double quote";
+	for (c->r++; *c->r != '"' && *c->r != '\0';) {
 		if (c->r[0] == '\\' && c->r[1] == '\n') {
 			c->r += 2;
 			c->line++;
@@ -85,31 +83,44 @@ parse_double(struct cursor *c)
 			*c->w++ = *c->r++;
 		}
 	}
-	c->r++;
-	return NULL;
+	if (*c->r == '"')
+		c->r++;
 }
 
 /*
- * The value, from after '=' to the end of its line: unquoted bytes (a
- * backslash takes the next byte as it is, or joins the next line), and
- * quoted parts, concatenated; blanks after the last unquoted byte go.
+ * The value, from after '=' to the end of its line, as systemd reads it
+ * (parse_env_file_internal): a quote opens a quoted part only where the
+ * value starts or right after another quoted part, where blanks are
+ * skipped ("x" "y" is xy); within an unquoted run a quote is a byte like
+ * any other (it's, a"b"c). A backslash takes the next byte as it is, or
+ * joins the next line; blanks after the last unquoted byte go.
  */
-static const char *
+static void
 parse_value(struct cursor *c)
 {
 	char *end = c->w; /* after the last byte that stays */
-	const char *why = NULL;
+	bool quotes = true;
 
-	while (*c->r != '\0' && *c->r != '\n' && why == NULL) {
-		if (*c->r == '\'')
-			why = parse_single(c);
-		else if (*c->r == '"')
-			why = parse_double(c);
-		else if (c->r[0] == '\\' && c->r[1] == '\n') {
+	while (*c->r != '\0' && *c->r != '\n') {
+		if (quotes && is_blank(*c->r)) {
+			c->r++;
+			continue;
+		}
+		if (quotes && (*c->r == '\'' || *c->r == '"')) {
+			if (*c->r == '\'')
+				parse_single(c);
+			else
+				parse_double(c);
+			end = c->w;
+			continue;
+		}
+		quotes = false;
+		if (c->r[0] == '\\' && c->r[1] == '\n') {
 			c->r += 2;
 			c->line++;
 			continue;
-		} else if (c->r[0] == '\\' && c->r[1] != '\0') {
+		}
+		if (c->r[0] == '\\' && c->r[1] != '\0') {
 			*c->w++ = c->r[1];
 			c->r += 2;
 		} else if (is_blank(*c->r)) {
@@ -119,14 +130,11 @@ parse_value(struct cursor *c)
 			*c->w++ = *c->r++;
 		end = c->w;
 	}
-	if (why != NULL)
-		return why;
 	if (*c->r == '\n') {
 		c->r++;
 		c->line++;
 	}
 	*end = '\0'; /* end <= w < r: the bytes still to read are intact */
-	return NULL;
 }
 
 /*
@@ -137,7 +145,6 @@ static const char *
 parse_assignment(struct cursor *c, struct envlist *out)
 {
 	char *key, *after;
-	const char *why;
 
 	if (strncmp(c->r, "export", 6) == 0 && is_blank(c->r[6]))
 		c->r = skip_blanks(c->r + 6);
@@ -156,8 +163,7 @@ parse_assignment(struct cursor *c, struct envlist *out)
 	c->r = skip_blanks(c->r + 1);
 	c->w = after;
 	*c->w++ = '=';
-	if ((why = parse_value(c)) != NULL)
-		return why;
+	parse_value(c);
 	envlist_push(out, key);
 	return NULL;
 }

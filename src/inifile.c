@@ -204,17 +204,35 @@ inifile_give(struct reader *r, char *str, int num)
 {
 	size_t room = num > 3 ? (size_t)num - 3 : 0; /* for \r\n\0 */
 	size_t at = 0, len = strlen(r->start);
+	const char *from = r->start;
 
 	if (r->kind == LINE_CONTINUATION && room > 0)
 		str[at++] =
 		    ' '; /* libinih knows a continuation by its indent */
+	if (r->kind == LINE_KEY && len > room) {
+		/*
+		 * Blanks between the key and its '=' count for nothing:
+		 * libinih gets the key, one blank and the '=' on, so that
+		 * "key   ...   = value" is not cut before its '='.
+		 */
+		size_t sep = strcspn(r->start, "=:"), key = sep;
+		while (key > 0 && inifile_blank(r->start[key - 1]))
+			key--;
+		if (r->start[sep] != '\0' && key < sep && key + 1 < room) {
+			memcpy(str, r->start, key);
+			str[key] = ' ';
+			at = key + 1;
+			from = r->start + sep;
+			len = strlen(from);
+		}
+	}
 	r->cut = len > room - at;
 	if (r->cut)
 		len = room - at;
-	memcpy(str + at, r->start, len);
+	memcpy(str + at, from, len);
 	memcpy(str + at + len, "\n", 2);
 	r->given = str;
-	r->given_len = len;
+	r->given_len = at + len;
 }
 
 /*

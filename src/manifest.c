@@ -6,12 +6,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -1426,6 +1428,35 @@ manifest_build(struct build *b, size_t src)
 	}
 }
 
+/*
+ * Open a manifest file for reading, or NULL with errno set. Opened without
+ * waiting, then looked at: a FIFO put in place of a file checked before
+ * (an include's match, a manifest renamed over) must not hold tendd in
+ * open(2) until someone writes to it. Only a regular file is read.
+ */
+static FILE *
+manifest_open(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	FILE *fp = NULL;
+	int err;
+
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1)
+		err = errno;
+	else if (!S_ISREG(st.st_mode))
+		err = EINVAL;
+	else if (fcntl(fd, F_SETFL, 0) == -1 || (fp = fdopen(fd, "r")) == NULL)
+		err = errno;
+	else
+		return fp;
+	close(fd);
+	errno = err;
+	return NULL;
+}
+
 /* Read and build the files the include keys named, after the manifest. */
 static void
 manifest_includes(struct build *b, const char *const *keys)
@@ -1437,9 +1468,10 @@ manifest_includes(struct build *b, const char *const *keys)
 	for (size_t i = 0; i < b->inc.n; i++) {
 		struct mfile *src = &b->src[b->nsrc++];
 		src->path = b->inc.files[i].path;
-		if ((fp = fopen(src->path, "re")) == NULL) {
+		if ((fp = manifest_open(src->path)) == NULL) {
 			diag_add(&src->diag, src->path, 0, "cannot open: %s",
-			         strerror(errno));
+			         errno == EINVAL ? "not a regular file"
+			                         : strerror(errno));
 			continue;
 		}
 		inifile_read(fp, src->path, keys, &src->ini, &src->diag);
@@ -1500,12 +1532,14 @@ manifest_read(FILE *fp, const char *path, struct manifest *m, struct diag *diag)
 int
 manifest_load(const char *path, struct manifest *m, struct diag *diag)
 {
-	FILE *fp = fopen(path, "re");
+	FILE *fp = manifest_open(path);
 	int rc;
 
 	if (fp == NULL) {
 		manifest_defaults(m, path);
-		diag_add(diag, path, 0, "cannot open: %s", strerror(errno));
+		diag_add(diag, path, 0, "cannot open: %s",
+		         errno == EINVAL ? "not a regular file"
+		                         : strerror(errno));
 		return -1;
 	}
 	rc = manifest_read(fp, path, m, diag);

@@ -99,8 +99,16 @@ test_quotes(void **state)
 	              (const char *[]){"A=\" \\ $ ` \\n '", NULL});
 	assert_parses("A=\"a ; b\"\n", (const char *[]){"A=a ; b", NULL});
 	assert_parses("A=\"\"\nB=''\n", (const char *[]){"A=", "B=", NULL});
-	/* Quoted parts and bare ones join, as in a shell word. */
-	assert_parses("A=x\"y z\"'w'v\n", (const char *[]){"A=xy zwv", NULL});
+	/*
+	 * As systemd reads them: a quote opens only where the value starts
+	 * or after a quoted part (blanks between skipped); in a bare run it
+	 * is a byte like any other.
+	 */
+	assert_parses("A=x\"y z\"'w'v\n",
+	              (const char *[]){"A=x\"y z\"'w'v", NULL});
+	assert_parses(
+	    "G=it's\nB=a\"b\"c\nC=\"x\" y\nD='a' \"b\"c\n",
+	    (const char *[]){"G=it's", "B=a\"b\"c", "C=xy", "D=abc", NULL});
 	/* Quoted blanks stay, bare ones at the end go. */
 	assert_parses("A=\" a \"  \n", (const char *[]){"A= a ", NULL});
 }
@@ -129,11 +137,16 @@ test_errors(void **state)
 	             "variable name is not [A-Za-z_][A-Za-z0-9_]*");
 	assert_fails("A.B=1\n", 1,
 	             "variable name is not [A-Za-z_][A-Za-z0-9_]*");
-	/* The line the assignment started on. */
-	assert_fails("A=1\nB=\"open\nmore\n", 2, "unterminated double quote");
-	assert_fails("A='open\n", 1, "unterminated single quote");
-	assert_fails("A=1\nB=\"x\"\nC=\"a\nb\"\nD='\n", 5,
-	             "unterminated single quote");
+}
+
+/* A quote left open ends at the end of the file, as systemd takes it. */
+static void
+test_open_quote_ends_with_the_file(void **state)
+{
+	(void)state;
+	assert_parses("A=1\nB=\"open\nmore\n",
+	              (const char *[]){"A=1", "B=open\nmore\n", NULL});
+	assert_parses("A='open\n", (const char *[]){"A=open\n", NULL});
 }
 
 /* A temporary directory, removed with what it holds after each test. */
@@ -304,6 +317,7 @@ main(void)
 	    cmocka_unit_test(test_quotes),
 	    cmocka_unit_test(test_multi_line),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_open_quote_ends_with_the_file),
 	    cmocka_unit_test_setup_teardown(test_load, make_dir, remove_dir),
 	    cmocka_unit_test_setup_teardown(test_load_missing, make_dir,
 	                                    remove_dir),
