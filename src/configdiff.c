@@ -39,16 +39,22 @@ same_groups(const struct task_config *a, const struct task_config *b)
 	               (size_t)a->ngroups * sizeof(*a->groups)) == 0);
 }
 
-/*
- * The listen keys name the same socket, compared as written, made the
- * same way (listen_mode, listen_user, listen_group: restarting keys).
- */
+/* The listen keys name the same socket, compared as written. */
 static bool
 same_listen(const struct task_config *a, const struct task_config *b)
 {
 	return a->listen.kind == b->listen.kind &&
-	       same_string(a->listen.text, b->listen.text) &&
-	       a->listen_mode == b->listen_mode &&
+	       same_string(a->listen.text, b->listen.text);
+}
+
+/*
+ * Its socket file gets the same mode and owner: a change applies to the
+ * socket in place (listener_restamp), which keeps its queued connections.
+ */
+static bool
+same_listen_file(const struct task_config *a, const struct task_config *b)
+{
+	return a->listen_mode == b->listen_mode &&
 	       a->has_listen_user == b->has_listen_user &&
 	       a->listen_uid == b->listen_uid &&
 	       a->has_listen_group == b->has_listen_group &&
@@ -151,6 +157,8 @@ config_diff(const struct task_config *old, const struct task_config *new)
 		changes |= CONFIG_PROCESS;
 	if (!same_listen(old, new))
 		changes |= CONFIG_LISTEN;
+	else if (!same_listen_file(old, new))
+		changes |= CONFIG_LISTEN_FILE;
 	if (!same_policy(old, new))
 		changes |= CONFIG_POLICY;
 	return changes;

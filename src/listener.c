@@ -67,18 +67,22 @@ listener_lock(struct listener *l, const char *path)
 	char *lock = xasprintf("%s.lock", path);
 	int fd, saved;
 
-	fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* Without waiting: another user's FIFO there must not hold tendd. */
+	fd = open(lock,
+	          O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+	              O_NOCTTY,
+	          0600);
 	if (fd == -1)
 		goto fail;
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
-			errno = EADDRINUSE; /* another tendd listens there */
-		goto fail;
-	}
 	/* Another user's file, whose owner could hold it to keep us out. */
 	if (fstat(fd, &held) == -1 || !S_ISREG(held.st_mode) ||
 	    held.st_uid != geteuid()) {
 		errno = EPERM;
+		goto fail;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			errno = EADDRINUSE; /* another tendd listens there */
 		goto fail;
 	}
 	if (stat(lock, &there) == -1 || held.st_dev != there.st_dev ||
@@ -445,6 +449,49 @@ listener_resume(struct listener *l)
 	}
 	if (!ev_is_active(&l->retry))
 		ev_io_start(EV_DEFAULT, &l->io);
+}
+
+/*
+ * A reload changed listen_mode, listen_user or listen_group only: give the
+ * socket file made the new ones in place, so that the connections waiting
+ * in its backlog stay. The file is pinned by an O_PATH fd and checked to
+ * be the one made before anything is changed, through the fd: a name
+ * another user swapped meanwhile is never followed. Failures are logged;
+ * the socket keeps serving.
+ */
+void
+listener_restamp(struct listener *l)
+{
+	const struct task_config *cfg = l->task->cfg;
+	const char *path =
+	    ((const struct sockaddr_un *)&cfg->listen.addr)->sun_path;
+	char proc[64];
+	struct stat st;
+	int fd;
+
+	if (cfg->listen.kind != ENDPOINT_UNIX || l->io.fd < 0)
+		return; /* not bound yet: the bind makes it with the new keys */
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &st) == -1 || st.st_dev != l->dev ||
+	    st.st_ino != l->ino) {
+		log_msg(LOG_ERR,
+		        "task %s: %s is no longer the socket tendd made: "
+		        "mode and owner left as they were",
+		        cfg->name, path);
+		goto done;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fchownat(fd, "", cfg->has_listen_user ? cfg->listen_uid : geteuid(),
+	             cfg->has_listen_group ? cfg->listen_gid : getegid(),
+	             AT_EMPTY_PATH) == -1 ||
+	    chmod(proc, cfg->listen_mode) == -1)
+		log_msg(LOG_ERR,
+		        "task %s: cannot give %s its new owner and "
+		        "mode: %s",
+		        cfg->name, path, strerror(errno));
+done:
+	if (fd != -1)
+		close(fd);
 }
 
 /*

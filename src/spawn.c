@@ -235,19 +235,45 @@ spawn_devnull(void)
 	return devnull_fd;
 }
 
-/* Add or replace "KEY=..." in a NULL-terminated array of n entries. */
+/*
+ * An environment being built: entries, and where each name stands, by a
+ * hash of the name (open addressing, slot = index + 1, 0 empty), so that
+ * an env file of 100,000 names merges in linear time, not quadratic: it
+ * is built on the loop, at every spawn.
+ */
+struct envbuild {
+	char **env; /* NULL-terminated */
+	size_t n;
+	size_t *slots;
+	size_t mask; /* slots - 1, a power of two above twice the entries */
+};
+
+static size_t
+env_hash(const char *entry, size_t keylen)
+{
+	size_t h = 14695981039346656037ULL & SIZE_MAX;
+
+	for (size_t i = 0; i < keylen; i++)
+		h = (h ^ (unsigned char)entry[i]) *
+		    (1099511628211ULL & SIZE_MAX);
+	return h;
+}
+
+/* Add or replace "KEY=..." in b, where it stands. */
 static void
-env_put(char **env, size_t *n, const char *entry)
+env_put(struct envbuild *b, const char *entry)
 {
 	size_t keylen = strcspn(entry, "=") + 1;
+	size_t s = env_hash(entry, keylen) & b->mask;
 
-	for (size_t i = 0; i < *n; i++)
-		if (strncmp(env[i], entry, keylen) == 0) {
-			env[i] = (char *)entry;
+	for (; b->slots[s] != 0; s = (s + 1) & b->mask)
+		if (strncmp(b->env[b->slots[s] - 1], entry, keylen) == 0) {
+			b->env[b->slots[s] - 1] = (char *)entry;
 			return;
 		}
-	env[(*n)++] = (char *)entry;
-	env[*n] = NULL;
+	b->slots[s] = b->n + 1;
+	b->env[b->n++] = (char *)entry;
+	b->env[b->n] = NULL;
 }
 
 /*
@@ -290,27 +316,32 @@ static char **
 plan_env(const struct task_config *cfg, const struct envlist *files,
          char *const *extra, char *tend_task)
 {
-	size_t n = 0, max = cfg->nenv + files->n + 2, i;
-	char **env;
+	size_t max = cfg->nenv + files->n + 2, size = 16, i;
+	struct envbuild b = {0};
 
 	for (i = 0; !cfg->clear_env && environ[i]; i++)
 		max++;
 	for (i = 0; extra && extra[i]; i++)
 		max++;
-	env = xcalloc(max, sizeof(*env));
+	while (size < 2 * max)
+		size *= 2;
+	b.env = xcalloc(max, sizeof(*b.env));
+	b.slots = xcalloc(size, sizeof(*b.slots));
+	b.mask = size - 1;
 	for (i = 0; !cfg->clear_env && environ[i]; i++)
 		if (plan_inherits(environ[i]))
-			env[n++] = environ[i]; /* one entry a key already */
+			env_put(&b, environ[i]);
 	for (i = 0; i < files->n; i++)
-		env_put(env, &n, files->v[i]);
+		env_put(&b, files->v[i]);
 	for (i = 0; i < cfg->nenv; i++)
-		env_put(env, &n, cfg->env[i]);
+		env_put(&b, cfg->env[i]);
 	/* Copied, not formatted: this runs for every connection. */
 	stpcpy(stpcpy(tend_task, TEND_TASK_PREFIX), cfg->name);
-	env_put(env, &n, tend_task);
+	env_put(&b, tend_task);
 	for (i = 0; extra && extra[i]; i++)
-		env_put(env, &n, extra[i]);
-	return env;
+		env_put(&b, extra[i]);
+	free(b.slots);
+	return b.env;
 }
 
 /* The paths to try for argv[0]: itself if it has a '/', else along PATH. */

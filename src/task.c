@@ -536,6 +536,8 @@ task_reconfigure(struct task *t, struct task_config *cfg, unsigned changes)
 		if (changes & CONFIG_LISTEN)
 			task_unlisten(t); /* by the old path */
 		task_set_config(t, cfg);
+		if ((changes & CONFIG_LISTEN_FILE) && t->listener != NULL)
+			listener_restamp(t->listener);
 		if (t->listener == NULL && t->policy.has_listener &&
 		    task_is_serving(t))
 			t->listener = listener_open(t, &task_listener_ops);

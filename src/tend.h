@@ -301,10 +301,11 @@ const char *manifest_class_name(enum task_class);
 
 /* configdiff.c: what changed in a task's config, for a reload. */
 enum config_change {
-	CONFIG_CLASS = 1 << 0,   /* another class: in effect a new task */
-	CONFIG_PROCESS = 1 << 1, /* command, directory, ids, env, output */
-	CONFIG_LISTEN = 1 << 2,  /* per-request: another socket */
-	CONFIG_POLICY = 1 << 3,  /* stop_*, backoff_*, ...: applied in place */
+	CONFIG_CLASS = 1 << 0,       /* another class: in effect a new task */
+	CONFIG_PROCESS = 1 << 1,     /* command, directory, ids, env, output */
+	CONFIG_LISTEN = 1 << 2,      /* per-request: another socket */
+	CONFIG_LISTEN_FILE = 1 << 4, /* its socket file's mode, owner */
+	CONFIG_POLICY = 1 << 3, /* stop_*, backoff_*, ...: applied in place */
 };
 
 unsigned config_diff(const struct task_config *old,
@@ -767,6 +768,7 @@ struct listener {
 
 struct listener *listener_open(struct task *, const struct listener_ops *);
 void listener_resume(struct listener *);
+void listener_restamp(struct listener *);
 void listener_close(struct listener *);
 
 /*

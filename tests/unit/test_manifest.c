@@ -2072,8 +2072,8 @@ test_load_directory(void **state)
 
 	(void)state;
 	assert_int_equal(manifest_load("/", &m, &d), -1);
-	assert_diags(
-	    &d, (const char *const[]){"/: cannot read: Is a directory", NULL});
+	assert_diags(&d, (const char *const[]){
+	                     "/: cannot open: not a regular file", NULL});
 	diag_free(&d);
 	manifest_free(&m);
 }
