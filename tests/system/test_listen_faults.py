@@ -1,7 +1,5 @@
-"""Review of issue 15 (runtime area): defects shown with real processes.
-
-Each test fails on branch i15 as reviewed.
-"""
+"""Faults of env files and unix listen sockets found in review (issue 15),
+each seen failing before its fix, with real processes."""
 
 import os
 import socket
