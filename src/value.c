@@ -134,30 +134,11 @@ value_mode(const char *s, mode_t *mode)
 	return NULL;
 }
 
-/* Parse a decimal integer between min and max. */
-const char *
-value_count(const char *s, long min, long max, long *n)
+/* A decimal integer between min and max, with a sign if sign allows. */
+static const char *
+value_integer(const char *s, bool sign, long min, long max, long *n)
 {
-	char *end;
-	long v;
-
-	if (!isdigit((unsigned char)*s))
-		return "not a whole number";
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*end != '\0')
-		return "not a whole number";
-	if (errno == ERANGE || v < min || v > max)
-		return "out of range";
-	*n = v;
-	return NULL;
-}
-
-/* Parse a decimal integer, with an optional sign, between min and max. */
-const char *
-value_signed(const char *s, long min, long max, long *n)
-{
-	const char *digits = s + (*s == '-' || *s == '+');
+	const char *digits = s + (sign && (*s == '-' || *s == '+'));
 	char *end;
 	long v;
 
@@ -171,6 +152,20 @@ value_signed(const char *s, long min, long max, long *n)
 		return "out of range";
 	*n = v;
 	return NULL;
+}
+
+/* Parse a decimal integer between min and max. */
+const char *
+value_count(const char *s, long min, long max, long *n)
+{
+	return value_integer(s, false, min, max, n);
+}
+
+/* Parse a decimal integer, with an optional sign, between min and max. */
+const char *
+value_signed(const char *s, long min, long max, long *n)
+{
+	return value_integer(s, true, min, max, n);
 }
 
 /* The largest limit written as a number: RLIM_INFINITY is "unlimited". */
