@@ -39,12 +39,7 @@ taskview_of(const struct task *t, double now, struct taskview *v)
 		v->next_start = t->next_start > now ? t->next_start - now : 0.0;
 	}
 	v->up = per_request ? taskview_serving(t) : taskview_process_runs(t);
-	/*
-	 * A durable task is ready (ready = none) once its exec succeeded:
-	 * not while its only run is one whose exec failed.
-	 */
-	v->ready =
-	    readiness_ready(t) && (t->cfg->class != CLASS_DURABLE || v->up);
+	v->ready = readiness_ready(t); /* a failed exec stays starting */
 	v->active = per_request ? t->policy.active : 0;
 	v->health = t->health;
 	v->health_failures = t->health_failures;

@@ -180,14 +180,15 @@ static void
 client_say_state(struct client *c, const struct task *t)
 {
 	struct buf b = {0};
+	struct taskview v;
+	const char *name;
+	size_t i = 0, n = 0;
 
+	taskview_of(t, clock_now(), &v);
 	buf_addf(&b, "%s %s", t->cfg->name, policy_state_name(t->policy.state));
-	for (size_t i = 0, n = 0;
-	     t->policy.state == STATE_WAITING && i < t->nafter; i++)
-		if (!readiness_ready(t->after[i]))
-			buf_addf(&b, "%s%s", n++ ? ", " : " (for ",
-			         t->after[i]->cfg->name);
-	if (t->policy.state == STATE_WAITING && order_blocked(t))
+	while ((name = taskview_waiting_for(&v, &i)) != NULL)
+		buf_addf(&b, "%s%s", n++ ? ", " : " (for ", name);
+	if (n > 0)
 		buf_add(&b, ")", 1);
 	ctlclient_msg(c, "msg", "%s", b.data);
 	buf_free(&b);

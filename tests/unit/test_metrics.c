@@ -380,7 +380,8 @@ test_exec_failed_run_is_not_up(void **state)
 	char v[64], *text;
 
 	(void)state;
-	t->policy.state = STATE_RUNNING;
+	/* The engine keeps a run whose exec failed starting, until reaped. */
+	t->policy.state = STATE_STARTING;
 	t->runs = &run;
 	text = whole(&t, 1);
 	assert_string_equal(
